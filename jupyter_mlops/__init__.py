@@ -1,0 +1,39 @@
+"""jupyter-mlops: from notebook experiment to production job without leaving JupyterLab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from ._version import __version__
+except ImportError:  # pragma: no cover - only in a checkout that was never built
+    import warnings
+
+    warnings.warn(
+        "Importing 'jupyter_mlops' outside a proper installation; run `pip install -e .`.",
+        stacklevel=2,
+    )
+    __version__ = "dev"
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import MlopsApp
+
+    return [{"module": "jupyter_mlops", "app": MlopsApp}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mlops``: register the magics in this kernel."""
+    from .magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unregister
+
+    unregister(ipython)

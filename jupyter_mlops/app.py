@@ -1,0 +1,96 @@
+"""The Jupyter server extension: configuration, services and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Int, Unicode, default
+
+from . import settings as settings_mod
+from ._version import __version__
+from .handlers import handlers
+from .services.tracking import TrackingService
+
+T = TypeVar("T")
+
+
+class MlopsApp(ExtensionApp):
+    """jupyter-mlops: experiment tracking, data snapshots and pipeline export for JupyterLab."""
+
+    name = "jupyter_mlops"
+    version = __version__
+    load_other_extensions = True
+
+    tracking_uri = Unicode(
+        "",
+        config=True,
+        help="""MLflow tracking URI. Empty (the default) means the embedded SQLite store in
+        <root>/.mlops/mlflow.db, created on first use. MLFLOW_TRACKING_URI in the
+        environment wins over this setting.""",
+    )
+    artifact_location = Unicode(
+        "",
+        config=True,
+        help="""Where new experiments store their artifacts (any URI MLflow accepts).
+        Empty means <root>/.mlops/artifacts for the embedded store and the tracking
+        server's default otherwise.""",
+    )
+    state_dir = Unicode(
+        settings_mod.STATE_DIR_NAME,
+        config=True,
+        help="Folder for jupyter-mlops' local state, relative to the server's root folder.",
+    )
+    probe_timeout = Float(
+        3.0,
+        config=True,
+        help="Seconds to wait for the tracking server or container engine in status checks.",
+    )
+    run_count_limit = Int(
+        10_000,
+        config=True,
+        help="Experiment run counts stop at this number (MLflow has no count API; runs are paged).",
+    )
+    max_workers = Int(
+        4, config=True, help="Threads for blocking work (MLflow, DVC, git, container engine)."
+    )
+
+    @default("max_workers")
+    def _default_workers(self) -> int:
+        return min(8, (os.cpu_count() or 2) + 2)
+
+    def initialize_settings(self) -> None:
+        root = self.serverapp.root_dir if self.serverapp else os.getcwd()
+        self.settings_resolved = settings_mod.resolve(
+            root,
+            tracking_uri=self.tracking_uri,
+            artifact_location=self.artifact_location,
+            state_dir=self.state_dir,
+            probe_timeout=self.probe_timeout,
+        )
+        self.tracking = TrackingService(
+            self.settings_resolved, run_count_limit=self.run_count_limit
+        )
+        self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="jupyter-mlops")
+        # Kernels started by this server inherit these, so %%track uses the same store.
+        os.environ.update(self.settings_resolved.kernel_environment())
+        self.log.info(
+            "jupyter-mlops %s: tracking to %s",
+            __version__,
+            settings_mod.mask_uri(self.settings_resolved.tracking_uri),
+        )
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers())
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
+
+    async def stop_extension(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,94 @@
+"""``jupyter mlops`` (also ``jupyter-mlops``): the command line.
+
+Errors a user can cause end as one line on stderr and exit code 2; a bug keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import settings as settings_mod
+from ._version import __version__
+from .errors import MlopsError
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .services.status import collect_status
+    from .services.tracking import TrackingService
+
+    settings = settings_mod.resolve(args.root, tracking_uri=args.tracking_uri or "")
+    status = collect_status(TrackingService(settings))
+    if args.json:
+        print(status.model_dump_json(indent=2))
+        return 0
+    tracking, project, engine = status.tracking, status.project, status.container_engine
+    lines = [
+        f"jupyter-mlops {status.version} (Python {status.python})",
+        f"tracking    {tracking.uri} [{tracking.kind}] "
+        + ("ok" if tracking.reachable else f"UNREACHABLE: {tracking.error}"),
+        f"project     {project.root}  git: {'yes' if project.git else 'no'}"
+        + (f" ({project.git_branch})" if project.git_branch else "")
+        + f"  dvc: {'yes' if project.dvc else 'no'}",
+        f"containers  {engine.docker_host} "
+        + (f"{engine.name} {engine.version}" if engine.reachable else f"no engine: {engine.error}"),
+    ]
+    lines += [f"{name:<11} {ver or 'not installed'}" for name, ver in status.packages.items()]
+    print("\n".join(lines))
+    return 0
+
+
+def _experiments(args: argparse.Namespace) -> int:
+    from .models import ExperimentsQuery
+    from .services.tracking import TrackingService
+
+    settings = settings_mod.resolve(args.root, tracking_uri=args.tracking_uri or "")
+    answer = TrackingService(settings).list_experiments(
+        ExperimentsQuery(search=args.search, max_results=args.max_results)
+    )
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+        return 0
+    for exp in answer.experiments:
+        count = f"{exp.run_count}{'+' if exp.run_count_capped else ''}"
+        print(f"{exp.experiment_id:>6}  {count:>7} runs  {exp.name}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="jupyter mlops", description=__doc__.splitlines()[0])
+    top.add_argument("--version", action="version", version=f"jupyter-mlops {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--root", default=".", help="Project root folder (default: here).")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the embedded store).")
+        p.add_argument("--json", action="store_true", help="Print JSON.")
+
+    status = sub.add_parser("status", help="Versions, tracking store, git/DVC and container engine.")
+    common(status)
+    status.set_defaults(func=_status)
+
+    experiments = sub.add_parser("experiments", help="List MLflow experiments with run counts.")
+    common(experiments)
+    experiments.add_argument("--search", help="Only names containing this.")
+    experiments.add_argument("--max-results", type=int, default=100)
+    experiments.set_defaults(func=_experiments)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MlopsError as exc:
+        print(f"jupyter mlops: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The OpenAPI document of the REST API, generated from the route table and the models.
+
+``python -m jupyter_mlops.openapi`` prints it; the frontend's types are generated from that
+output (``jlpm api:types``), and a test checks that the document matches the routes the
+server really registers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ._version import __version__
+from .handlers import API_PREFIX, ROUTES, Operation
+from .models import ErrorBody
+
+_REF = "#/components/schemas/{model}"
+_ERROR_TEXT = {
+    400: "Malformed request: the message names the parameter.",
+    403: "Not authenticated or not authorised.",
+    404: "Not found.",
+    409: "Conflicts with the current state.",
+    503: "A service it depends on (tracking server, container engine) does not answer.",
+}
+
+
+def _models() -> list[type[BaseModel]]:
+    found: dict[str, type[BaseModel]] = {ErrorBody.__name__: ErrorBody}
+    for _, handler in ROUTES:
+        for op in handler.operations.values():
+            for model in (op.response, op.body):
+                if model is not None:
+                    found[model.__name__] = model
+    return list(found.values())
+
+
+def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "description": prop.get("description", ""),
+            "schema": {k: v for k, v in prop.items() if k not in ("description", "title")},
+        }
+        for name, prop in properties.items()
+    ]
+
+
+def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    if op.response is None:
+        responses["200"] = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    else:
+        ref = {"$ref": _REF.format(model=op.response.__name__)}
+        responses["200"] = {"description": "OK", "content": {"application/json": {"schema": ref}}}
+    error_ref = {"$ref": _REF.format(model="ErrorBody")}
+    for status in sorted(set(op.errors) | {403}):
+        responses[str(status)] = {
+            "description": _ERROR_TEXT.get(status, "Error."),
+            "content": {"application/json": {"schema": error_ref}},
+        }
+    spec: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": op.summary,
+        "tags": list(op.tags),
+        "responses": responses,
+    }
+    if op.description:
+        spec["description"] = op.description
+    if op.query is not None:
+        spec["parameters"] = _query_parameters(op.query, op.query.model_json_schema())
+    if op.body is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}},
+        }
+    return spec
+
+
+def build_openapi() -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [(model, "serialization") for model in _models()], ref_template=_REF
+    )
+    paths: dict[str, Any] = {}
+    for path, handler in ROUTES:
+        item: dict[str, Any] = {}
+        for method, op in handler.operations.items():
+            operation_id = f"{method}_{path.replace('.', '_').replace('/', '_')}"
+            item[method] = _operation(op, operation_id)
+        paths[f"/{API_PREFIX}/{path}"] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "jupyter-mlops",
+            "version": __version__,
+            "description": "REST API of the jupyter-mlops Jupyter server extension. Every "
+            "route needs Jupyter's authentication (token or cookie).",
+        },
+        "security": [{"JupyterToken": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {
+                "JupyterToken": {"type": "apiKey", "in": "header", "name": "Authorization"}
+            },
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(build_openapi(), indent=2, sort_keys=True))

@@ -1,0 +1,209 @@
+"""Reading the MLflow tracking store: is it there, which experiments does it hold.
+
+MLflow is imported lazily (2 to 4 s) and every call blocks, so the server runs these
+methods in its worker threads. A tracking server that does not answer is found out with a
+short ``/health`` probe before MLflow's client (which retries for a long time) is used.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable
+from ..models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
+from ..settings import Settings, mask_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+#: Page size used when walking MLflow's paginated search results.
+PAGE_SIZE = 1000
+
+
+def uri_kind(settings: Settings) -> Literal["embedded", "server", "database", "file", "other"]:
+    uri = settings.tracking_uri
+    if settings.embedded_store:
+        return "embedded"
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else "file"
+    if scheme in ("http", "https", "databricks"):
+        return "server"
+    if scheme in ("sqlite", "postgresql", "mysql", "mssql") or "+" in scheme:
+        return "database"
+    if scheme == "file":
+        return "file"
+    return "other"
+
+
+class TrackingService:
+    """One per server: holds a lazily created MLflow client for the configured store."""
+
+    def __init__(self, settings: Settings, *, run_count_limit: int = 10_000) -> None:
+        self.settings = settings
+        self.run_count_limit = run_count_limit
+        self._client: MlflowClient | None = None
+        self._lock = threading.Lock()
+
+    # -- store access -------------------------------------------------------------------
+    @property
+    def is_server(self) -> bool:
+        return uri_kind(self.settings) == "server"
+
+    def client(self) -> MlflowClient:
+        """The MLflow client, created on first use (creating the embedded store if needed)."""
+        if self.is_server:
+            self._check_server()
+        with self._lock:
+            if self._client is None:
+                if self.settings.embedded_store:
+                    self._create_embedded_store()
+                from mlflow import MlflowClient
+
+                self._client = MlflowClient(tracking_uri=self.settings.tracking_uri)
+            return self._client
+
+    def _create_embedded_store(self) -> None:
+        """Create the SQLite store with its artifact root, so that even MLflow's "Default"
+        experiment keeps artifacts under ``.mlops/`` rather than in ``./mlruns`` of whatever
+        folder a process happens to start in."""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        SqlAlchemyStore(self.settings.tracking_uri, self.settings.artifact_location)
+
+    def _check_server(self) -> None:
+        url = self.settings.tracking_uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=self.settings.probe_timeout) as answer:  # noqa: S310 - scheme is http(s), checked by is_server
+                if answer.status != 200:
+                    raise ServiceUnavailable(self._down_message(f"HTTP {answer.status}"))
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ServiceUnavailable(self._down_message(str(reason))) from exc
+
+    def _down_message(self, reason: str) -> str:
+        return (
+            f"The MLflow tracking server at {mask_uri(self.settings.tracking_uri)} "
+            f"does not answer ({reason}). Start it or check MLFLOW_TRACKING_URI, then retry."
+        )
+
+    # -- status -------------------------------------------------------------------------
+    def status(self) -> TrackingStatus:
+        kind = uri_kind(self.settings)
+        reachable, error = True, None
+        try:
+            self.client().search_experiments(max_results=1)
+        except MlopsError as exc:
+            reachable, error = False, exc.message
+        except Exception as exc:  # any store failure is reported, not raised
+            reachable, error = False, _one_line(exc)
+        return TrackingStatus(
+            uri=mask_uri(self.settings.tracking_uri),
+            kind=kind,
+            source=self.settings.source,
+            reachable=reachable,
+            error=error,
+            ui_url=mask_uri(self.settings.tracking_uri) if kind == "server" else None,
+        )
+
+    # -- experiments --------------------------------------------------------------------
+    def list_experiments(self, query: ExperimentsQuery) -> ExperimentsResponse:
+        from mlflow.entities import ViewType
+
+        view = ViewType.ALL if query.include_deleted else ViewType.ACTIVE_ONLY
+        needle = (query.search or "").lower()
+        found: list[ExperimentSummary] = []
+        with _mlflow_errors():
+            for experiment in self._experiments(view):
+                if needle and needle not in experiment.name.lower():
+                    continue
+                count, capped = self.count_runs(experiment.experiment_id)
+                found.append(_summary(experiment, count, capped))
+                if len(found) >= query.max_results:
+                    break
+        return ExperimentsResponse(
+            tracking_uri=mask_uri(self.settings.tracking_uri), experiments=found
+        )
+
+    def _experiments(self, view: int) -> Iterator[Any]:
+        token = None
+        while True:
+            page = self.client().search_experiments(
+                view_type=view,
+                max_results=PAGE_SIZE,
+                order_by=["last_update_time DESC"],
+                page_token=token,
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def count_runs(self, experiment_id: str) -> tuple[int, bool]:
+        """Active runs in an experiment, counted page by page up to ``run_count_limit``.
+
+        MLflow has no count API; paging is the portable way, and the cap bounds the cost."""
+        from mlflow.entities import ViewType
+
+        count, token = 0, None
+        while True:
+            page = self.client().search_runs(
+                [experiment_id],
+                run_view_type=ViewType.ACTIVE_ONLY,
+                max_results=min(PAGE_SIZE, self.run_count_limit - count),
+                page_token=token,
+            )
+            count += len(page)
+            token = page.token
+            if not token:
+                return count, False
+            if count >= self.run_count_limit:
+                return count, True
+
+
+def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary:
+    return ExperimentSummary(
+        experiment_id=str(experiment.experiment_id),
+        name=experiment.name,
+        lifecycle_stage=experiment.lifecycle_stage,
+        artifact_location=experiment.artifact_location,
+        creation_time=experiment.creation_time,
+        last_update_time=experiment.last_update_time,
+        run_count=run_count,
+        run_count_capped=capped,
+        tags={k: v for k, v in (experiment.tags or {}).items() if not k.startswith("mlflow.")},
+    )
+
+
+class _mlflow_errors:
+    """Turn MLflow's exceptions into ours, so routes answer 4xx/503 and never 500."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, MlopsError):
+            return False
+        from mlflow.exceptions import MlflowException
+
+        if isinstance(exc, MlflowException):
+            code = getattr(exc, "error_code", "")
+            if code == "RESOURCE_DOES_NOT_EXIST":
+                raise NotFound(exc.message) from exc
+            if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
+                raise InvalidInput(exc.message) from exc
+            raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
+        if isinstance(exc, OSError | ConnectionError):
+            raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(text).strip().splitlines()[0][:300]
+
+

@@ -1,0 +1,122 @@
+"""Where a project's MLOps state lives, resolved the same way by the server and the kernel.
+
+The server extension resolves its traitlets into a :class:`Settings` and exports the result
+to the environment of the kernels it starts (``JUPYTER_MLOPS_*``), so a ``%%track`` cell and
+the panel always talk to the same store. ``MLFLOW_TRACKING_URI`` set by the user wins
+everywhere, as MLflow users expect.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+#: Folder, inside the project root, that holds the embedded store and other local state.
+STATE_DIR_NAME = ".mlops"
+ENV_ROOT = "JUPYTER_MLOPS_ROOT"
+ENV_TRACKING_URI = "JUPYTER_MLOPS_TRACKING_URI"
+ENV_ARTIFACT_LOCATION = "JUPYTER_MLOPS_ARTIFACT_LOCATION"
+
+_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token", "secret", "key", "signature", "sig")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings handed to services; they never see traitlets or the environment."""
+
+    root_dir: Path
+    tracking_uri: str
+    artifact_location: str | None
+    state_dir: Path
+    probe_timeout: float = 3.0
+    #: Where the tracking URI came from: MLFLOW_TRACKING_URI, configuration, or the default.
+    source: Literal["environment", "config", "default"] = "default"
+
+    @property
+    def embedded_store(self) -> bool:
+        return self.tracking_uri == embedded_tracking_uri(self.state_dir)
+
+    def kernel_environment(self) -> dict[str, str]:
+        """Variables that let a kernel started by this server find the same store."""
+        env = {ENV_ROOT: str(self.root_dir), ENV_TRACKING_URI: self.tracking_uri}
+        if self.artifact_location:
+            env[ENV_ARTIFACT_LOCATION] = self.artifact_location
+        return env
+
+
+def embedded_tracking_uri(state_dir: Path) -> str:
+    return f"sqlite:///{(state_dir / 'mlflow.db').as_posix()}"
+
+
+def resolve(
+    root_dir: str | Path,
+    *,
+    tracking_uri: str = "",
+    artifact_location: str = "",
+    state_dir: str = STATE_DIR_NAME,
+    probe_timeout: float = 3.0,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings: the environment's ``MLFLOW_TRACKING_URI`` first, then the configured
+    URI, then the embedded SQLite store under ``<root>/.mlops/``."""
+    env = os.environ if environ is None else environ
+    root = Path(root_dir).expanduser().resolve()
+    state = Path(state_dir)
+    state = state if state.is_absolute() else root / state
+    uri = env.get("MLFLOW_TRACKING_URI") or tracking_uri or embedded_tracking_uri(state)
+    source: Literal["environment", "config", "default"] = (
+        "environment" if env.get("MLFLOW_TRACKING_URI") else "config" if tracking_uri else "default"
+    )
+    artifacts: str | None = artifact_location or None
+    if artifacts is None and uri == embedded_tracking_uri(state):
+        artifacts = (state / "artifacts").as_uri()
+    return Settings(
+        root_dir=root,
+        tracking_uri=uri,
+        artifact_location=artifacts,
+        state_dir=state,
+        probe_timeout=probe_timeout,
+        source=source,
+    )
+
+
+def from_kernel_environment(cwd: str | Path | None = None) -> Settings:
+    """Settings for code running in a kernel: what the server exported, else the current
+    folder as the project root."""
+    env = os.environ
+    root = env.get(ENV_ROOT) or str(cwd or Path.cwd())
+    return resolve(
+        root,
+        tracking_uri=env.get(ENV_TRACKING_URI, ""),
+        artifact_location=env.get(ENV_ARTIFACT_LOCATION, ""),
+    )
+
+
+def mask_uri(uri: str) -> str:
+    """Hide credentials in a URI: the password in the netloc and secret-looking query values."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    secret_query = any(
+        any(s in key.lower() for s in _SECRET_QUERY_KEYS) for key, _ in parse_qsl(parts.query)
+    )
+    if "@" not in netloc and not secret_query:
+        return uri
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if any(s in k.lower() for s in _SECRET_QUERY_KEYS) else v) for k, v in pairs],
+            safe="*",
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
