@@ -77,6 +77,7 @@ class MlopsApp(ExtensionApp):
             self.settings_resolved, run_count_limit=self.run_count_limit
         )
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="jupyter-mlops")
+        self._executor.submit(self.tracking.warm_up)
         # Kernels started by this server inherit these, so %%track uses the same store.
         os.environ.update(self.settings_resolved.kernel_environment())
         self.log.info(

@@ -9,6 +9,7 @@ responses: an :class:`~jupyter_mlops.errors.MlopsError` becomes its 4xx/503 with
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -65,7 +66,7 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
     def parse_query(self, model: type[M]) -> M:
         raw: dict[str, str] = {}
         for name, values in self.request.query_arguments.items():
-            if name in _AUTH_ARGUMENTS:
+            if name in _AUTH_ARGUMENTS or _is_cache_buster(name, values):
                 continue
             if len(values) != 1:
                 raise InvalidInput(
@@ -116,6 +117,12 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
             self.log.info("jupyter-mlops %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
+
+
+def _is_cache_buster(name: str, values: list[bytes]) -> bool:
+    """JupyterLab's ServerConnection appends ``?<milliseconds>`` to requests made with
+    ``cache: 'no-store'`` (its default): a bare number with no value."""
+    return name.isdigit() and values == [b""]
 
 
 def _validation_message(exc: ValidationError, what: str) -> str:
@@ -196,7 +203,8 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
 
 
 def handlers() -> list[tuple[str, type[MlopsHandler]]]:
-    """Tornado handler specs, the catch-all 404 last."""
-    specs = [(f"/{API_PREFIX}/{path}", handler) for path, handler in ROUTES]
+    """Tornado handler specs, the catch-all 404 last. Paths are regular expressions to
+    tornado, so route names are escaped (the '.' of 'openapi.json' is a literal dot)."""
+    specs = [(f"/{API_PREFIX}/{re.escape(path)}", handler) for path, handler in ROUTES]
     specs.append((f"/{API_PREFIX}/(.*)", NotFoundHandler))
     return specs

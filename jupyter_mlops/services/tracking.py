@@ -8,11 +8,11 @@ short ``/health`` probe before MLflow's client (which retries for a long time) i
 from __future__ import annotations
 
 import threading
-
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable
 from ..models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
@@ -53,9 +53,15 @@ class TrackingService:
     def is_server(self) -> bool:
         return uri_kind(self.settings) == "server"
 
+    def warm_up(self) -> None:
+        """Import MLflow ahead of the first request (it takes seconds), without creating
+        any store."""
+        with self._lock:
+            import mlflow  # noqa: F401
+
     def client(self) -> MlflowClient:
         """The MLflow client, created on first use (creating the embedded store if needed)."""
-        if self.is_server:
+        if _http_base(self.settings.tracking_uri) is not None:
             self._check_server()
         with self._lock:
             if self._client is None:
@@ -76,9 +82,12 @@ class TrackingService:
         SqlAlchemyStore(self.settings.tracking_uri, self.settings.artifact_location)
 
     def _check_server(self) -> None:
-        url = self.settings.tracking_uri.rstrip("/") + "/health"
+        base = _http_base(self.settings.tracking_uri)
+        if base is None:  # not an HTTP server (e.g. "databricks"): nothing to probe
+            return
+        url = base + "/health"
         try:
-            with urllib.request.urlopen(url, timeout=self.settings.probe_timeout) as answer:  # noqa: S310 - scheme is http(s), checked by is_server
+            with urllib.request.urlopen(url, timeout=self.settings.probe_timeout) as answer:  # noqa: S310 - scheme is http(s), checked by _http_base
                 if answer.status != 200:
                     raise ServiceUnavailable(self._down_message(f"HTTP {answer.status}"))
         except (urllib.error.URLError, OSError) as exc:
@@ -107,11 +116,12 @@ class TrackingService:
             source=self.settings.source,
             reachable=reachable,
             error=error,
-            ui_url=mask_uri(self.settings.tracking_uri) if kind == "server" else None,
+            ui_url=_http_base(self.settings.tracking_uri) if kind == "server" else None,
         )
 
     # -- experiments --------------------------------------------------------------------
     def list_experiments(self, query: ExperimentsQuery) -> ExperimentsResponse:
+        self.client()  # imports MLflow under the lock: concurrent first imports break it
         from mlflow.entities import ViewType
 
         view = ViewType.ALL if query.include_deleted else ViewType.ACTIVE_ONLY
@@ -147,11 +157,12 @@ class TrackingService:
         """Active runs in an experiment, counted page by page up to ``run_count_limit``.
 
         MLflow has no count API; paging is the portable way, and the cap bounds the cost."""
+        client = self.client()
         from mlflow.entities import ViewType
 
         count, token = 0, None
         while True:
-            page = self.client().search_runs(
+            page = client.search_runs(
                 [experiment_id],
                 run_view_type=ViewType.ACTIVE_ONLY,
                 max_results=min(PAGE_SIZE, self.run_count_limit - count),
@@ -163,6 +174,17 @@ class TrackingService:
                 return count, False
             if count >= self.run_count_limit:
                 return count, True
+
+
+def _http_base(uri: str) -> str | None:
+    """An http(s) tracking URI without credentials, query or trailing slash; None for any
+    other scheme. MLflow's client sends a URI's ``user:password@`` as basic auth, but urllib
+    would take it for part of the host name, and ``/health`` needs no credentials."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
 def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary:
