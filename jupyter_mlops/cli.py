@@ -6,21 +6,42 @@ Errors a user can cause end as one line on stderr and exit code 2; a bug keeps i
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import settings as settings_mod
 from ._version import __version__
-from .errors import MlopsError
+from .errors import InvalidInput, MlopsError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+
+def _settings(args: argparse.Namespace) -> settings_mod.Settings:
+    """Settings for ``--root`` / ``--tracking-uri``; a root that is not an existing folder
+    is refused (otherwise the embedded store would quietly create it)."""
+    root = Path(args.root).expanduser()
+    if not root.is_dir():
+        raise InvalidInput(f"The project root {root} is not an existing folder (see --root).")
+    return settings_mod.resolve(root, tracking_uri=args.tracking_uri or "")
+
+
+def _option_errors(exc: ValidationError) -> str:
+    """A pydantic error on command-line values, told in terms of the options."""
+    parts = []
+    for error in exc.errors():
+        option = "--" + "-".join(str(p) for p in error["loc"]).replace("_", "-")
+        parts.append(f"{option}: {error['msg']}.")
+    return " ".join(parts)
 
 
 def _status(args: argparse.Namespace) -> int:
     from .services.status import collect_status
     from .services.tracking import TrackingService
 
-    settings = settings_mod.resolve(args.root, tracking_uri=args.tracking_uri or "")
-    status = collect_status(TrackingService(settings))
+    status = collect_status(TrackingService(_settings(args)))
     if args.json:
         print(status.model_dump_json(indent=2))
         return 0
@@ -41,13 +62,16 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _experiments(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from .models import ExperimentsQuery
     from .services.tracking import TrackingService
 
-    settings = settings_mod.resolve(args.root, tracking_uri=args.tracking_uri or "")
-    answer = TrackingService(settings).list_experiments(
-        ExperimentsQuery(search=args.search, max_results=args.max_results)
-    )
+    try:
+        query = ExperimentsQuery(search=args.search, max_results=args.max_results)
+    except ValidationError as exc:
+        raise InvalidInput(_option_errors(exc)) from exc
+    answer = TrackingService(_settings(args)).list_experiments(query)
     if args.json:
         print(answer.model_dump_json(indent=2))
         return 0
@@ -67,7 +91,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the embedded store).")
         p.add_argument("--json", action="store_true", help="Print JSON.")
 
-    status = sub.add_parser("status", help="Versions, tracking store, git/DVC and container engine.")
+    status = sub.add_parser(
+        "status", help="Versions, tracking store, git/DVC and container engine."
+    )
     common(status)
     status.set_defaults(func=_status)
 

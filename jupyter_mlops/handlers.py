@@ -77,7 +77,9 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            raise InvalidInput(_validation_message(exc, "Query parameter"), code="invalid_query") from exc
+            raise InvalidInput(
+                _validation_message(exc, "Query parameter"), code="invalid_query"
+            ) from exc
 
     def parse_body(self, model: type[M]) -> M:
         try:

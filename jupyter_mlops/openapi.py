@@ -55,7 +55,10 @@ def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[di
 def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if op.response is None:
-        responses["200"] = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+        responses["200"] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
     else:
         ref = {"$ref": _REF.format(model=op.response.__name__)}
         responses["200"] = {"description": "OK", "content": {"application/json": {"schema": ref}}}
@@ -78,7 +81,9 @@ def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
     if op.body is not None:
         spec["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}},
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
+            },
         }
     return spec
 

@@ -116,7 +116,10 @@ def mask_uri(uri: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode(
-            [(k, "***" if any(s in k.lower() for s in _SECRET_QUERY_KEYS) else v) for k, v in pairs],
+            [
+                (k, "***" if any(s in k.lower() for s in _SECRET_QUERY_KEYS) else v)
+                for k, v in pairs
+            ],
             safe="*",
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

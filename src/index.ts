@@ -38,7 +38,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const translator_ = translator ?? nullTranslator;
     const trans = translator_.load('jupyter_mlops');
-    const model = new MlopsModel(new MlopsClient(app.serviceManager.serverSettings));
+    const model = new MlopsModel(
+      new MlopsClient(app.serviceManager.serverSettings)
+    );
     const panel = new MlopsPanel(model, translator_);
     labShell.add(panel, 'left', { rank: 600, type: 'MLOps' });
     if (restorer) {
@@ -47,7 +49,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(CommandIDs.openPanel, {
       label: trans.__('MLOps Panel'),
-      caption: trans.__('Show the MLOps panel: tracking, experiments, data and jobs'),
+      caption: trans.__(
+        'Show the MLOps panel: tracking, experiments, data and jobs'
+      ),
       icon: args => (args.isPalette ? undefined : mlopsIcon),
       execute: () => {
         labShell.activateById(PANEL_ID);

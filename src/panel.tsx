@@ -32,7 +32,9 @@ export class MlopsPanel extends SidePanel {
     this.title.icon = mlopsIcon;
     this.title.caption = trans.__('MLOps');
     this.header.addWidget(
-      ReactWidget.create(<h2 className="jp-mlops-Title">{trans.__('MLOps')}</h2>)
+      ReactWidget.create(
+        <h2 className="jp-mlops-Title">{trans.__('MLOps')}</h2>
+      )
     );
     this.toolbar.addItem(
       'refresh',

@@ -9,10 +9,7 @@ module.exports = {
   timeout: 120000,
   retries: process.env.CI ? 1 : 0,
   workers: 1,
-  reporter: [
-    ['list'],
-    ['html', { open: 'never' }]
-  ],
+  reporter: [['list'], ['html', { open: 'never' }]],
   use: {
     ...baseConfig.use,
     video: 'off',

@@ -11,6 +11,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -201,31 +202,24 @@ def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary
     )
 
 
-class _mlflow_errors:
+@contextmanager
+def _mlflow_errors() -> Iterator[None]:
     """Turn MLflow's exceptions into ours, so routes answer 4xx/503 and never 500."""
+    from mlflow.exceptions import MlflowException
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, MlopsError):
-            return False
-        from mlflow.exceptions import MlflowException
-
-        if isinstance(exc, MlflowException):
-            code = getattr(exc, "error_code", "")
-            if code == "RESOURCE_DOES_NOT_EXIST":
-                raise NotFound(exc.message) from exc
-            if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
-                raise InvalidInput(exc.message) from exc
-            raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
-        if isinstance(exc, OSError | ConnectionError):
-            raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
-        return False
+    try:
+        yield
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "")
+        if code == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFound(exc.message) from exc
+        if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
+            raise InvalidInput(exc.message) from exc
+        raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
+    except OSError as exc:
+        raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
 
 
 def _one_line(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return str(text).strip().splitlines()[0][:300]
-
-

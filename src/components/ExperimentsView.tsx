@@ -51,7 +51,10 @@ export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
     );
   } else {
     body = (
-      <ul className="jp-mlops-ExperimentList" aria-label={trans.__('Experiments')}>
+      <ul
+        className="jp-mlops-ExperimentList"
+        aria-label={trans.__('Experiments')}
+      >
         {experiments.map(experiment => (
           <li
             key={experiment.experiment_id}
@@ -66,13 +69,18 @@ export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
             )}
           >
             <div className="jp-mlops-Experiment-header">
-              <span className="jp-mlops-Experiment-name">{experiment.name}</span>
+              <span className="jp-mlops-Experiment-name">
+                {experiment.name}
+              </span>
               <span className="jp-mlops-Experiment-count">
                 {trans._n(
                   '%1 run',
                   '%1 runs',
                   experiment.run_count,
-                  runCountText(experiment.run_count, experiment.run_count_capped)
+                  runCountText(
+                    experiment.run_count,
+                    experiment.run_count_capped
+                  )
                 )}
               </span>
             </div>

@@ -44,9 +44,7 @@ function Row(props: {
 export function StatusView(props: IStatusViewProps): JSX.Element {
   const { status, error, loading, trans } = props;
   if (error) {
-    return (
-      <ErrorCard error={error} trans={trans} onRetry={props.onRetry} />
-    );
+    return <ErrorCard error={error} trans={trans} onRetry={props.onRetry} />;
   }
   if (!status) {
     return (
@@ -78,7 +76,9 @@ export function StatusView(props: IStatusViewProps): JSX.Element {
         <Health
           ok={tracking.reachable}
           label={
-            tracking.reachable ? trans.__('answers') : trans.__('does not answer')
+            tracking.reachable
+              ? trans.__('answers')
+              : trans.__('does not answer')
           }
         />
         <span className="jp-mlops-Kind">{kinds[tracking.kind]}</span>
@@ -141,7 +141,11 @@ export function StatusView(props: IStatusViewProps): JSX.Element {
       </Row>
       <details className="jp-mlops-Versions">
         <summary>
-          {trans.__('jupyter-mlops %1 · Python %2', status.version, status.python)}
+          {trans.__(
+            'jupyter-mlops %1 · Python %2',
+            status.version,
+            status.python
+          )}
         </summary>
         <table>
           <tbody>

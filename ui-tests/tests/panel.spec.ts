@@ -43,9 +43,12 @@ test.describe('MLOps panel', () => {
       ].join('\n')
     );
     await page.notebook.runCell(0);
-    await expect(page.locator('.jp-OutputArea-output')).toContainText('tracked', {
-      timeout: 60000
-    });
+    await expect(page.locator('.jp-OutputArea-output')).toContainText(
+      'tracked',
+      {
+        timeout: 60000
+      }
+    );
 
     const panel = await openPanel(page);
     await page.evaluate(() =>
@@ -77,7 +80,9 @@ test.describe('MLOps panel', () => {
       'MLOps Panel',
       'Refresh MLOps Status'
     ]);
-    await palette.locator('.lm-CommandPalette-item', { hasText: 'MLOps Panel' }).click();
+    await palette
+      .locator('.lm-CommandPalette-item', { hasText: 'MLOps Panel' })
+      .click();
     await expect(page.locator('#jp-mlops-panel')).toBeVisible();
   });
 });

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Set up everything jupyter-mlops needs on a fresh machine, idempotently:
+#   a Python venv (.venv) with jupyter-mlops installed in development mode (this builds the
+#   frontend), the labextension linked into the venv, and with --with-tests the browser
+#   (Debian's chromium) and the UI tests' packages.
+# Usage: scripts/setup.sh [--with-tests]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${JUPYTER_MLOPS_VENV:-$ROOT/.venv}"
+WITH_TESTS=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-tests) WITH_TESTS=1 ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "setup.sh: need root to run: $*" >&2; return 1; fi
+}
+
+apt_install() {
+  # Install Debian packages that are missing; `apt-get update` only when something is.
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || { echo "setup.sh: please install: ${missing[*]}" >&2; return 1; }
+  say "Installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- toolchain checks -------------------------------------------------------------------
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
+  echo "setup.sh: Python 3.10 or newer is needed (found $("$PYTHON" --version 2>&1))" >&2; exit 1; }
+command -v node >/dev/null || apt_install nodejs npm
+apt_install git
+
+# --- Python environment -----------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  say "Creating the virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+export PATH="$VENV/bin:$PATH"
+
+STAMP="$VENV/.jupyter-mlops-installed"
+if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ] || [ "$ROOT/package.json" -nt "$STAMP" ]; then
+  say "Installing jupyter-mlops and its development tools (first time: a few minutes)"
+  python -m pip install -q --upgrade pip
+  python -m pip install -q -e "$ROOT[dev]"
+  touch "$STAMP"
+fi
+
+if [ ! -f "$ROOT/jupyter_mlops/labextension/package.json" ] || [ ! -d "$ROOT/node_modules" ]; then
+  say "Building the frontend"
+  (cd "$ROOT" && jlpm install && jlpm build)
+fi
+# An editable install does not copy the labextension into the venv: link it.
+if [ ! -e "$VENV/share/jupyter/labextensions/jupyter-mlops" ]; then
+  (cd "$ROOT" && jupyter labextension develop --overwrite . >/dev/null)
+fi
+
+# --- test tooling -----------------------------------------------------------------------
+if [ "$WITH_TESTS" -eq 1 ]; then
+  apt_install chromium
+  if [ ! -d "$ROOT/ui-tests/node_modules/@jupyterlab/galata" ]; then
+    say "Installing the UI tests' packages"
+    (cd "$ROOT/ui-tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install)
+  fi
+fi
+
+say "Ready: $(jupyter-mlops --version)"

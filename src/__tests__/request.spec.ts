@@ -1,0 +1,31 @@
+import { errorFromResponse, queryString } from '../api/request';
+
+describe('errorFromResponse', () => {
+  it('keeps the server message and code', () => {
+    const error = errorFromResponse(
+      400,
+      JSON.stringify({
+        message: "Query parameter 'x' is not known.",
+        code: 'invalid_query'
+      })
+    );
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('invalid_query');
+    expect(error.message).toBe("Query parameter 'x' is not known.");
+  });
+
+  it('explains a body that is not JSON', () => {
+    const error = errorFromResponse(502, '<html>Bad gateway</html>');
+    expect(error.code).toBe('http_502');
+    expect(error.message).toContain('HTTP 502');
+  });
+});
+
+describe('queryString', () => {
+  it('leaves out missing values and encodes the rest', () => {
+    expect(
+      queryString({ search: 'a b&c', max_results: 10, x: undefined })
+    ).toBe('?search=a+b%26c&max_results=10');
+    expect(queryString({ a: null })).toBe('');
+  });
+});
