@@ -37,3 +37,20 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .magics import unregister
 
     unregister(ipython)
+
+
+def track(**kwargs: Any) -> Any:
+    """Track a block of plain Python as one MLflow run (see ``jupyter_mlops.tracking``)."""
+    import sys
+
+    from .tracking.tracker import Tracker
+
+    kwargs.setdefault("namespace", sys._getframe(1).f_globals)
+    return Tracker(**kwargs)
+
+
+def log(step: int | None = None, **metrics: Any) -> None:
+    """Log metrics to the run of the ``%%track`` cell or ``track()`` block running now."""
+    from .tracking.tracker import log as _log
+
+    _log(step=step, **metrics)

@@ -49,7 +49,9 @@ class Settings:
 
 
 def embedded_tracking_uri(state_dir: Path) -> str:
-    return f"sqlite:///{(state_dir / 'mlflow.db').as_posix()}"
+    # The busy timeout lets several kernels write to the store at once: SQLite waits for
+    # the other writer instead of failing with "database is locked".
+    return f"sqlite:///{(state_dir / 'mlflow.db').as_posix()}?timeout=60"
 
 
 def resolve(

@@ -6,6 +6,7 @@ wanted: with ``asyncio_mode = "auto"`` every ``jp_fetch`` failed with HTTP 599).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -58,7 +59,9 @@ def subprocess_env(extra: Mapping[str, str | None] | None = None) -> dict[str, s
     """The current environment with this package importable, minus the isolated variables;
     ``extra`` adds variables (a value of None removes one)."""
     env = {
-        k: v for k, v in os.environ.items() if k not in ISOLATED_ENV and not k.startswith(ENV_PREFIX)
+        k: v
+        for k, v in os.environ.items()
+        if k not in ISOLATED_ENV and not k.startswith(ENV_PREFIX)
     }
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p
@@ -76,23 +79,16 @@ def subprocess_env(extra: Mapping[str, str | None] | None = None) -> dict[str, s
 def stop_process_group(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     """Stop a process started with ``start_new_session=True`` and everything it spawned:
     SIGTERM to its process group, then SIGKILL if it does not exit in time."""
-    if proc.poll() is not None:
-        return
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
+        if proc.poll() is not None:
             break
-        except subprocess.TimeoutExpired:
-            continue
-    # Children (uvicorn workers) may outlive their parent for a moment.
-    try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=wait)
+    # Children (uvicorn's worker, for one) may outlive their parent: end the whole group.
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def wait_for_http(
@@ -123,11 +119,102 @@ def wait_for_http(
             last = str(exc)
         time.sleep(0.25)
     tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-    exited = f" (exited with {proc.returncode})" if proc is not None and proc.poll() is not None else ""
+    exited = ""
+    if proc is not None and proc.poll() is not None:
+        exited = f" (exited with {proc.returncode})"
     pytest.fail(f"{url} did not come up within {timeout:.0f} s{exited}: {last}\n{tail}")
 
 
+def start_process(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Path,
+    ready_url: str,
+    timeout: float = 60.0,
+) -> subprocess.Popen[bytes]:
+    """Start a service in its own process group, output to ``log``, and wait until
+    ``ready_url`` answers 200; stop it again if it does not come up."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_for_http(ready_url, timeout=timeout, proc=proc, log=log)
+    except BaseException:
+        stop_process_group(proc)
+        raise
+    return proc
+
+
+def embedded_uri_for(root: Path, state: str = ".mlops") -> str:
+    """The embedded store's URI for a project root, checked to name the SQLite database
+    ``<root>/<state>/mlflow.db`` (whatever query options the implementation adds)."""
+    state_dir = Path(root).resolve() / state
+    uri = settings_mod.embedded_tracking_uri(state_dir)
+    assert uri.startswith("sqlite:///"), uri
+    assert Path(uri[len("sqlite:///") :].split("?", 1)[0]) == state_dir / "mlflow.db", uri
+    return uri
+
+
+# -- small fixtures wrapping the helpers ----------------------------------------------------
+@pytest.fixture
+def embedded_uri() -> Callable[..., str]:
+    """``embedded_uri(root)``: the embedded store URI for ``root`` (see
+    :func:`embedded_uri_for`)."""
+    return embedded_uri_for
+
+
+@pytest.fixture
+def free_tcp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def clean_env() -> Callable[..., dict[str, str]]:
+    """``clean_env({...})``: an environment for subprocesses (see :func:`subprocess_env`)."""
+    return subprocess_env
+
+
+@pytest.fixture
+def start_service() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start_service(command, cwd=, env=, log=, ready_url=)``: a process that is up when
+    the call returns and is stopped (with its children) after the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(command: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = start_process(command, **kwargs)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in reversed(started):
+        stop_process_group(proc)
+
+
 # -- environment isolation ------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def _environment_restored_after_the_session() -> Iterator[None]:
+    """Guard for :func:`_isolate_environment`: the run leaves the isolated variables as it
+    found them (the server extension writes JUPYTER_MLOPS_* into ``os.environ``)."""
+
+    def snapshot() -> dict[str, str]:
+        return {
+            k: v for k, v in os.environ.items() if k in ISOLATED_ENV or k.startswith(ENV_PREFIX)
+        }
+
+    before = snapshot()
+    yield
+    assert snapshot() == before, "a test leaked MLFLOW_TRACKING_URI / JUPYTER_MLOPS_* changes"
+
+
 @pytest.fixture(autouse=True)
 def _isolate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Start every test without MLFLOW_TRACKING_URI / JUPYTER_MLOPS_* and restore them after.
@@ -237,19 +324,16 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     # Job execution spawns a job runner and several huey consumers: not needed here, and
     # costly on two cores.
     env = subprocess_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
     uri = f"http://127.0.0.1:{port}"
+    proc = start_process(
+        command,
+        cwd=folder,
+        env=env,
+        log=log,
+        ready_url=f"{uri}/health",
+        timeout=MLFLOW_START_TIMEOUT,
+    )
     try:
-        wait_for_http(f"{uri}/health", timeout=MLFLOW_START_TIMEOUT, proc=proc, log=log)
         yield MlflowServer(uri=uri, backend_store_uri=store, artifact_root=artifacts, log=log)
     finally:
         stop_process_group(proc)
@@ -264,7 +348,12 @@ def down_server_url() -> str:
 # -- a git + DVC project --------------------------------------------------------------------
 def _run(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> str:
     done = subprocess.run(
-        list(args), cwd=cwd, env=dict(env or os.environ), capture_output=True, text=True, timeout=120
+        list(args),
+        cwd=cwd,
+        env=dict(env or os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}"
     return done.stdout
@@ -322,6 +411,7 @@ def run_notebook(kernel_spec_dir: Path, tmp_path: Path) -> Callable[..., Any]:
     ``env`` (a value of None removes a variable)."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
 
     def run(
@@ -358,7 +448,12 @@ def run_notebook(kernel_spec_dir: Path, tmp_path: Path) -> Callable[..., Any]:
             kernel_name="mlops-test-python",
         )
         kernel_env = subprocess_env({"IPYTHONDIR": str(tmp_path / "ipython"), **(env or {})})
-        client.execute(cwd=str(cwd or tmp_path), env=kernel_env)
+        try:
+            client.execute(cwd=str(cwd or tmp_path), env=kernel_env)
+        finally:
+            # nbclient leaves a kernel manager it was given running: stop the kernel here.
+            if run_sync(km.is_alive)():
+                run_sync(km.shutdown_kernel)(now=True)
         return nb
 
     return run

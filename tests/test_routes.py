@@ -65,14 +65,14 @@ class TestEmbeddedStore:
         return embedded_root
 
     async def test_default_experiment_is_empty_and_keeps_artifacts_under_mlops(
-        self, fetch_json, embedded_root
+        self, fetch_json, embedded_root, embedded_uri
     ):
         cwd_mlruns_before = Path.cwd().joinpath("mlruns").exists()
         code, body = await fetch_json("experiments")
         assert code == 200, body
         ExperimentsResponse.model_validate(body)
         root = embedded_root.resolve()
-        assert body["tracking_uri"] == f"sqlite:///{root.as_posix()}/.mlops/mlflow.db"
+        assert body["tracking_uri"] == embedded_uri(root)
         assert (root / ".mlops" / "mlflow.db").is_file()
         default = _by_name(body)["Default"]
         assert default["experiment_id"] == "0"
@@ -131,7 +131,7 @@ class TestEmbeddedStore:
         assert code == 200
         assert _by_name(body)[gone]["lifecycle_stage"] == "deleted"
 
-    async def test_status(self, fetch_json, embedded_root, missing_docker_socket):
+    async def test_status(self, fetch_json, embedded_root, embedded_uri, missing_docker_socket):
         code, body = await fetch_json("status")
         assert code == 200, body
         StatusResponse.model_validate(body)
@@ -143,7 +143,7 @@ class TestEmbeddedStore:
             assert body["packages"][name] == importlib.metadata.version(name)
         root = embedded_root.resolve()
         assert body["tracking"] == {
-            "uri": f"sqlite:///{root.as_posix()}/.mlops/mlflow.db",
+            "uri": embedded_uri(root),
             "kind": "embedded",
             "source": "default",
             "reachable": True,
@@ -161,7 +161,8 @@ class TestEmbeddedStore:
         assert engine["docker_host"] == missing_docker_socket
         assert engine["reachable"] is False
         assert engine["error"]
-        assert engine["name"] is None and engine["version"] is None
+        assert engine["name"] is None
+        assert engine["version"] is None
 
     async def test_server_exports_its_settings_for_kernels(self, mlops_app, embedded_root):
         root = embedded_root.resolve()
@@ -171,6 +172,28 @@ class TestEmbeddedStore:
             os.environ[settings_mod.ENV_ARTIFACT_LOCATION]
             == (root / ".mlops" / "artifacts").as_uri()
         )
+
+
+class TestRunCountCap:
+    @pytest.fixture
+    def jp_root_dir(self, embedded_root: Path) -> Path:
+        return embedded_root
+
+    @pytest.fixture
+    def mlops_config(self) -> dict:
+        return {"run_count_limit": 2}
+
+    async def test_counts_stop_at_the_configured_limit(self, fetch_json, embedded_root):
+        code, _ = await fetch_json("experiments")
+        assert code == 200
+        client = _mlflow_client(settings_mod.resolve(embedded_root, environ={}).tracking_uri)
+        many, few = _unique("many"), _unique("few")
+        _make_experiment(client, many, runs=3)
+        _make_experiment(client, few, runs=1)
+        code, body = await fetch_json("experiments")
+        found = _by_name(body)
+        assert (found[many]["run_count"], found[many]["run_count_capped"]) == (2, True)
+        assert (found[few]["run_count"], found[few]["run_count_capped"]) == (1, False)
 
 
 # -- the project folder ---------------------------------------------------------------------
@@ -298,9 +321,7 @@ class TestTrackingServerDown:
         assert body["code"] == "service_unavailable"
         assert down_server_url in body["message"]
 
-    async def test_status_answers_200_with_tracking_unreachable(
-        self, fetch_json, down_server_url
-    ):
+    async def test_status_answers_200_with_tracking_unreachable(self, fetch_json, down_server_url):
         code, body = await fetch_json("status")
         assert code == 200, body
         StatusResponse.model_validate(body)

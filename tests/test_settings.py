@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from jupyter_mlops import settings as settings_mod
@@ -13,13 +11,9 @@ SERVER = "http://tracking.example.com:5000"
 OTHER = "https://mlflow.other.example.com"
 
 
-def _embedded(root: Path) -> str:
-    return f"sqlite:///{(root.resolve() / '.mlops' / 'mlflow.db').as_posix()}"
-
-
-def test_default_is_the_embedded_store_under_the_root(tmp_path):
+def test_default_is_the_embedded_store_under_the_root(tmp_path, embedded_uri):
     s = resolve(tmp_path, environ={})
-    assert s.tracking_uri == _embedded(tmp_path)
+    assert s.tracking_uri == embedded_uri(tmp_path)
     assert s.source == "default"
     assert s.embedded_store
     assert s.root_dir == tmp_path.resolve()
@@ -62,17 +56,19 @@ def test_explicit_artifact_location_wins_even_for_the_embedded_store(tmp_path):
     assert s.artifact_location == "s3://bucket/mlops"
 
 
-def test_configured_uri_equal_to_the_embedded_store_keeps_its_artifact_default(tmp_path):
-    s = resolve(tmp_path, tracking_uri=_embedded(tmp_path), environ={})
+def test_configured_uri_equal_to_the_embedded_store_keeps_its_artifact_default(
+    tmp_path, embedded_uri
+):
+    s = resolve(tmp_path, tracking_uri=embedded_uri(tmp_path), environ={})
     assert s.source == "config"
     assert s.embedded_store
     assert s.artifact_location == (tmp_path.resolve() / ".mlops" / "artifacts").as_uri()
 
 
-def test_relative_state_dir_is_under_the_root_and_absolute_one_is_kept(tmp_path):
+def test_relative_state_dir_is_under_the_root_and_absolute_one_is_kept(tmp_path, embedded_uri):
     relative = resolve(tmp_path, state_dir="state", environ={})
     assert relative.state_dir == tmp_path.resolve() / "state"
-    assert relative.tracking_uri == f"sqlite:///{(tmp_path.resolve() / 'state' / 'mlflow.db').as_posix()}"
+    assert relative.tracking_uri == embedded_uri(tmp_path, "state")
     elsewhere = tmp_path / "elsewhere"
     absolute = resolve(tmp_path / "root", state_dir=str(elsewhere), environ={})
     assert absolute.state_dir == elsewhere
@@ -96,10 +92,10 @@ def test_kernel_environment_round_trips_to_the_same_settings(tmp_path, monkeypat
     assert kernel_side.embedded_store
 
 
-def test_kernel_without_server_variables_uses_its_folder(tmp_path):
+def test_kernel_without_server_variables_uses_its_folder(tmp_path, embedded_uri):
     s = settings_mod.from_kernel_environment(cwd=tmp_path)
     assert s.root_dir == tmp_path.resolve()
-    assert s.tracking_uri == _embedded(tmp_path)
+    assert s.tracking_uri == embedded_uri(tmp_path)
 
 
 def test_kernel_environment_omits_an_unset_artifact_location(tmp_path):
@@ -126,8 +122,14 @@ def test_kernel_environment_omits_an_unset_artifact_location(tmp_path):
             "https://host.example.com/api?token=abc123&experiment=7",
             "https://host.example.com/api?token=***&experiment=7",
         ),
-        ("https://host.example.com/?Access_Token=abc123", "https://host.example.com/?Access_Token=***"),
-        ("https://host.example.com/?sig=abc&password=x", "https://host.example.com/?sig=***&password=***"),
+        (
+            "https://host.example.com/?Access_Token=abc123",
+            "https://host.example.com/?Access_Token=***",
+        ),
+        (
+            "https://host.example.com/?sig=abc&password=x",
+            "https://host.example.com/?sig=***&password=***",
+        ),
     ],
 )
 def test_mask_uri_hides_credentials(uri, expected):
@@ -138,6 +140,7 @@ def test_mask_uri_hides_credentials(uri, expected):
     "uri",
     [
         "sqlite:////tmp/project/.mlops/mlflow.db",
+        "sqlite:////tmp/project/.mlops/mlflow.db?timeout=60",
         "sqlite:///relative/mlflow.db",
         "sqlite:////home/me@work/mlflow.db",
         "file:///tmp/mlruns",

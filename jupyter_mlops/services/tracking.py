@@ -7,14 +7,12 @@ short ``/health`` probe before MLflow's client (which retries for a long time) i
 
 from __future__ import annotations
 
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from .. import store
 from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable
 from ..models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
 from ..settings import Settings, mask_uri
@@ -46,59 +44,18 @@ class TrackingService:
     def __init__(self, settings: Settings, *, run_count_limit: int = 10_000) -> None:
         self.settings = settings
         self.run_count_limit = run_count_limit
-        self._client: MlflowClient | None = None
-        self._lock = threading.Lock()
 
     # -- store access -------------------------------------------------------------------
-    @property
-    def is_server(self) -> bool:
-        return uri_kind(self.settings) == "server"
-
     def warm_up(self) -> None:
-        """Import MLflow ahead of the first request (it takes seconds), without creating
-        any store."""
-        with self._lock:
-            import mlflow  # noqa: F401
+        """Import MLflow ahead of the first request (it takes seconds), creating no store."""
+        store.import_mlflow()
 
     def client(self) -> MlflowClient:
         """The MLflow client, created on first use (creating the embedded store if needed)."""
-        if _http_base(self.settings.tracking_uri) is not None:
-            self._check_server()
-        with self._lock:
-            if self._client is None:
-                if self.settings.embedded_store:
-                    self._create_embedded_store()
-                from mlflow import MlflowClient
-
-                self._client = MlflowClient(tracking_uri=self.settings.tracking_uri)
-            return self._client
-
-    def _create_embedded_store(self) -> None:
-        """Create the SQLite store with its artifact root, so that even MLflow's "Default"
-        experiment keeps artifacts under ``.mlops/`` rather than in ``./mlruns`` of whatever
-        folder a process happens to start in."""
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-        SqlAlchemyStore(self.settings.tracking_uri, self.settings.artifact_location)
-
-    def _check_server(self) -> None:
-        base = _http_base(self.settings.tracking_uri)
-        if base is None:  # not an HTTP server (e.g. "databricks"): nothing to probe
-            return
-        url = base + "/health"
-        try:
-            with urllib.request.urlopen(url, timeout=self.settings.probe_timeout) as answer:  # noqa: S310 - scheme is http(s), checked by _http_base
-                if answer.status != 200:
-                    raise ServiceUnavailable(self._down_message(f"HTTP {answer.status}"))
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ServiceUnavailable(self._down_message(str(reason))) from exc
-
-    def _down_message(self, reason: str) -> str:
-        return (
-            f"The MLflow tracking server at {mask_uri(self.settings.tracking_uri)} "
-            f"does not answer ({reason}). Start it or check MLFLOW_TRACKING_URI, then retry."
+        return store.client(
+            self.settings.tracking_uri,
+            self.settings.artifact_location if self.settings.embedded_store else None,
+            timeout=self.settings.probe_timeout,
         )
 
     # -- status -------------------------------------------------------------------------
@@ -122,7 +79,7 @@ class TrackingService:
 
     # -- experiments --------------------------------------------------------------------
     def list_experiments(self, query: ExperimentsQuery) -> ExperimentsResponse:
-        self.client()  # imports MLflow under the lock: concurrent first imports break it
+        self.client()  # imports MLflow under the store's lock
         from mlflow.entities import ViewType
 
         view = ViewType.ALL if query.include_deleted else ViewType.ACTIVE_ONLY

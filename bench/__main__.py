@@ -1,0 +1,34 @@
+"""Run the benchmarks: ``python -m bench [name ...]`` (names: tracking, delivery)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+
+SUITES = {"tracking": "bench.bench_tracking", "delivery": "bench.bench_delivery"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", default=list(SUITES), choices=list(SUITES))
+    parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    args = parser.parse_args()
+    results = {}
+    for name in args.names:
+        start = time.perf_counter()
+        figures = importlib.import_module(SUITES[name]).run()
+        results[name] = figures
+        if not args.json:
+            took = time.perf_counter() - start
+            print(f"\n## {name}  ({took:.0f} s, Python {platform.python_version()})")
+            for label, value in figures.items():
+                print(f"  {label:<55} {value:10.2f}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Opening MLflow tracking stores: one way, for the server, the kernel and the CLI.
+
+- MLflow's import takes seconds and its lazy modules break when two threads import them at
+  once, so every import and client creation goes through one lock.
+- The embedded SQLite store is created by us, with its artifact root inside the project and
+  in WAL mode with a busy timeout, so several kernels can write to it at once without
+  "database is locked" errors.
+- A tracking server is probed with a short ``GET /health`` first: MLflow's own client
+  retries a dead server for minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import sqlite3
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from .errors import ServiceUnavailable
+from .settings import mask_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+_lock = threading.RLock()
+_clients: dict[str, MlflowClient] = {}
+#: Seconds SQLite waits for another writer before it reports the database locked.
+SQLITE_BUSY_TIMEOUT = 60
+
+
+def import_mlflow() -> None:
+    """Import MLflow (slow) under the shared lock; call from a background thread."""
+    with _lock:
+        import mlflow  # noqa: F401
+
+
+def is_server_uri(uri: str) -> bool:
+    return uri.split(":", 1)[0].lower() in ("http", "https")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:"):
+        return None
+    path = unquote(urlsplit(uri).path)
+    return Path(path) if path and path != "/:memory:" else None
+
+
+def check_server(uri: str, timeout: float) -> None:
+    """Raise ServiceUnavailable unless the tracking server at ``uri`` answers its health check."""
+    url = _without_credentials(uri) + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - http(s) only
+            if answer.status == 200:
+                return
+            reason = f"HTTP {answer.status}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = str(getattr(exc, "reason", exc))
+    raise ServiceUnavailable(
+        f"The MLflow tracking server at {mask_uri(uri)} does not answer ({reason}). "
+        "Start it or check MLFLOW_TRACKING_URI, then retry."
+    )
+
+
+def _without_credentials(uri: str) -> str:
+    """``uri`` without ``user:password@``, query or trailing slash. MLflow's client sends a
+    URI's credentials as basic auth, but urllib would take them for part of the host name
+    (and ``/health`` needs none)."""
+    parts = urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def client(
+    tracking_uri: str, artifact_root: str | None = None, *, timeout: float = 3.0
+) -> MlflowClient:
+    """A cached MLflow client for ``tracking_uri``; creates an embedded SQLite store on first
+    use. For a tracking server, checks first that it answers."""
+    if is_server_uri(tracking_uri):
+        check_server(tracking_uri, timeout)
+    with _lock:
+        cached = _clients.get(tracking_uri)
+        if cached is not None:
+            return cached
+        from mlflow import MlflowClient
+
+        db = sqlite_path(tracking_uri)
+        if db is None:
+            made = MlflowClient(tracking_uri=tracking_uri)
+        else:
+            with _file_lock(db.with_name(db.name + ".lock")):
+                _prepare_sqlite(tracking_uri, db, artifact_root)
+                made = MlflowClient(tracking_uri=tracking_uri)
+                made.search_experiments(max_results=1)  # opens the store while we hold the lock
+        _clients[tracking_uri] = made
+        return made
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes: MLflow's schema migrations must never run in
+    two processes at once (a half-migrated SQLite store is broken for good)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _prepare_sqlite(uri: str, db: Path, artifact_root: str | None) -> None:
+    # MLflow and alembic announce migrations at INFO level: not for a notebook's output.
+    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not db.exists() or db.stat().st_size == 0
+    with sqlite3.connect(db, timeout=SQLITE_BUSY_TIMEOUT) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    if fresh:
+        # Creating the store runs MLflow's migrations and makes the "Default" experiment
+        # with our artifact root instead of ./mlruns of the current folder.
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        SqlAlchemyStore(uri, artifact_root or (db.parent / "artifacts").as_uri())

@@ -1,0 +1,86 @@
+"""The delivery agent: a small process that moves a kernel's journaled runs into the store.
+
+Each process that tracks runs starts one agent (``python -m jupyter_mlops.tracking.agent``)
+on its first run. Delivering in another process keeps MLflow's import (seconds, hundreds of
+MB) and every store call off the kernel entirely, so they cannot slow the user's cells
+through the GIL. The agent watches the journal, delivers each run as it is written,
+retries with growing delays while the store is down, marks the owner's unfinished runs
+KILLED when the owner dies, and exits once the owner is gone and its runs are delivered
+(or after ``--linger`` seconds of a store that stays down: then ``jupyter mlops sync`` or
+the server extension finish the job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from .delivery import deliver, finish_orphan
+from .spool import Spool, process_alive
+
+log = logging.getLogger("jupyter_mlops.agent")
+
+
+def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 3600.0) -> None:
+    spool = Spool(state_dir)
+    host = socket.gethostname()
+    handled: dict[str, float] = {}  # key -> record.json mtime already handled
+    retry_at: dict[str, float] = {}
+    owner_gone_at: float | None = None
+    spool.prune_receipts()
+    while True:
+        owner_alive = process_alive(owner, host)
+        if not owner_alive and owner_gone_at is None:
+            owner_gone_at = time.time()
+        mine = 0
+        for key in spool.record_keys():
+            try:
+                mtime = (spool.folder(key) / "record.json").stat().st_mtime
+            except OSError:
+                continue
+            if key in retry_at:
+                if time.time() < retry_at[key]:
+                    mine += 1
+                    continue
+            elif handled.get(key) == mtime:
+                mine += 1
+                continue
+            record = spool.read(key)
+            if record is None:
+                continue
+            is_mine = record.pid == owner and record.host == host
+            if not is_mine and process_alive(record.pid, record.host):
+                continue  # another live process owns it
+            mine += 1
+            if not record.deliverable and not (is_mine and owner_alive):
+                finish_orphan(spool, record)
+            outcome = deliver(spool, key)
+            log.info("run %s: %s %s", key, outcome.state, outcome.error or "")
+            if outcome.state == "retry":
+                retry_at[key] = spool.read_delivery(key).next_attempt
+            else:
+                # The mtime seen before reading: a write since then is handled next round.
+                retry_at.pop(key, None)
+                handled[key] = mtime
+        if owner_gone_at is not None and (mine == 0 or time.time() - owner_gone_at > linger):
+            return
+        time.sleep(poll)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.tracking.agent")
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--owner", required=True, type=int, help="PID of the tracking process.")
+    parser.add_argument("--poll", type=float, default=0.2)
+    parser.add_argument("--linger", type=float, default=3600.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s agent[{os.getpid()}] %(message)s")
+    serve(args.state_dir, args.owner, poll=args.poll, linger=args.linger)
+
+
+if __name__ == "__main__":
+    main()

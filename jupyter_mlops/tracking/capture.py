@@ -1,0 +1,300 @@
+"""What a tracked run records without being asked.
+
+Two kinds of capture:
+
+- on the kernel's main thread, cheap and at the cell's end: the names a cell assigned and
+  their simple values, final metric values, the figures it drew, the cell source and the
+  execution history;
+- in a background thread, the lineage: git commit, branch, dirty state and diff, package
+  versions, and the version of each data path (DVC's hash, or a content hash).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import numbers
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Simple values longer than this are not parameters (MLflow's limit is 6000).
+MAX_PARAM_CHARS = 500
+MAX_COLLECTION_ITEMS = 20
+MAX_DIFF_BYTES = 1_000_000
+
+
+# -- parameters and metrics ---------------------------------------------------------------
+def assigned_names(source: str) -> list[str]:
+    """Names a cell binds at its top level by assignment, in order; loop variables,
+    comprehensions, functions and classes are left out."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names: dict[str, None] = {}
+    skip = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.comprehension)
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, skip):
+            return
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                        names.setdefault(sub.id, None)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(node, ast.For | ast.AsyncFor) and child is node.target:
+                continue
+            visit(child)
+
+    for statement in tree.body:
+        visit(statement)
+    return [n for n in names if not n.startswith("_")]
+
+
+def _scalar(value: Any) -> bool:
+    if isinstance(value, bool | str):
+        return not isinstance(value, str) or len(value) <= MAX_PARAM_CHARS
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def param_text(value: Any) -> str | None:
+    """The text of a simple value (number, string, bool, or a short list or dict of them),
+    or None for anything else."""
+    if _scalar(value):
+        return str(value.item() if hasattr(value, "item") else value)
+    if isinstance(value, list | tuple | dict) and len(value) <= MAX_COLLECTION_ITEMS:
+        if isinstance(value, dict):
+            if not all(isinstance(k, str) and _scalar(v) for k, v in value.items()):
+                return None
+            plain: Any = {k: _plain(v) for k, v in value.items()}
+        elif all(_scalar(v) for v in value):
+            plain = [_plain(v) for v in value]
+        else:
+            return None
+        text = json.dumps(plain)
+        return text if len(text) <= MAX_PARAM_CHARS else None
+    return None
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def metric_value(value: Any) -> float | None:
+    """A finite or infinite real number (numpy scalars included), not a bool."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if hasattr(value, "item") and getattr(value, "size", 1) == 1:
+            try:
+                return metric_value(value.item())
+            except (TypeError, ValueError):
+                return None
+        return None
+    return float(value)
+
+
+def collect_params(names: Iterable[str], namespace: Mapping[str, Any]) -> dict[str, str]:
+    found = {}
+    for name in names:
+        if name in namespace:
+            text = param_text(namespace[name])
+            if text is not None:
+                found[name] = text
+    return found
+
+
+# -- notebook -----------------------------------------------------------------------------
+def notebook_path(namespace: Mapping[str, Any]) -> str | None:
+    """The notebook this kernel runs: set by jupyter-mlops' job runner, by Jupyter Server
+    (``JPY_SESSION_NAME``), or by the kernel (``__session__``)."""
+    for candidate in (
+        os.environ.get("JUPYTER_MLOPS_NOTEBOOK"),
+        os.environ.get("JPY_SESSION_NAME"),
+        namespace.get("__session__"),
+    ):
+        if candidate and str(candidate).endswith(".ipynb"):
+            return str(candidate)
+    return None
+
+
+_parameter_cache: dict[str, tuple[float, list[str]]] = {}
+
+
+def notebook_parameter_names(path: str | None) -> list[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (papermill's tag), read
+    from the saved file; cached while the file does not change."""
+    if not path:
+        return []
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return []
+    cached = _parameter_cache.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    names: list[str] = []
+    try:
+        cells = json.loads(Path(path).read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        cells = []
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and "parameters" in tags:
+            source = cell.get("source", "")
+            names += assigned_names("".join(source) if isinstance(source, list) else source)
+    _parameter_cache[path] = (mtime, names)
+    return names
+
+
+def execution_history(namespace: Mapping[str, Any]) -> str:
+    """The cells this kernel ran so far, in order, as one Python file."""
+    inputs = namespace.get("_ih") or []
+    parts = [f"# In[{i}]:\n{src.rstrip()}\n" for i, src in enumerate(inputs) if i and src.strip()]
+    return "\n".join(parts)
+
+
+# -- figures ------------------------------------------------------------------------------
+def open_figures() -> set[int]:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return set(pyplot.get_fignums()) if pyplot is not None else set()
+
+
+def new_figures_png(before: set[int]) -> list[tuple[str, bytes]]:
+    """PNG images of the matplotlib figures opened since ``before``."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    images = []
+    for number in pyplot.get_fignums():
+        if number in before:
+            continue
+        figure = pyplot.figure(number)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        label = figure.get_label() or f"figure-{number}"
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)[:60]
+        images.append((f"{safe}.png", buffer.getvalue()))
+    return images
+
+
+# -- lineage (background thread) ------------------------------------------------------------
+@dataclass
+class Lineage:
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    #: artifact path -> content
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+
+
+def git_state(cwd: str) -> Lineage:
+    found = Lineage()
+    commit = _git(cwd, "rev-parse", "HEAD")
+    if commit is None:
+        return found
+    found.tags["mlflow.source.git.commit"] = commit.strip()
+    branch = _git(cwd, "symbolic-ref", "--quiet", "--short", "HEAD")
+    if branch:
+        found.tags["mlflow.source.git.branch"] = branch.strip()
+    remote = _git(cwd, "config", "--get", "remote.origin.url")
+    if remote:
+        found.tags["mlflow.source.git.repoURL"] = _strip_credentials(remote.strip())
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    dirty = bool(status and status.strip())
+    found.tags["jupyter_mlops.git.dirty"] = str(dirty).lower()
+    if dirty:
+        diff = _git(cwd, "diff", "HEAD") or ""
+        data = diff.encode()[:MAX_DIFF_BYTES]
+        found.artifacts["lineage/git.diff"] = data
+    return found
+
+
+def _strip_credentials(url: str) -> str:
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+_packages: tuple[float, str] | None = None
+
+
+def package_versions(max_age: float = 60.0) -> str:
+    """``name==version`` of every distribution in this environment (a requirements file),
+    cached for a minute: `%pip install` between cells shows up after that."""
+    global _packages
+    if _packages is not None and time.monotonic() - _packages[0] < max_age:
+        return _packages[1]
+    from importlib.metadata import distributions
+
+    names = {}
+    for dist in distributions():
+        name = dist.metadata["Name"]
+        if name:
+            names[name.lower()] = f"{name}=={dist.version}"
+    text = "\n".join(names[k] for k in sorted(names)) + "\n"
+    _packages = (time.monotonic(), text)
+    return text
+
+
+def data_version(path: Path) -> dict[str, str]:
+    """How to name this version of a data path: DVC's md5 when DVC tracks it, else a
+    SHA-256 of its content (a folder: of its files' relative paths and contents)."""
+    dvc_file = path.with_name(path.name + ".dvc")
+    if dvc_file.is_file():
+        md5 = _dvc_md5(dvc_file)
+        if md5:
+            return {"kind": "dvc", "hash": md5}
+    if not path.exists():
+        return {"kind": "missing", "hash": ""}
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return {"kind": "sha256", "hash": digest.hexdigest()}
+
+
+def _dvc_md5(dvc_file: Path) -> str | None:
+    for line in dvc_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        stripped = line.strip().lstrip("- ").strip()
+        if stripped.startswith("md5:"):
+            return stripped.split(":", 1)[1].strip()
+    return None
+
+
+def capture_lineage(cwd: str, data_paths: list[str]) -> Lineage:
+    """Runs in a background thread while the cell runs."""
+    found = git_state(cwd)
+    found.tags["jupyter_mlops.python"] = platform.python_version()
+    found.artifacts["lineage/requirements.txt"] = package_versions().encode()
+    data = {}
+    for raw in data_paths:
+        path = Path(cwd, raw) if not os.path.isabs(raw) else Path(raw)
+        version = data_version(path)
+        data[raw] = version
+        found.params[f"data.{raw}"] = f"{version['kind']}:{version['hash'][:12]}"
+    if data:
+        found.tags["jupyter_mlops.data"] = json.dumps(data, sort_keys=True)[:5000]
+        found.artifacts["lineage/data.json"] = json.dumps(data, indent=2).encode()
+    return found

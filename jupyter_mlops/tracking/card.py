@@ -1,0 +1,105 @@
+"""The run card: a small ipywidget under a tracked cell.
+
+It shows the run's name, outcome, duration, key parameters and metrics, whether it reached
+the store (it updates from the deliverer's thread when a delayed delivery completes), and
+a link to the run in the MLflow UI when a tracking server is used.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from .delivery import Outcome
+from .spool import RunRecord
+
+MAX_ITEMS = 6
+_STATUS_COLOURS = {
+    "RUNNING": "var(--jp-brand-color1, #1976d2)",
+    "FINISHED": "var(--jp-success-color1, #388e3c)",
+    "FAILED": "var(--jp-error-color1, #d32f2f)",
+    "KILLED": "var(--jp-warn-color1, #f57c00)",
+}
+
+
+def ui_run_url(tracking_uri: str, experiment_id: str | None, run_id: str | None) -> str | None:
+    if not run_id or not experiment_id or not tracking_uri.startswith(("http://", "https://")):
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def render(record: RunRecord, outcome: Outcome | None) -> str:
+    """The card's HTML. Every value from the run is escaped."""
+    e = html.escape
+    status = record.status
+    colour = _STATUS_COLOURS.get(status, "inherit")
+    duration = ""
+    if record.end_time:
+        duration = f"{(record.end_time - record.start_time) / 1000:.2f} s"
+    if outcome is None or outcome.state in ("started", "busy"):
+        delivery = "saving…"
+    elif outcome.state == "delivered":
+        delivery = "saved to MLflow"
+    elif outcome.state == "retry":
+        delivery = (
+            f"pending: kept locally, delivered when the store answers ({e(outcome.error or '')})"
+        )
+    else:
+        delivery = e(outcome.state)
+    latest: dict[str, float] = {}
+    for name, value, _ts, _step in record.metrics:
+        if not name.startswith("jupyter_mlops."):
+            latest[name] = value
+    params = list(record.params.items())[:MAX_ITEMS]
+    metrics = list(latest.items())[:MAX_ITEMS]
+    label = "<tr><td style='opacity:.7;padding-right:8px'>{}</td><td>{}</td></tr>"
+    rows = "".join(label.format(e(k), f"<code>{e(str(v)[:60])}</code>") for k, v in params)
+    rows += "".join(label.format(e(k), f"<b>{v:.6g}</b>") for k, v in metrics)
+    link = ""
+    url = ui_run_url(
+        record.tracking_uri,
+        outcome.experiment_id if outcome else None,
+        outcome.run_id if outcome else None,
+    )
+    if url:
+        link = f" · <a href='{e(url)}' target='_blank' rel='noopener'>open in MLflow</a>"
+    run_id = f" · run <code>{e(outcome.run_id[:8])}</code>" if outcome and outcome.run_id else ""
+    return (
+        "<div class='jp-mlops-RunCard' style='border:1px solid var(--jp-border-color2,#ccc);"
+        "border-left:3px solid "
+        + colour
+        + ";padding:4px 8px;font-size:var(--jp-ui-font-size1,12px);"
+        "color:var(--jp-ui-font-color1,inherit);background:var(--jp-layout-color1,transparent)'>"
+        f"<div><b>{e(record.run_name)}</b> · <span style='color:{colour}'>{e(status)}</span>"
+        f"{' · ' + duration if duration else ''}"
+        f" · experiment <i>{e(record.experiment)}</i>{run_id}{link}</div>"
+        f"<div style='opacity:.75'>{delivery}</div>"
+        + (f"<table style='margin-top:2px'>{rows}</table>" if rows else "")
+        + "</div>"
+    )
+
+
+class RunCard:
+    """The widget; safe to update from the deliverer's thread."""
+
+    def __init__(self, record: RunRecord) -> None:
+        import ipywidgets
+
+        self.record = record
+        self.outcome: Outcome | None = None
+        self.widget: Any = ipywidgets.HTML(value=render(record, None))
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def update(self, outcome: Outcome | None = None) -> None:
+        if outcome is not None:
+            if outcome.run_id is None and self.outcome is not None:
+                outcome.run_id, outcome.experiment_id = (
+                    self.outcome.run_id,
+                    self.outcome.experiment_id,
+                )
+            self.outcome = outcome
+        self.widget.value = render(self.record, self.outcome)

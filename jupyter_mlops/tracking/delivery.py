@@ -1,0 +1,248 @@
+"""Delivering journaled runs to the MLflow store: in the background, in batches, once.
+
+A run is delivered in resumable steps (run created, parameters, metrics in batches,
+artifacts, end status), each recorded in ``delivery.json`` so a retry after a crash or an
+outage picks up where it stopped. Exactly once: the run carries the tag
+``jupyter_mlops.run_key``; a retry finds the run by it instead of creating a second one, and
+SQL stores ignore a metric batch sent twice (same key, value, timestamp and step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import store
+from .spool import Delivery, RunRecord, Spool, now_ms, process_alive
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+RUN_KEY_TAG = "jupyter_mlops.run_key"
+#: MLflow's limits for one log_batch call.
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
+#: Seconds between retries of a run whose store did not answer: doubling, capped.
+RETRY_FIRST, RETRY_MAX = 1.0, 60.0
+
+
+@dataclass
+class Outcome:
+    key: str
+    state: str  # "delivered" | "started" | "retry" | "busy" | "gone"
+    run_id: str | None = None
+    experiment_id: str | None = None
+    error: str | None = None
+
+
+def experiment_artifact_location(artifact_root: str | None, name: str) -> str | None:
+    """Where a new experiment keeps its artifacts: a readable, unique folder of the root."""
+    if not artifact_root:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:60] or "experiment"
+    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6]
+    return f"{artifact_root.rstrip('/')}/{slug}-{digest}"
+
+
+def experiment_id_for(client: MlflowClient, name: str, artifact_root: str | None) -> str:
+    """The id of the experiment ``name``, created (with our artifact location) if missing."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            client.restore_experiment(found.experiment_id)
+        return str(found.experiment_id)
+    try:
+        return str(
+            client.create_experiment(
+                name, artifact_location=experiment_artifact_location(artifact_root, name)
+            )
+        )
+    except MlflowException:
+        # Another kernel created it in the meantime.
+        again = client.get_experiment_by_name(name)
+        if again is None:
+            raise
+        return str(again.experiment_id)
+
+
+def _find_run(client: MlflowClient, experiment_id: str, key: str) -> str | None:
+    runs = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=1
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def ensure_run(client: MlflowClient, record: RunRecord, progress: Delivery) -> str:
+    """The MLflow run of this record, created if it does not exist yet."""
+    if progress.run_id:
+        return progress.run_id
+    if progress.experiment_id is None:
+        progress.experiment_id = experiment_id_for(
+            client, record.experiment, record.artifact_location
+        )
+    run_id = record.run_id
+    if run_id is None and progress.attempts > 1:
+        run_id = _find_run(client, progress.experiment_id, record.key)
+    if run_id is None:
+        tags = {RUN_KEY_TAG: record.key, **record.tags}
+        run = client.create_run(
+            progress.experiment_id,
+            start_time=record.start_time,
+            tags=tags,
+            run_name=record.run_name,
+        )
+        run_id = run.info.run_id
+    progress.run_id = run_id
+    return run_id
+
+
+def deliver(spool: Spool, key: str, *, timeout: float = 3.0) -> Outcome:
+    """Move one journaled run into its store as far as it can go now."""
+    with spool.locked(key) as held:
+        if not held:
+            return Outcome(key, "busy")
+        record = spool.read(key)
+        if record is None:
+            return Outcome(key, "gone")
+        progress = spool.read_delivery(key)
+        progress.attempts += 1
+        spool.write_delivery(key, progress)  # a crash from here on makes the retry search
+        try:
+            client = store.client(record.tracking_uri, record.artifact_location, timeout=timeout)
+            run_id = ensure_run(client, record, progress)
+            spool.write_delivery(key, progress)
+            if not record.deliverable:
+                return Outcome(key, "started", run_id, progress.experiment_id)
+            _send(client, spool, record, progress)
+        except Exception as exc:
+            progress.last_error = _one_line(exc)
+            delay = min(RETRY_MAX, RETRY_FIRST * 2 ** min(progress.attempts, 10))
+            progress.next_attempt = time.time() + delay
+            spool.write_delivery(key, progress)
+            return Outcome(
+                key, "retry", progress.run_id, progress.experiment_id, progress.last_error
+            )
+        outcome = Outcome(key, "delivered", progress.run_id, progress.experiment_id)
+        spool.remove(
+            key, outcome={"run_id": outcome.run_id, "experiment_id": outcome.experiment_id}
+        )
+        return outcome
+
+
+def _send(client: MlflowClient, spool: Spool, record: RunRecord, progress: Delivery) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    run_id = progress.run_id
+    assert run_id is not None
+    if record.outbox_uri and not progress.outbox_copied:
+        _copy_outbox_run(client, record, run_id)
+        progress.outbox_copied = True
+        spool.write_delivery(record.key, progress)
+    if not progress.params_sent:
+        params = [Param(k, v) for k, v in record.params.items()]
+        tags = [RunTag(k, v) for k, v in record.tags.items()]
+        for i in range(0, max(len(params), len(tags)), MAX_PARAMS_PER_BATCH):
+            client.log_batch(
+                run_id,
+                params=params[i : i + MAX_PARAMS_PER_BATCH],
+                tags=tags[i : i + MAX_TAGS_PER_BATCH],
+            )
+        progress.params_sent = True
+        spool.write_delivery(record.key, progress)
+    while progress.metrics_sent < len(record.metrics):
+        chunk = record.metrics[
+            progress.metrics_sent : progress.metrics_sent + MAX_METRICS_PER_BATCH
+        ]
+        client.log_batch(
+            run_id, metrics=[Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in chunk]
+        )
+        progress.metrics_sent += len(chunk)
+        spool.write_delivery(record.key, progress)
+    artifacts = spool.artifacts_dir(record.key)
+    if not progress.artifacts_sent and artifacts.is_dir() and any(artifacts.iterdir()):
+        client.log_artifacts(run_id, str(artifacts))
+        progress.artifacts_sent = True
+        spool.write_delivery(record.key, progress)
+    client.set_terminated(run_id, status=record.status, end_time=record.end_time or now_ms())
+
+
+def _copy_outbox_run(client: MlflowClient, record: RunRecord, run_id: str) -> None:
+    """Copy what fluent MLflow calls logged into the local outbox store while the target
+    store was down: parameters, tags, the full metric histories and the artifacts."""
+    import tempfile
+
+    from mlflow.entities import Metric, Param, RunTag
+
+    assert record.outbox_uri
+    outbox = store.client(record.outbox_uri)
+    source = outbox.search_runs(
+        [experiment_id_for(outbox, record.experiment, None)],
+        filter_string=f"tags.`{RUN_KEY_TAG}` = '{record.key}'",
+        max_results=1,
+    )
+    if not source:
+        return
+    src = source[0]
+    params = [Param(k, v) for k, v in src.data.params.items()]
+    tags = [RunTag(k, v) for k, v in src.data.tags.items() if not k.startswith("mlflow.")]
+    for i in range(0, max(len(params), len(tags)), MAX_PARAMS_PER_BATCH):
+        client.log_batch(
+            run_id,
+            params=params[i : i + MAX_PARAMS_PER_BATCH],
+            tags=tags[i : i + MAX_TAGS_PER_BATCH],
+        )
+    metrics: list[Any] = []
+    for key in src.data.metrics:
+        metrics += [
+            Metric(m.key, m.value, m.timestamp, m.step)
+            for m in outbox.get_metric_history(src.info.run_id, key)
+        ]
+    for i in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[i : i + MAX_METRICS_PER_BATCH])
+    if outbox.list_artifacts(src.info.run_id):
+        with tempfile.TemporaryDirectory() as tmp:
+            local = outbox.download_artifacts(src.info.run_id, "", tmp)
+            client.log_artifacts(run_id, local)
+
+
+def sync(spool: Spool, *, timeout: float = 3.0, reap: bool = True) -> list[Outcome]:
+    """Deliver every journaled run that can be delivered now (``jupyter mlops sync``).
+
+    With ``reap``, a run still RUNNING whose process is gone (a killed or restarted
+    kernel) is first marked KILLED. Runs of live processes are left to their owners."""
+    outcomes = []
+    for record in spool.pending():
+        if process_alive(record.pid, record.host):
+            # Its owner delivers it, unless its store was down: then help.
+            if record.pid != os.getpid() and spool.read_delivery(record.key).attempts == 0:
+                continue
+            if not record.deliverable:
+                continue
+        elif not record.deliverable:
+            if not reap:
+                continue
+            finish_orphan(spool, record)
+        outcomes.append(deliver(spool, record.key, timeout=timeout))
+    return outcomes
+
+
+def finish_orphan(spool: Spool, record: RunRecord) -> None:
+    """Close the record of a process that died: a run still running was KILLED."""
+    if not record.terminal:
+        record.status = "KILLED"
+        record.end_time = now_ms()
+        record.tags["jupyter_mlops.killed_reason"] = "the kernel ended while the cell ran"
+    record.complete = True
+    spool.write(record)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(text).strip().splitlines()[0][:300]

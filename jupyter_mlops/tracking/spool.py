@@ -1,0 +1,231 @@
+"""The local journal of tracked runs: nothing is lost when the store is slow or down.
+
+A tracked run is written here first, as plain files under ``<state>/spool/<key>/``:
+
+- ``record.json``  what the run is (written by its owner: at start, then once at the end;
+  by the server's reaper only after the owner process died),
+- ``delivery.json`` how far delivery got (written only by the deliverer holding the lock),
+- ``artifacts/``   files to upload (cell source, history, figures, diffs),
+- ``lock``         an advisory ``flock`` so that one process at a time delivers a run.
+
+Writing a record costs well under a millisecond; MLflow is never called here. Delivery
+(``delivery.py``) moves records into the store and removes them when done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TERMINAL = ("FINISHED", "FAILED", "KILLED")
+RECORD_VERSION = 1
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class RunRecord:
+    """Everything a tracked run will send to MLflow."""
+
+    key: str
+    tracking_uri: str
+    experiment: str
+    run_name: str
+    artifact_location: str | None = None
+    status: str = "RUNNING"
+    start_time: int = field(default_factory=now_ms)
+    end_time: int | None = None
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+    params: dict[str, str] = field(default_factory=dict)
+    #: [key, value, timestamp_ms, step]
+    metrics: list[list[Any]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    #: the MLflow run id when the owner created the run itself (fluent MLflow calls)
+    run_id: str | None = None
+    #: a local fallback store holding the run when the target was down at its start
+    outbox_uri: str | None = None
+    #: True once the owner has written everything (outcome and lineage): deliver it all
+    complete: bool = False
+    version: int = RECORD_VERSION
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def deliverable(self) -> bool:
+        return self.terminal and self.complete
+
+    @classmethod
+    def new(cls, **kwargs: Any) -> RunRecord:
+        return cls(key=uuid.uuid4().hex, **kwargs)
+
+
+@dataclass
+class Delivery:
+    """Progress of one run's delivery, so a retry resumes instead of repeating."""
+
+    run_id: str | None = None
+    experiment_id: str | None = None
+    params_sent: bool = False
+    metrics_sent: int = 0
+    artifacts_sent: bool = False
+    outbox_copied: bool = False
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt: float = 0.0
+
+
+class Spool:
+    """The journal folder of one project."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.root = Path(state_dir) / "spool"
+        self.receipts = Path(state_dir) / "delivered"
+
+    def folder(self, key: str) -> Path:
+        return self.root / key
+
+    def artifacts_dir(self, key: str) -> Path:
+        return self.folder(key) / "artifacts"
+
+    # -- records ------------------------------------------------------------------------
+    def write(self, record: RunRecord) -> None:
+        self.write_serialised(record.key, serialise(record))
+
+    def write_serialised(self, key: str, text: str) -> None:
+        folder = self.folder(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(folder / "record.json", text)
+
+    def read(self, key: str) -> RunRecord | None:
+        try:
+            data = json.loads((self.folder(key) / "record.json").read_text())
+        except (OSError, ValueError):
+            return None
+        known = RunRecord.__dataclass_fields__
+        return RunRecord(**{k: v for k, v in data.items() if k in known})
+
+    def add_artifact(self, key: str, path: str, content: bytes | str) -> None:
+        """Keep a file for the run; ``path`` is where it goes in the run's artifacts."""
+        target = self.artifacts_dir(key) / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write_bytes(target, content.encode() if isinstance(content, str) else content)
+
+    def keys_of(self, pid: int) -> list[str]:
+        """Keys of the records a process owns (read from each record)."""
+        return [r.key for r in self.pending() if r.pid == pid and r.host == socket.gethostname()]
+
+    def record_keys(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and (p / "record.json").exists()
+        )
+
+    def pending(self) -> list[RunRecord]:
+        found = (self.read(key) for key in self.record_keys())
+        return sorted((r for r in found if r is not None), key=lambda r: r.start_time)
+
+    def remove(self, key: str, outcome: dict[str, Any] | None = None) -> None:
+        """Forget a delivered run, leaving a small receipt for whoever waits on it."""
+        if outcome is not None:
+            self.receipts.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.receipts / f"{key}.json", json.dumps(outcome))
+        shutil.rmtree(self.folder(key), ignore_errors=True)
+
+    def receipt(self, key: str) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads((self.receipts / f"{key}.json").read_text()))
+        except (OSError, ValueError):
+            return None
+
+    def prune_receipts(self, max_age: float = 24 * 3600) -> None:
+        if not self.receipts.is_dir():
+            return
+        limit = time.time() - max_age
+        for path in self.receipts.iterdir():
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+
+    # -- delivery progress --------------------------------------------------------------
+    def read_delivery(self, key: str) -> Delivery:
+        try:
+            data = json.loads((self.folder(key) / "delivery.json").read_text())
+        except (OSError, ValueError):
+            return Delivery()
+        known = Delivery.__dataclass_fields__
+        return Delivery(**{k: v for k, v in data.items() if k in known})
+
+    def write_delivery(self, key: str, delivery: Delivery) -> None:
+        _atomic_write(self.folder(key) / "delivery.json", json.dumps(vars(delivery)))
+
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[bool]:
+        """Hold the run's delivery lock if no other process holds it; yields whether held."""
+        path = self.folder(key) / "lock"
+        try:
+            handle = open(path, "a+")  # noqa: SIM115 - closed below, must outlive the yield
+        except OSError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            handle.close()
+
+
+def serialise(record: RunRecord) -> str:
+    """The record as JSON: a snapshot, taken on the thread that owns the record."""
+    return json.dumps(vars(record), default=str)
+
+
+def process_alive(pid: int, host: str) -> bool:
+    """Whether the process that owns a record still runs (only knowable on its own host)."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode())
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)

@@ -1,0 +1,297 @@
+"""A tracked run: the context manager behind ``%%track`` and ``jupyter_mlops.track()``.
+
+Entering writes the run to the local journal (from a background thread) and wakes the
+delivery agent, which creates it in the store; the cell's own code runs untouched. Leaving
+records the outcome (FINISHED, FAILED with the exception, KILLED on an interrupt), what the
+cell assigned and drew, and hands the run to the agent. The exception goes on unchanged.
+
+MLflow is only touched on the kernel's main thread when the cell itself uses MLflow's
+fluent API (it imported ``mlflow``): then the run must be active while the cell runs. If
+the store is down at that moment, the run is started in a local outbox store and copied
+to the real store on delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from typing import Any, Literal
+
+from .. import store
+from ..errors import InvalidInput, MlopsError
+from . import capture
+from .delivery import RUN_KEY_TAG, experiment_id_for
+from .session import TrackingSession, default_session
+from .spool import RunRecord, now_ms, serialise
+
+DEFAULT_EXPERIMENT = "notebooks"
+
+
+class Tracker:
+    def __init__(
+        self,
+        session: TrackingSession | None = None,
+        *,
+        name: str | None = None,
+        experiment: str | None = None,
+        params: Iterable[str] | Mapping[str, Any] | None = None,
+        metrics: Iterable[str] | None = None,
+        data: Iterable[str] = (),
+        tags: Mapping[str, str] | None = None,
+        source: str | None = None,
+        namespace: dict[str, Any] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        self.session = session or default_session()
+        self.source = source
+        self.namespace = namespace if namespace is not None else {}
+        self.cwd = cwd or os.getcwd()
+        self.notebook = capture.notebook_path(self.namespace)
+        self.param_names: list[str] | None = None
+        self.param_values: dict[str, str] = {}
+        if isinstance(params, Mapping):
+            self.param_values = {k: str(v) for k, v in params.items()}
+        elif params is not None:
+            self.param_names = list(params)
+        self.metric_names = list(metrics or [])
+        self.data = list(data)
+        settings = self.session.settings
+        self.record = RunRecord.new(
+            tracking_uri=settings.tracking_uri,
+            experiment=experiment or _default_experiment(self.notebook),
+            run_name=name or _default_run_name(source),
+            artifact_location=settings.artifact_location,
+            tags=_base_tags(dict(tags or {}), self.notebook, source is not None),
+        )
+        self.error: BaseException | None = None
+        self._figures: set[int] = set()
+        self._lineage: Future[capture.Lineage] | None = None
+        self._fluent = False
+        self._previous_uri: str | None = None
+        self._started = 0.0
+
+    # -- public API inside a run ----------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return self.record.key
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    def log(self, step: int | None = None, **metrics: Any) -> None:
+        """Record metric values (numbers) at an optional step; costs microseconds."""
+        timestamp = now_ms()
+        for name, value in metrics.items():
+            number = capture.metric_value(value)
+            if number is None:
+                raise InvalidInput(f"Metric '{name}' must be a number, not {type(value).__name__}.")
+            self.record.metrics.append([name, number, timestamp, int(step or 0)])
+
+    def log_params(self, **params: Any) -> None:
+        for name, value in params.items():
+            self.param_values[name] = str(value)
+
+    def set_tags(self, **tags: Any) -> None:
+        self.record.tags.update({k: str(v) for k, v in tags.items()})
+
+    # -- lifecycle ------------------------------------------------------------------------
+    # The main thread only takes snapshots; the session's background thread writes the
+    # journal, captures the lineage and wakes the delivery agent, in that order.
+    def __enter__(self) -> Tracker:
+        self._started = time.perf_counter()
+        self._figures = capture.open_figures()
+        if self._uses_mlflow():
+            self._start_fluent_run()
+        session = self.session
+        session.executor.submit(self._begin, serialise(self.record))
+        self._lineage = session.executor.submit(capture.capture_lineage, self.cwd, self.data)
+        session.stack.append(self)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> Literal[False]:
+        __tracebackhide__ = True
+        if self.session.stack and self.session.stack[-1] is self:
+            self.session.stack.pop()
+        record = self.record
+        record.end_time = now_ms()
+        if exc is None:
+            record.status = "FINISHED"
+        elif isinstance(exc, KeyboardInterrupt):
+            record.status = "KILLED"
+        else:
+            record.status = "FAILED"
+            self.error = exc
+        files = self._collect(exc)
+        if self._fluent:
+            self._end_fluent_run()
+        self.session.executor.submit(self._finish, serialise(record), files)
+        return False
+
+    def _begin(self, snapshot: str) -> None:
+        self.session.spool.write_serialised(self.key, snapshot)
+        self.session.ensure_agent()
+
+    def _collect(self, exc: BaseException | None) -> dict[str, bytes | str]:
+        """Take what the run records from the namespace and matplotlib (main thread only);
+        return the files to keep with it."""
+        record, ns = self.record, self.namespace
+        names = self.param_names
+        if names is None:
+            names = capture.assigned_names(self.source or "")
+            names += [n for n in capture.notebook_parameter_names(self.notebook) if n not in names]
+        names = [n for n in names if n not in self.metric_names]
+        record.params.update({**capture.collect_params(names, ns), **self.param_values})
+        timestamp = now_ms()
+        for name in self.metric_names:
+            value = capture.metric_value(ns.get(name))
+            if value is not None:
+                record.metrics.append([name, value, timestamp, 0])
+        duration = time.perf_counter() - self._started
+        record.metrics.append(["jupyter_mlops.duration_s", duration, timestamp, 0])
+        files: dict[str, bytes | str] = {
+            f"figures/{name}": png for name, png in capture.new_figures_png(self._figures)
+        }
+        if self.source is not None:
+            files["source/cell.py"] = self.source
+            files["source/history.py"] = capture.execution_history(ns)
+        if exc is not None:
+            record.tags["jupyter_mlops.error"] = f"{type(exc).__name__}: {exc}"[:500]
+            files["error.txt"] = "".join(
+                traceback.format_exception(type(exc), exc, exc.__traceback__)
+            )
+        return files
+
+    def _finish(self, snapshot: str, files: dict[str, bytes | str]) -> None:
+        """Background thread: merge the lineage, keep the files, mark the record complete."""
+        spool = self.session.spool
+        record = RunRecord(**json.loads(snapshot))
+        assert self._lineage is not None
+        try:
+            found = self._lineage.result()
+        except Exception as exc:  # lineage is best effort; the run itself must go
+            record.tags["jupyter_mlops.lineage_error"] = str(exc)[:300]
+        else:
+            record.tags.update(found.tags)
+            for key, value in found.params.items():
+                record.params.setdefault(key, value)
+            files = {**found.artifacts, **files}
+        for path, content in files.items():
+            if content:
+                spool.add_artifact(record.key, path, content)
+        record.complete = True
+        spool.write(record)
+        self.session.ensure_agent()
+
+    # -- fluent MLflow inside the cell --------------------------------------------------
+    def _uses_mlflow(self) -> bool:
+        """Whether the user's code calls MLflow itself (it bound the name, or the cell
+        mentions it). Our own background import of MLflow does not count."""
+        if isinstance(self.namespace.get("mlflow"), type(sys)):
+            return True
+        return bool(self.source and re.search(r"\bmlflow\b", self.source))
+
+    def _start_fluent_run(self) -> None:
+        import mlflow
+
+        record, settings = self.record, self.session.settings
+        tags = {RUN_KEY_TAG: record.key, **record.tags}
+        self._previous_uri = mlflow.get_tracking_uri()
+        try:
+            client = store.client(record.tracking_uri, record.artifact_location, timeout=1.0)
+            experiment_id = experiment_id_for(client, record.experiment, record.artifact_location)
+            uri = record.tracking_uri
+        except Exception:
+            # The store is down: MLflow calls in the cell go to the local outbox.
+            uri = outbox_uri(settings.state_dir)
+            client = store.client(uri)
+            experiment_id = experiment_id_for(client, record.experiment, None)
+            record.outbox_uri = uri
+        mlflow.set_tracking_uri(uri)
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=record.run_name, tags=tags)
+        if record.outbox_uri is None:
+            record.run_id = run.info.run_id
+        self._fluent = True
+
+    def _end_fluent_run(self) -> None:
+        import mlflow
+
+        try:
+            mlflow.end_run(status=self.record.status)
+        finally:
+            if self._previous_uri is not None:
+                mlflow.set_tracking_uri(self._previous_uri)
+
+
+def outbox_uri(state_dir: Any) -> str:
+    return f"sqlite:///{(state_dir / 'outbox.db').as_posix()}?timeout=60"
+
+
+def _default_experiment(notebook: str | None) -> str:
+    if notebook:
+        return os.path.splitext(os.path.basename(notebook))[0]
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    return os.path.splitext(os.path.basename(script))[0] if script else DEFAULT_EXPERIMENT
+
+
+def _default_run_name(source: str | None) -> str:
+    """The cell's first comment, or its first assigned name, or a time stamp."""
+    if source:
+        for line in source.splitlines():
+            text = line.strip()
+            if text.startswith("#") and text.lstrip("# ").strip():
+                return text.lstrip("# ").strip()[:80]
+        names = capture.assigned_names(source)
+        if names:
+            return f"{names[0]}-{time.strftime('%H%M%S')}"
+    return f"run-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _base_tags(tags: dict[str, str], notebook: str | None, from_cell: bool) -> dict[str, str]:
+    tags.setdefault("jupyter_mlops.source", "cell" if from_cell else "script")
+    if notebook:
+        tags["mlflow.source.name"] = notebook
+        tags["jupyter_mlops.notebook"] = notebook
+        tags["mlflow.source.type"] = "NOTEBOOK"
+    tags["mlflow.user"] = tags.get("mlflow.user") or _user()
+    return tags
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def track(**kwargs: Any) -> Tracker:
+    """Track a block of plain Python as one MLflow run::
+
+    with jupyter_mlops.track(name="train", params={"lr": 0.1}) as run:
+        run.log(step=1, loss=0.5)
+    """
+    if "namespace" not in kwargs:
+        kwargs["namespace"] = sys._getframe(1).f_globals
+    return Tracker(**kwargs)
+
+
+def log(step: int | None = None, **metrics: Any) -> None:
+    """Log metrics to the run of the tracked cell (or ``track()`` block) running now."""
+    active = default_session().active
+    if active is None:
+        raise MlopsError(
+            "jupyter_mlops.log() is only meaningful inside a %%track cell or a track() block.",
+            code="no_active_run",
+        )
+    active.log(step=step, **metrics)
