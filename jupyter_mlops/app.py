@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, Unicode, default
 
 from . import settings as settings_mod
 from ._version import __version__
 from .handlers import handlers
 from .services.tracking import TrackingService
+from .tracking.delivery import Outcome, sync
+from .tracking.spool import Spool
 
 T = TypeVar("T")
 
@@ -56,6 +59,12 @@ class MlopsApp(ExtensionApp):
         config=True,
         help="Experiment run counts stop at this number (MLflow has no count API; runs are paged).",
     )
+    reap_interval = Float(
+        2.0,
+        config=True,
+        help="""Seconds between looks at the run journal for runs of kernels that died
+        (marked KILLED) and runs left undelivered; 0 turns it off.""",
+    )
     max_workers = Int(
         4, config=True, help="Threads for blocking work (MLflow, DVC, git, container engine)."
     )
@@ -63,6 +72,9 @@ class MlopsApp(ExtensionApp):
     @default("max_workers")
     def _default_workers(self) -> int:
         return min(8, (os.cpu_count() or 2) + 2)
+
+    _reaper: PeriodicCallback | None = None
+    _reaping: Future[list[Outcome]] | None = None
 
     def initialize_settings(self) -> None:
         root = self.serverapp.root_dir if self.serverapp else os.getcwd()
@@ -88,10 +100,35 @@ class MlopsApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
+        if self.reap_interval > 0:
+            self._reaper = PeriodicCallback(self._reap, self.reap_interval * 1000)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        """Deliver runs no live process will deliver: a killed or restarted kernel's run
+        becomes KILLED within seconds, and nothing stays RUNNING forever."""
+        if self._reaping is not None and not self._reaping.done():
+            return
+        self._reaping = self._executor.submit(
+            sync, Spool(self.settings_resolved.state_dir), timeout=self.probe_timeout
+        )
+        self._reaping.add_done_callback(self._log_reaped)
+
+    def _log_reaped(self, future: Future[list[Outcome]]) -> None:
+        try:
+            outcomes = future.result()
+        except Exception:
+            self.log.exception("jupyter-mlops: delivering journaled runs failed")
+            return
+        for outcome in outcomes:
+            if outcome.state == "delivered":
+                self.log.info("jupyter-mlops: delivered run %s (%s)", outcome.run_id, outcome.key)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, partial(fn, *args))
 
     async def stop_extension(self) -> None:
+        if self._reaper is not None:
+            self._reaper.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -81,6 +81,35 @@ def _experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    """Deliver the runs kept in the project's journal (tracking server was down, a kernel
+    died). Exit 0 when nothing is left pending, 1 when the store still does not answer."""
+    import json
+
+    from .tracking.delivery import sync
+    from .tracking.spool import Spool
+
+    settings = _settings(args)
+    spool = Spool(settings.state_dir)
+    outcomes = sync(spool, timeout=settings.probe_timeout, force=True)
+    pending = [o for o in outcomes if o.state == "retry"]
+    delivered = [o for o in outcomes if o.state == "delivered"]
+    if args.json:
+        print(json.dumps([vars(o) for o in outcomes], indent=2))
+    else:
+        for outcome in delivered:
+            print(f"delivered  run {outcome.run_id}  ({outcome.key})")
+        waiting = len(spool.record_keys()) - len(pending)
+        print(
+            f"{len(delivered)} delivered, {len(pending)} pending"
+            + (f", {waiting} still running or owned by a live kernel" if waiting > 0 else "")
+        )
+    if pending:
+        print(f"jupyter mlops sync: {pending[0].error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jupyter mlops", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=f"jupyter-mlops {__version__}")
@@ -102,6 +131,12 @@ def parser() -> argparse.ArgumentParser:
     experiments.add_argument("--search", help="Only names containing this.")
     experiments.add_argument("--max-results", type=int, default=100)
     experiments.set_defaults(func=_experiments)
+
+    sync = sub.add_parser(
+        "sync", help="Deliver tracked runs kept locally (store was down, kernel died)."
+    )
+    common(sync)
+    sync.set_defaults(func=_sync)
     return top
 
 

@@ -38,7 +38,10 @@ class Settings:
 
     @property
     def embedded_store(self) -> bool:
-        return self.tracking_uri == embedded_tracking_uri(self.state_dir)
+        """Whether the URI names the project's own SQLite file (whatever its query says)."""
+        return _sqlite_file(self.tracking_uri) == _sqlite_file(
+            embedded_tracking_uri(self.state_dir)
+        )
 
     def kernel_environment(self) -> dict[str, str]:
         """Variables that let a kernel started by this server find the same store."""
@@ -74,7 +77,7 @@ def resolve(
         "environment" if env.get("MLFLOW_TRACKING_URI") else "config" if tracking_uri else "default"
     )
     artifacts: str | None = artifact_location or None
-    if artifacts is None and uri == embedded_tracking_uri(state):
+    if artifacts is None and _sqlite_file(uri) == _sqlite_file(embedded_tracking_uri(state)):
         artifacts = (state / "artifacts").as_uri()
     return Settings(
         root_dir=root,
@@ -96,6 +99,12 @@ def from_kernel_environment(cwd: str | Path | None = None) -> Settings:
         tracking_uri=env.get(ENV_TRACKING_URI, ""),
         artifact_location=env.get(ENV_ARTIFACT_LOCATION, ""),
     )
+
+
+def _sqlite_file(uri: str) -> str | None:
+    if not uri.startswith("sqlite:"):
+        return None
+    return str(Path(urlsplit(uri).path).resolve())
 
 
 def mask_uri(uri: str) -> str:

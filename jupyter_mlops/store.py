@@ -16,6 +16,7 @@ import fcntl
 import logging
 import sqlite3
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -52,12 +53,20 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(path) if path and path != "/:memory:" else None
 
 
+#: A server that answered its health check is not asked again for this many seconds.
+HEALTH_TTL = 2.0
+_healthy: dict[str, float] = {}
+
+
 def check_server(uri: str, timeout: float) -> None:
     """Raise ServiceUnavailable unless the tracking server at ``uri`` answers its health check."""
+    if time.monotonic() - _healthy.get(uri, -HEALTH_TTL) < HEALTH_TTL:
+        return
     url = _without_credentials(uri) + "/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - http(s) only
             if answer.status == 200:
+                _healthy[uri] = time.monotonic()
                 return
             reason = f"HTTP {answer.status}"
     except (urllib.error.URLError, OSError) as exc:

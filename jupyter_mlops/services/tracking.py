@@ -79,13 +79,13 @@ class TrackingService:
 
     # -- experiments --------------------------------------------------------------------
     def list_experiments(self, query: ExperimentsQuery) -> ExperimentsResponse:
-        self.client()  # imports MLflow under the store's lock
-        from mlflow.entities import ViewType
-
-        view = ViewType.ALL if query.include_deleted else ViewType.ACTIVE_ONLY
-        needle = (query.search or "").lower()
         found: list[ExperimentSummary] = []
         with _mlflow_errors():
+            self.client()
+            from mlflow.entities import ViewType
+
+            view = ViewType.ALL if query.include_deleted else ViewType.ACTIVE_ONLY
+            needle = (query.search or "").lower()
             for experiment in self._experiments(view):
                 if needle and needle not in experiment.name.lower():
                     continue
@@ -161,8 +161,10 @@ def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary
 
 @contextmanager
 def _mlflow_errors() -> Iterator[None]:
-    """Turn MLflow's exceptions into ours, so routes answer 4xx/503 and never 500."""
+    """Turn the store's failures into ours, so routes answer 4xx/503 and never 500."""
+    store.import_mlflow()
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         yield
@@ -173,7 +175,7 @@ def _mlflow_errors() -> Iterator[None]:
         if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
             raise InvalidInput(exc.message) from exc
         raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
-    except OSError as exc:
+    except (OSError, SQLAlchemyError) as exc:
         raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
 
 

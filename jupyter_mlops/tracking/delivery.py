@@ -212,13 +212,17 @@ def _copy_outbox_run(client: MlflowClient, record: RunRecord, run_id: str) -> No
             client.log_artifacts(run_id, local)
 
 
-def sync(spool: Spool, *, timeout: float = 3.0, reap: bool = True) -> list[Outcome]:
+def sync(
+    spool: Spool, *, timeout: float = 3.0, reap: bool = True, force: bool = False
+) -> list[Outcome]:
     """Deliver every journaled run that can be delivered now (``jupyter mlops sync``).
 
     With ``reap``, a run still RUNNING whose process is gone (a killed or restarted
     kernel) is first marked KILLED. Runs of live processes are left to their owners."""
     outcomes = []
     for record in spool.pending():
+        if not force and spool.read_delivery(record.key).next_attempt > time.time():
+            continue  # its store failed a moment ago: wait for the retry time
         if process_alive(record.pid, record.host):
             # Its owner delivers it, unless its store was down: then help.
             if record.pid != os.getpid() and spool.read_delivery(record.key).attempts == 0:
