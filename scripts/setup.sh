@@ -16,6 +16,12 @@ for arg in "$@"; do
   esac
 done
 
+# pip repeats a warning for every package when the machine's pip.conf names find-links
+# folders that do not exist; keep the log readable.
+pip_install() {
+  python -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 as_root() {
@@ -51,8 +57,8 @@ export PATH="$VENV/bin:$PATH"
 STAMP="$VENV/.jupyter-mlops-installed"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ] || [ "$ROOT/package.json" -nt "$STAMP" ]; then
   say "Installing jupyter-mlops and its development tools (first time: a few minutes)"
-  python -m pip install -q --upgrade pip
-  python -m pip install -q -e "$ROOT[dev]"
+  pip_install --upgrade pip
+  pip_install -e "$ROOT[dev]"
   touch "$STAMP"
 fi
 

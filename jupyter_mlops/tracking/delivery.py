@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ RUN_KEY_TAG = "jupyter_mlops.run_key"
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
+#: Runs delivered at once by ``sync``.
+SYNC_THREADS = 4
 #: Seconds between retries of a run whose store did not answer: doubling, capped.
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 
@@ -49,8 +52,19 @@ def experiment_artifact_location(artifact_root: str | None, name: str) -> str | 
     return f"{artifact_root.rstrip('/')}/{slug}-{digest}"
 
 
+_experiment_ids: dict[tuple[str, str], str] = {}
+
+
 def experiment_id_for(client: MlflowClient, name: str, artifact_root: str | None) -> str:
-    """The id of the experiment ``name``, created (with our artifact location) if missing."""
+    """The id of the experiment ``name``, created (with our artifact location) if missing;
+    remembered per store for this process."""
+    cache_key = (client.tracking_uri, name)
+    if cache_key not in _experiment_ids:
+        _experiment_ids[cache_key] = _experiment_id(client, name, artifact_root)
+    return _experiment_ids[cache_key]
+
+
+def _experiment_id(client: MlflowClient, name: str, artifact_root: str | None) -> str:
     from mlflow.exceptions import MlflowException
 
     found = client.get_experiment_by_name(name)
@@ -145,25 +159,16 @@ def _send(client: MlflowClient, spool: Spool, record: RunRecord, progress: Deliv
         _copy_outbox_run(client, record, run_id)
         progress.outbox_copied = True
         spool.write_delivery(record.key, progress)
-    if not progress.params_sent:
-        params = [Param(k, v) for k, v in record.params.items()]
-        tags = [RunTag(k, v) for k, v in record.tags.items()]
-        for i in range(0, max(len(params), len(tags)), MAX_PARAMS_PER_BATCH):
-            client.log_batch(
-                run_id,
-                params=params[i : i + MAX_PARAMS_PER_BATCH],
-                tags=tags[i : i + MAX_TAGS_PER_BATCH],
-            )
-        progress.params_sent = True
-        spool.write_delivery(record.key, progress)
-    while progress.metrics_sent < len(record.metrics):
-        chunk = record.metrics[
-            progress.metrics_sent : progress.metrics_sent + MAX_METRICS_PER_BATCH
-        ]
+    batches = _batches(record)
+    while progress.batches_sent < len(batches):
+        params, tags, metrics = batches[progress.batches_sent]
         client.log_batch(
-            run_id, metrics=[Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in chunk]
+            run_id,
+            params=[Param(k, v) for k, v in params],
+            tags=[RunTag(k, v) for k, v in tags],
+            metrics=[Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in metrics],
         )
-        progress.metrics_sent += len(chunk)
+        progress.batches_sent += 1
         spool.write_delivery(record.key, progress)
     artifacts = spool.artifacts_dir(record.key)
     if not progress.artifacts_sent and artifacts.is_dir() and any(artifacts.iterdir()):
@@ -171,6 +176,25 @@ def _send(client: MlflowClient, spool: Spool, record: RunRecord, progress: Deliv
         progress.artifacts_sent = True
         spool.write_delivery(record.key, progress)
     client.set_terminated(run_id, status=record.status, end_time=record.end_time or now_ms())
+
+
+def _batches(record: RunRecord) -> list[tuple[list[Any], list[Any], list[Any]]]:
+    """Parameters, tags and metrics packed into as few ``log_batch`` calls as MLflow's
+    limits allow (usually one per run). Deterministic, so a retry resumes by count."""
+    params, tags, metrics = list(record.params.items()), list(record.tags.items()), record.metrics
+    count = max(
+        -(-len(params) // MAX_PARAMS_PER_BATCH),
+        -(-len(tags) // MAX_TAGS_PER_BATCH),
+        -(-len(metrics) // MAX_METRICS_PER_BATCH),
+    )
+    return [
+        (
+            params[i * MAX_PARAMS_PER_BATCH : (i + 1) * MAX_PARAMS_PER_BATCH],
+            tags[i * MAX_TAGS_PER_BATCH : (i + 1) * MAX_TAGS_PER_BATCH],
+            metrics[i * MAX_METRICS_PER_BATCH : (i + 1) * MAX_METRICS_PER_BATCH],
+        )
+        for i in range(count)
+    ]
 
 
 def _copy_outbox_run(client: MlflowClient, record: RunRecord, run_id: str) -> None:
@@ -219,7 +243,7 @@ def sync(
 
     With ``reap``, a run still RUNNING whose process is gone (a killed or restarted
     kernel) is first marked KILLED. Runs of live processes are left to their owners."""
-    outcomes = []
+    ready = []
     for record in spool.pending():
         if not force and spool.read_delivery(record.key).next_attempt > time.time():
             continue  # its store failed a moment ago: wait for the retry time
@@ -233,8 +257,12 @@ def sync(
             if not reap:
                 continue
             finish_orphan(spool, record)
-        outcomes.append(deliver(spool, record.key, timeout=timeout))
-    return outcomes
+        ready.append(record.key)
+    if len(ready) < 2:
+        return [deliver(spool, key, timeout=timeout) for key in ready]
+    # Runs are independent: a few at a time keep the tracking server busy.
+    with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="jupyter-mlops-sync") as pool:
+        return list(pool.map(lambda key: deliver(spool, key, timeout=timeout), ready))
 
 
 def finish_orphan(spool: Spool, record: RunRecord) -> None:

@@ -80,8 +80,7 @@ class Delivery:
 
     run_id: str | None = None
     experiment_id: str | None = None
-    params_sent: bool = False
-    metrics_sent: int = 0
+    batches_sent: int = 0
     artifacts_sent: bool = False
     outbox_copied: bool = False
     attempts: int = 0
