@@ -110,6 +110,53 @@ def _sync(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- export to pipeline: export, run ------------------------------------------------------
+def _export(args: argparse.Namespace) -> int:
+    """Write the job folder of a notebook; print its path (warnings on stderr)."""
+    from .export.exporter import DEFAULT_TARGETS, export_notebook
+
+    def warn(message: str) -> None:
+        print(f"jupyter mlops export: warning: {message}", file=sys.stderr)
+
+    path = export_notebook(
+        args.notebook,
+        name=args.name,
+        out=args.out,
+        targets=args.target or list(DEFAULT_TARGETS),
+        base_image=args.base_image,
+        requirements=args.requirements,
+        include=[Path(p).expanduser().absolute() for p in args.include],
+        on_warning=warn,
+    )
+    print(path)
+    return 0
+
+
+def _run_job(args: argparse.Namespace) -> int:
+    """Run a job folder through the job entrypoint in a subprocess, exactly as a container
+    or an orchestrator starts it; its exit code is ours (2 invalid parameters, 3 failed)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "jupyter_mlops.job", str(Path(args.dir).expanduser())]
+    for name, value in args.parameter:
+        command += ["-p", name, value]
+    if args.params_file:
+        command += ["--params-file", str(Path(args.params_file).expanduser().absolute())]
+    if args.output:
+        output = args.output
+        command += ["--output", output if "://" in output else str(Path(output).absolute())]
+    job = subprocess.Popen(command)
+    try:
+        return job.wait()
+    except KeyboardInterrupt:
+        # The job got the same Ctrl-C: give it time to stop its kernel and mark its run.
+        try:
+            return job.wait(timeout=30)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            job.terminate()
+            return job.wait()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jupyter mlops", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=f"jupyter-mlops {__version__}")
@@ -137,6 +184,53 @@ def parser() -> argparse.ArgumentParser:
     )
     common(sync)
     sync.set_defaults(func=_sync)
+
+    # -- export to pipeline: export, run --------------------------------------------------
+    export = sub.add_parser("export", help="Turn a notebook into a job folder (pipelines/NAME).")
+    export.add_argument("notebook", metavar="NOTEBOOK", help="The notebook (.ipynb).")
+    export.add_argument("--name", help="Job name (default: from the notebook's name).")
+    export.add_argument(
+        "--out", metavar="DIR", help="The job folder (default: pipelines/NAME next to it)."
+    )
+    export.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="Export target, repeatable (default: docker).",
+    )
+    export.add_argument(
+        "--base-image", metavar="IMAGE", help="Base image (default: python:X.Y-slim of the kernel)."
+    )
+    export.add_argument(
+        "--requirements", metavar="FILE", help="Requirements to use instead of the kernel's."
+    )
+    export.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="A file or folder to add to the job, repeatable.",
+    )
+    export.set_defaults(func=_export)
+
+    run = sub.add_parser(
+        "run", help="Run a job folder locally with the entrypoint its container uses."
+    )
+    run.add_argument("dir", metavar="DIR", help="The job folder.")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="A parameter value, typed by the job's schema; repeatable.",
+    )
+    run.add_argument("--params-file", metavar="FILE", help="Parameter values (YAML or JSON).")
+    run.add_argument(
+        "--output", metavar="PATH", help="Output notebook (default: DIR/output/NAME-TIME.ipynb)."
+    )
+    run.set_defaults(func=_run_job)
     return top
 
 

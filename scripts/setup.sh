@@ -58,6 +58,9 @@ STAMP="$VENV/.jupyter-mlops-installed"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ] || [ "$ROOT/package.json" -nt "$STAMP" ]; then
   say "Installing jupyter-mlops and its development tools (first time: a few minutes)"
   pip_install --upgrade pip
+  # `jupyter labextension develop` leaves install.json in the linked build folder, which
+  # the wheel would then carry twice.
+  rm -f "$ROOT/jupyter_mlops/labextension/install.json"
   pip_install -e "$ROOT[dev]"
   touch "$STAMP"
 fi

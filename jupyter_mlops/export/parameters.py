@@ -29,12 +29,16 @@ import tokenize
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import nbformat
 import yaml
 
 from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    # Only for annotations: importing nbformat costs seconds (jsonschema's format checks),
+    # and a job validates its parameters with this module before anything else runs.
+    import nbformat
 
 #: Papermill's cell tag for the parameters cell.
 PARAMETERS_TAG = "parameters"

@@ -1,0 +1,345 @@
+"""The one job entrypoint: ``python -m jupyter_mlops.job [JOB_DIR] [-p NAME VALUE]...``.
+
+The container, ``jupyter mlops run`` and every orchestrator start a job this way, so what
+runs locally is what runs in the cluster. In order:
+
+1. read ``job.json`` and ``parameters.schema.json`` and check the values given (``-p``
+   text, a ``--params-file``) before anything else: a wrong value exits with code 2 and one
+   line per mistake naming the parameter and the type it expects, and no kernel starts
+   (papermill is not even imported);
+2. run the notebook with papermill in kernel ``python3`` with the job folder as working
+   directory, the values injected typed;
+3. keep the output notebook (``<job>/output/<name>-<time>.ipynb`` or ``--output``, any
+   location papermill writes to);
+4. with a tracking URI configured (``MLFLOW_TRACKING_URI`` or ``JUPYTER_MLOPS_TRACKING_URI``)
+   record the run in the notebook's experiment, tagged ``jupyter_mlops.source=job``, with the
+   parameters, the output notebook and the image digest (``JUPYTER_MLOPS_IMAGE_DIGEST``),
+   and deliver it before exiting.
+
+Exit codes: 0 done, 2 invalid parameters or job folder, 3 the notebook failed (the message
+names the cell), 130/143 interrupted or terminated (the run is KILLED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import settings as settings_mod
+from ..errors import InvalidInput, MlopsError
+from .parameters import (
+    InvalidParameters,
+    ParameterSchema,
+    parse_cli_values,
+    parse_params_file,
+    read_schema,
+    validate,
+)
+
+JOB_FILE = "job.json"
+KERNEL = "python3"
+EXIT_OK = 0
+EXIT_INVALID = 2
+EXIT_FAILED = 3
+ENV_IMAGE_DIGEST = "JUPYTER_MLOPS_IMAGE_DIGEST"
+ENV_FLUSH_TIMEOUT = "JUPYTER_MLOPS_EXIT_FLUSH"
+SOURCE_TAG = "jupyter_mlops.source"
+PROG = "jupyter-mlops job"
+
+
+class JobFailed(MlopsError):
+    """The notebook did not run to its end."""
+
+    code = "job_failed"
+
+    def __init__(self, message: str, output: str | None = None) -> None:
+        super().__init__(message)
+        self.output = output
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job folder: what ``job.json`` says, and the parameter schema."""
+
+    folder: Path
+    name: str
+    experiment: str
+    notebook: str
+    schema: ParameterSchema
+    document: dict[str, Any]
+
+    @property
+    def notebook_path(self) -> Path:
+        return self.folder / self.notebook
+
+
+def load_job(folder: str | Path) -> Job:
+    folder = Path(folder).expanduser().resolve()
+    path = folder / JOB_FILE
+    if not path.is_file():
+        raise InvalidInput(
+            f"{folder} is not a job folder (no {JOB_FILE}); make one with "
+            "`jupyter mlops export NOTEBOOK`"
+        )
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{path} must hold a JSON object")
+    missing = [k for k in ("name", "notebook") if not isinstance(document.get(k), str)]
+    if missing:
+        raise InvalidInput(f"{path} lacks {', '.join(missing)}")
+    job = Job(
+        folder=folder,
+        name=document["name"],
+        experiment=str(document.get("experiment") or document["name"]),
+        notebook=document["notebook"],
+        schema=read_schema(folder / str(document.get("parameters") or "parameters.schema.json")),
+        document=document,
+    )
+    if not job.notebook_path.is_file():
+        raise InvalidInput(f"the job's notebook {job.notebook_path} is missing")
+    return job
+
+
+def values_for(
+    job: Job, pairs: Sequence[tuple[str, str]] = (), params_file: str | Path | None = None
+) -> dict[str, Any]:
+    """Every parameter's value, typed and checked: a parameters file, then ``-p`` pairs
+    (text, typed by the schema; a later one wins), then the defaults."""
+    given: dict[str, Any] = {}
+    problems: list[str] = []
+    if params_file is not None:
+        given.update(parse_params_file(params_file))
+    try:
+        given.update(parse_cli_values(job.schema, pairs))
+    except InvalidParameters as exc:
+        problems += exc.problems
+    try:
+        values = validate(job.schema, given)
+    except InvalidParameters as exc:
+        problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise InvalidParameters(problems)
+    return values
+
+
+def default_output(job: Job) -> str:
+    """``<job>/output/<name>-<UTC time>.ipynb``, never an existing file."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = job.folder / "output" / f"{job.name}-{stamp}"
+    path, count = base.with_suffix(".ipynb"), 1
+    while path.exists():
+        count += 1
+        path = base.with_name(f"{base.name}-{count}.ipynb")
+    return str(path)
+
+
+def tracking_configured() -> bool:
+    return bool(
+        os.environ.get("MLFLOW_TRACKING_URI") or os.environ.get(settings_mod.ENV_TRACKING_URI)
+    )
+
+
+# -- running ----------------------------------------------------------------------------------
+def run_job(job_dir: str | Path, values: Mapping[str, Any], output: str | None = None) -> str:
+    """Run the job with checked ``values`` (see :func:`values_for`); the output notebook's
+    location. :class:`JobFailed` when the notebook fails (its run, if tracked, FAILED)."""
+    job = load_job(job_dir)
+    values = validate(job.schema, values)  # cheap, and run_job may be called directly
+    output = output or default_output(job)
+    if "://" not in output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+    with _environment({"JUPYTER_MLOPS_NOTEBOOK": str(job.notebook_path)}):
+        if not tracking_configured():
+            _execute(job, values, output)
+            return output
+        return _tracked(job, values, output)
+
+
+def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
+    from ..tracking import capture
+    from ..tracking.session import TrackingSession
+    from ..tracking.tracker import Tracker
+
+    session = TrackingSession(settings_mod.from_kernel_environment(cwd=job.folder))
+    source = job.document.get("source") or {}
+    tags = {
+        SOURCE_TAG: "job",
+        "jupyter_mlops.job": job.name,
+        "jupyter_mlops.job.output": output,
+        "jupyter_mlops.job.notebook_sha256": str(source.get("sha256") or ""),
+        "jupyter_mlops.job.git_commit": str(source.get("git_commit") or ""),
+        "mlflow.source.git.commit": str(source.get("git_commit") or ""),
+        "jupyter_mlops.image.digest": os.environ.get(ENV_IMAGE_DIGEST, ""),
+    }
+    params = {k: capture.param_text(v) or json.dumps(v)[:500] for k, v in values.items()}
+    tracker = Tracker(
+        session,
+        name=Path(output).stem if "://" not in output else job.name,
+        experiment=job.experiment,
+        params=params,
+        tags={k: v for k, v in tags.items() if v},
+        source=None,
+        namespace={},
+        cwd=str(job.folder),
+    )
+    try:
+        with tracker:
+            try:
+                _execute(job, values, output)
+            finally:
+                _keep_output(session, tracker.key, output)
+    finally:
+        timeout = float(os.environ.get(ENV_FLUSH_TIMEOUT, "60"))
+        if not session.flush(timeout):
+            print(
+                f"{PROG}: warning: the run is not delivered to the tracking store yet; it is "
+                f"kept in {session.settings.state_dir} (`jupyter mlops sync` delivers it)",
+                file=sys.stderr,
+            )
+    return output
+
+
+def _keep_output(session: Any, key: str, output: str) -> None:
+    """The output notebook as an artifact of the run (also when the notebook failed)."""
+    try:
+        if "://" in output:
+            from papermill.iorw import papermill_io
+
+            content: bytes | str = papermill_io.read(output)
+        else:
+            content = Path(output).read_bytes()
+    except Exception:
+        return  # no output notebook (the kernel never started): nothing to keep
+    session.spool.add_artifact(key, f"output/{os.path.basename(output)}", content)
+
+
+def _execute(job: Job, values: Mapping[str, Any], output: str) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            str(job.notebook_path),
+            output,
+            parameters=dict(values),
+            kernel_name=KERNEL,
+            cwd=str(job.folder),
+            progress_bar=False,
+        )
+    except PapermillExecutionError as exc:
+        raise JobFailed(_failed_cell(exc, output), output) from exc
+    except (KeyboardInterrupt, MlopsError):
+        raise
+    except Exception as exc:
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+        raise JobFailed(f"the notebook did not run to its end: {detail}", output) from exc
+
+
+def _failed_cell(exc: Any, output: str) -> str:
+    first = next((line.strip() for line in str(exc.source).splitlines() if line.strip()), "")
+    first = first if len(first) <= 60 else first[:57] + "..."
+    error = " ".join(f"{exc.ename}: {exc.evalue}".split())[:300]
+    return (
+        f"the notebook failed in cell [{exc.exec_count}] (`{first}`): {error}; "
+        f"output notebook: {output}"
+    )
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Variables for the kernel papermill starts (it inherits this process's environment)."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# -- the command ----------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Run an exported notebook job (parameters checked first)."
+    )
+    parser.add_argument(
+        "job_dir", nargs="?", default=".", metavar="JOB_DIR", help="The job folder (default: here)."
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="A parameter value, typed by the schema (lists and dicts as JSON).",
+    )
+    parser.add_argument("--params-file", help="Parameter values in a YAML or JSON file.")
+    parser.add_argument(
+        "--output", help="Where to write the output notebook (a path or any papermill URL)."
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        job = load_job(args.job_dir)
+        values = values_for(job, [tuple(p) for p in args.parameter], args.params_file)
+    except InvalidParameters as exc:
+        for problem in exc.problems:
+            print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except MlopsError as exc:
+        print(f"{PROG}: error: {' '.join(exc.message.split())}", file=sys.stderr)
+        return EXIT_INVALID
+    with _sigterm_interrupts() as terminated:
+        try:
+            output = run_job(job.folder, values, args.output)
+        except JobFailed as exc:
+            print(f"{PROG}: {exc.message}", file=sys.stderr)
+            return EXIT_FAILED
+        except MlopsError as exc:
+            print(f"{PROG}: error: {' '.join(exc.message.split())}", file=sys.stderr)
+            return EXIT_INVALID
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted; the run is marked KILLED", file=sys.stderr)
+            return 143 if terminated else 130
+    print(f"{PROG}: done; output notebook: {output}")
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[list[int]]:
+    """SIGTERM (Kubernetes stopping the pod) ends the job as Ctrl-C does: the kernel is shut
+    down and the run is marked KILLED. The list yielded is non-empty once it came."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield received
+        return
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,161 @@
+"""Export targets: plugins that add what one engine needs to run a job.
+
+Export writes the parts every engine shares (the cleaned notebook, ``parameters.schema.json``,
+``requirements.txt``, ``job.json``, the local files, a README); each target named on the
+command line then adds its own files to the same folder: a Dockerfile, a Kubernetes
+manifest, an Argo workflow. A target is a subclass of :class:`ExportTarget` registered in
+the entry-point group ``jupyter_mlops.exporters`` of its package::
+
+    [project.entry-points."jupyter_mlops.exporters"]
+    docker = "jupyter_mlops.export.docker:DockerTarget"
+
+so a new engine is a new package (or module), not an edit here. Targets are traitlets
+``Configurable`` objects: their options are settings (``c.DockerTarget.ca_certificates``),
+given by the server extension's configuration when it exports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from traitlets.config import Configurable
+
+from ..errors import InvalidInput, MlopsError
+
+if TYPE_CHECKING:
+    import nbformat
+
+    from .parameters import ParameterSchema
+    from .requirements import Requirements
+
+#: The entry-point group export targets are registered in.
+GROUP = "jupyter_mlops.exporters"
+
+
+@dataclass
+class Lineage:
+    """Where the job came from, as recorded in ``job.json`` and image labels."""
+
+    #: The notebook's path: relative to its git repository's top, else absolute.
+    source_path: str
+    notebook_sha256: str
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    git_repository: str | None = None
+
+
+@dataclass
+class ExportContext:
+    """Everything a target may use. Targets write into :attr:`job_dir` only (through
+    :meth:`write_text` or directly); the folder is a staging copy that replaces the
+    previous job folder once every target succeeded."""
+
+    name: str
+    experiment: str
+    #: The folder being written; it becomes :attr:`destination` at the end.
+    job_dir: Path
+    destination: Path
+    #: The notebook exported, and the file name of its cleaned copy in the job folder.
+    source: Path
+    notebook_file: str
+    notebook: nbformat.NotebookNode
+    schema: ParameterSchema
+    requirements: Requirements
+    lineage: Lineage
+    #: Files copied next to the notebook (local modules, data), relative to the job folder.
+    local_files: list[PurePosixPath] = field(default_factory=list)
+    base_image: str | None = None
+    #: Entries of the previous job folder that export did not write (``output/``,
+    #: ``certs/``, a user's parameter files): kept in the new one.
+    kept: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def python_version(self) -> str:
+        """The kernel's Python version, ``major.minor``."""
+        return ".".join(self.requirements.python.split(".")[:2])
+
+    @property
+    def shown_path(self) -> str:
+        """The job folder as the README shows it: relative to the current folder if inside."""
+        try:
+            return self.destination.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return str(self.destination)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def write_text(self, relative: str, text: str) -> Path:
+        path = self.job_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+class ExportTarget(Configurable):
+    """Base class of export targets.
+
+    Subclasses set :attr:`name` (what ``--target`` says) and :attr:`description`, implement
+    :meth:`write`, and may add a section to the job's README with :meth:`readme`. A user's
+    mistake is raised as :class:`~jupyter_mlops.errors.InvalidInput` (one line); problems
+    that do not stop the export go to :meth:`ExportContext.warn`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def write(self, context: ExportContext) -> None:
+        """Add this target's files to ``context.job_dir``."""
+        raise NotImplementedError
+
+    def readme(self, context: ExportContext) -> str:
+        """Markdown for the job's README (how to build or run it on this engine)."""
+        return ""
+
+
+_registered: dict[str, type[ExportTarget]] = {}
+
+
+def register(target: type[ExportTarget]) -> type[ExportTarget]:
+    """Make a target available in this process without an entry point (tests, notebooks);
+    usable as a class decorator. It wins over an entry point of the same name."""
+    if not target.name:
+        raise ValueError(f"{target.__name__} has no name")
+    _registered[target.name] = target
+    return target
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def known_targets() -> list[str]:
+    return sorted({*_entry_points(), *_registered})
+
+
+def load_target(name: str, **kwargs: Any) -> ExportTarget:
+    """The target called ``name``, made with ``kwargs`` (``parent=``, ``config=``)."""
+    cls: Any = _registered.get(name)
+    if cls is None:
+        found = _entry_points().get(name)
+        if found is None:
+            known = ", ".join(known_targets()) or "none (is jupyter-mlops installed?)"
+            raise InvalidInput(f"unknown export target '{name}'; known targets: {known}")
+        try:
+            cls = found.load()
+        except Exception as exc:
+            raise MlopsError(
+                f"export target '{name}' ({found.value}) cannot be loaded: {exc}; "
+                "is the package that provides it installed in full?",
+                code="target_unavailable",
+            ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, ExportTarget)):
+        raise MlopsError(
+            f"export target '{name}' is {cls!r}, not an ExportTarget subclass",
+            code="target_unavailable",
+        )
+    return cls(**kwargs)
