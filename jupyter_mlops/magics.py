@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 import os
+import posixpath
+import re
+import sys
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -59,47 +62,81 @@ class MlopsMagics(Magics):
         """Run the cell exactly as it would run untracked and record it as one MLflow run."""
         __tracebackhide__ = True
         args = parse_argstring(self.track, line)
-        from .tracking.card import RunCard
+        params = _names(args.params, "--params")
+        metrics = _names(args.metrics, "--metrics")
+        tags = _tags(args.tags)
+        # A cell that cannot be compiled fails as it would untracked, and is no run.
+        code, last, quiet = self._compile(cell)
         from .tracking.tracker import Tracker
 
         tracker = Tracker(
             self.session,
             name=args.name,
             experiment=args.experiment,
-            params=_names(args.params, "--params"),
-            metrics=_names(args.metrics, "--metrics"),
+            params=params,
+            metrics=metrics,
             data=args.data,
-            tags=_tags(args.tags),
+            tags=tags,
             source=cell,
             namespace=self.shell.user_ns if self.shell else {},
             cwd=os.getcwd(),
         )
         try:
             with tracker:
-                return self._run_cell(cell)
+                value = self._execute(code, last)
+            return None if quiet else value
         finally:
             if not args.no_card:
-                # Made once the run ended, so it opens with its final state; it then
-                # follows the delivery (pending, saved) from the session's watcher.
-                card = RunCard(tracker.record)
-                card.show()
-                self.session.listen(tracker.key, card.update)
+                self._card(tracker)
 
-    def _run_cell(self, cell: str) -> Any:
-        """Run the cell's code in the user namespace; return the value of a last expression
-        (so it is displayed as it would be without the magic). Exceptions go on unchanged."""
+    def _card(self, tracker: Any) -> None:
+        """Show the run card after the cell's own output (the value of its last expression,
+        or its error) and let it follow the delivery. Made once the run ended, so it opens
+        with its final state. A card that cannot be made must not hide the cell's outcome."""
+        try:
+            from .tracking.card import RunCard
+
+            card = RunCard(tracker.record)
+            self.session.listen(tracker.key, card.update)
+        except Exception as exc:
+            print(f"jupyter-mlops: no run card ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return
+        events = getattr(self.shell, "events", None)
+        if events is None:
+            card.show()
+            return
+
+        def show_once(*_: Any) -> None:
+            events.unregister("post_run_cell", show_once)
+            card.show()
+
+        events.register("post_run_cell", show_once)
+
+    def _compile(self, cell: str) -> tuple[Any, Any, bool]:
+        """The cell compiled as IPython compiles it: the code without its last expression,
+        that expression (or None), and whether a trailing ';' hides its value."""
         __tracebackhide__ = True
         shell: Any = self.shell
         transformed = shell.transform_cell(cell)
-        filename = shell.compile.cache(transformed, shell.execution_count, raw_code=cell)
+        # Tracebacks name the cell as IPython does: "Cell In[n]" of the cell being run.
+        history = getattr(shell.history_manager, "input_hist_parsed", None)
+        number = len(history) - 1 if history else shell.execution_count
+        filename = shell.compile.cache(transformed, number, raw_code=cell)
         tree = shell.compile.ast_parse(transformed, filename=filename)
         tree = shell.transform_ast(tree)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
-        exec(compile(tree, filename, "exec"), shell.user_ns)  # noqa: S102 - the user's own cell
+            last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
+        return compile(tree, filename, "exec"), last, _ends_with_semicolon(transformed)
+
+    def _execute(self, code: Any, last: Any) -> Any:
+        """Run the compiled cell in the user namespace; return the value of its last
+        expression (displayed as it would be without the magic). Exceptions go on unchanged."""
+        __tracebackhide__ = True
+        namespace = self.shell.user_ns if self.shell else {}
+        exec(code, namespace)  # noqa: S102 - the user's own cell
         if last is not None:
-            return eval(compile(last, filename, "eval"), shell.user_ns)  # noqa: S307
+            return eval(last, namespace)  # noqa: S307
         return None
 
     @magic_arguments()
@@ -141,10 +178,34 @@ def _tags(text: str | None) -> dict[str, str]:
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise UsageError(f"--tags: {item.strip()!r} is not key=value (expected k=v,k2=v2).")
-        tags[key.strip()] = value.strip()
+        # MLflow's rule for tag names; a run with a bad one could never be delivered.
+        if not _TAG_NAME.fullmatch(key) or _not_a_unique_path(key):
+            raise UsageError(
+                f"--tags: {key!r} is not a tag name (letters, digits, and _ - . / : space)."
+            )
+        tags[key] = value.strip()
     return tags
+
+
+_TAG_NAME = re.compile(r"[\w.\- /:]{1,250}")
+
+
+def _not_a_unique_path(key: str) -> bool:
+    norm = posixpath.normpath(key)
+    return norm != key or norm == "." or norm.startswith(("..", "/"))
+
+
+def _ends_with_semicolon(code: str) -> bool:
+    """Whether a trailing ';' hides the value of the code's last expression."""
+    from IPython.core.displayhook import DisplayHook
+
+    try:
+        return bool(DisplayHook.semicolon_at_end_of_expression(code))
+    except Exception:  # tokenize errors: nothing to hide
+        return False
 
 
 def register(ipython: Any) -> None:

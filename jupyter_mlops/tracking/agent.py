@@ -25,10 +25,24 @@ from .spool import Spool, process_alive
 log = logging.getLogger("jupyter_mlops.agent")
 
 
+#: What identifies one version of a record file: inode, modification time, size. Every
+#: write replaces the file (a new inode); the mtime alone can repeat for two writes within
+#: the file system's clock tick, and the second write would then go unnoticed.
+Signature = tuple[int, int, int]
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
 def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 3600.0) -> None:
     spool = Spool(state_dir)
     host = socket.gethostname()
-    handled: dict[str, float] = {}  # key -> record.json mtime already handled
+    handled: dict[str, Signature] = {}  # key -> the record.json already handled
     retry_at: dict[str, float] = {}
     owner_gone_at: float | None = None
     spool.prune_receipts()
@@ -36,17 +50,19 @@ def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 360
         owner_alive = process_alive(owner, host)
         if not owner_alive and owner_gone_at is None:
             owner_gone_at = time.time()
+            # Look at every run again, unchanged or not: the owner's unfinished runs are
+            # now orphans to mark KILLED (nobody will write their records any more).
+            handled.clear()
         mine = 0
         for key in spool.record_keys():
-            try:
-                mtime = (spool.folder(key) / "record.json").stat().st_mtime
-            except OSError:
+            seen = _signature(spool.folder(key) / "record.json")
+            if seen is None:
                 continue
             if key in retry_at:
                 if time.time() < retry_at[key]:
                     mine += 1
                     continue
-            elif handled.get(key) == mtime:
+            elif handled.get(key) == seen:
                 mine += 1
                 continue
             record = spool.read(key)
@@ -63,9 +79,9 @@ def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 360
             if outcome.state == "retry":
                 retry_at[key] = spool.read_delivery(key).next_attempt
             else:
-                # The mtime seen before reading: a write since then is handled next round.
+                # The file seen before reading: a write since then is handled next round.
                 retry_at.pop(key, None)
-                handled[key] = mtime
+                handled[key] = seen
         if owner_gone_at is not None and (mine == 0 or time.time() - owner_gone_at > linger):
             return
         time.sleep(poll)

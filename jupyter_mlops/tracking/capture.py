@@ -18,6 +18,8 @@ import json
 import numbers
 import os
 import platform
+import posixpath
+import re
 import subprocess
 import sys
 import time
@@ -30,16 +32,24 @@ from typing import Any
 MAX_PARAM_CHARS = 500
 MAX_COLLECTION_ITEMS = 20
 MAX_DIFF_BYTES = 1_000_000
+#: MLflow's limit on a parameter's name.
+MAX_PARAM_NAME = 250
 
 
 # -- parameters and metrics ---------------------------------------------------------------
 def assigned_names(source: str) -> list[str]:
-    """Names a cell binds at its top level by assignment, in order; loop variables,
-    comprehensions, functions and classes are left out."""
+    """Names a cell binds at its top level by assignment, in order (inside ``if``,
+    ``with`` and ``try`` too); loop variables and whatever a loop body assigns (it changes
+    every round), comprehensions, functions and classes are left out."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return []
+        try:  # IPython syntax (a `%matplotlib inline` line): parse what IPython runs
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            tree = ast.parse(TransformerManager().transform_cell(source))
+        except Exception:
+            return []
     names: dict[str, None] = {}
     skip = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.comprehension)
 
@@ -52,9 +62,11 @@ def assigned_names(source: str) -> list[str]:
                 for sub in ast.walk(target):
                     if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
                         names.setdefault(sub.id, None)
+        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            for statement in node.orelse:  # runs once, after the loop
+                visit(statement)
+            return
         for child in ast.iter_child_nodes(node):
-            if isinstance(node, ast.For | ast.AsyncFor) and child is node.target:
-                continue
             visit(child)
 
     for statement in tree.body:
@@ -283,6 +295,17 @@ def _dvc_md5(dvc_file: Path) -> str | None:
     return None
 
 
+def data_param_name(raw: str) -> str:
+    """``data.<path>`` as a parameter name MLflow accepts: a normalised path (``data/``,
+    ``./data`` and ``data`` are one name) with characters MLflow refuses replaced by ``_``.
+    An unacceptable name would keep the whole run from ever being delivered."""
+    text = re.sub(r"[^\w.\- /:]", "_", posixpath.normpath(raw.replace(os.sep, "/")))
+    name = f"data.{text.strip('/')}"
+    if posixpath.normpath(name) != name or len(name) > MAX_PARAM_NAME:
+        name = f"data.{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
+    return name
+
+
 def capture_lineage(cwd: str, data_paths: list[str]) -> Lineage:
     """Runs in a background thread while the cell runs."""
     found = git_state(cwd)
@@ -293,7 +316,7 @@ def capture_lineage(cwd: str, data_paths: list[str]) -> Lineage:
         path = Path(cwd, raw) if not os.path.isabs(raw) else Path(raw)
         version = data_version(path)
         data[raw] = version
-        found.params[f"data.{raw}"] = f"{version['kind']}:{version['hash'][:12]}"
+        found.params[data_param_name(raw)] = f"{version['kind']}:{version['hash'][:12]}"
     if data:
         found.tags["jupyter_mlops.data"] = json.dumps(data, sort_keys=True)[:5000]
         found.artifacts["lineage/data.json"] = json.dumps(data, indent=2).encode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .delivery import Outcome
 from .spool import RunRecord
@@ -23,9 +24,13 @@ _STATUS_COLOURS = {
 
 
 def ui_run_url(tracking_uri: str, experiment_id: str | None, run_id: str | None) -> str | None:
+    """The run's page in the MLflow UI. Never with the URI's credentials: the card is
+    saved in the notebook."""
     if not run_id or not experiment_id or not tracking_uri.startswith(("http://", "https://")):
         return None
-    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    parts = urlsplit(tracking_uri)
+    base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def render(record: RunRecord, outcome: Outcome | None) -> str:

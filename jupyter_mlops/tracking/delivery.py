@@ -9,7 +9,9 @@ SQL stores ignore a metric batch sent twice (same key, value, timestamp and step
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import re
 import time
@@ -159,6 +161,8 @@ def _send(client: MlflowClient, spool: Spool, record: RunRecord, progress: Deliv
         _copy_outbox_run(client, record, run_id)
         progress.outbox_copied = True
         spool.write_delivery(record.key, progress)
+    if record.run_id or record.outbox_uri:
+        record = _without_param_conflicts(client, record, run_id)
     batches = _batches(record)
     while progress.batches_sent < len(batches):
         params, tags, metrics = batches[progress.batches_sent]
@@ -175,7 +179,29 @@ def _send(client: MlflowClient, spool: Spool, record: RunRecord, progress: Deliv
         client.log_artifacts(run_id, str(artifacts))
         progress.artifacts_sent = True
         spool.write_delivery(record.key, progress)
+    # Ending a run on a tracking server, MLflow prints "View run ... at: <url>" to stdout
+    # (and asks the server for the run once more): noise in the agent's log, and in
+    # `jupyter mlops sync --json` it would come before the JSON. Only processes that
+    # deliver get here (agent, server, CLI), never a kernel.
+    os.environ.setdefault(_QUIET_URL, "true")
     client.set_terminated(run_id, status=record.status, end_time=record.end_time or now_ms())
+
+
+_QUIET_URL = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+
+
+def _without_param_conflicts(client: MlflowClient, record: RunRecord, run_id: str) -> RunRecord:
+    """The record without the captured parameters that the cell's own MLflow calls logged
+    with another value (a cell that logs ``n`` and then changes it): MLflow refuses to
+    change a parameter, and the run would never be delivered. MLflow keeps the value the
+    cell logged; ours goes into a tag. The same on every retry, so batches resume."""
+    logged = client.get_run(run_id).data.params
+    conflicts = {k: v for k, v in record.params.items() if k in logged and logged[k] != v}
+    if not conflicts:
+        return record
+    params = {k: v for k, v in record.params.items() if k not in conflicts}
+    tags = {**record.tags, "jupyter_mlops.param_conflicts": json.dumps(conflicts)[:5000]}
+    return dataclasses.replace(record, params=params, tags=tags)
 
 
 def _batches(record: RunRecord) -> list[tuple[list[Any], list[Any], list[Any]]]:

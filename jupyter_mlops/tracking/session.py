@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 from .. import settings as settings_mod
@@ -31,8 +32,12 @@ class TrackingSession:
     def __init__(self, settings: settings_mod.Settings | None = None) -> None:
         self.settings = settings or settings_mod.from_kernel_environment()
         self.spool = Spool(self.settings.state_dir)
-        #: One background thread writes the journal and captures lineage, in order.
+        #: One background thread writes the journal, in order; its work is quick, so a run
+        #: is journaled (and its outcome too) within milliseconds of the cell's start and end.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="jupyter-mlops")
+        #: Another captures the lineage (git, packages, data hashes: up to seconds for big
+        #: data) and completes each record, so the journal never waits for it.
+        self.lineage_executor = ThreadPoolExecutor(1, thread_name_prefix="jupyter-mlops-lineage")
         self.stack: list[Tracker] = []
         self._agent: subprocess.Popen[bytes] | None = None
         self._listeners: dict[str, tuple[Callable[[Outcome], None], str]] = {}
@@ -74,7 +79,13 @@ class TrackingSession:
         call this before exiting, since their container or shell may take the agent down
         with them). True when nothing is left pending."""
         deadline = time.monotonic() + timeout
-        self.executor.submit(lambda: None).result(timeout=timeout)
+        for executor in (self.executor, self.lineage_executor):
+            try:
+                executor.submit(lambda: None).result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                return False
+            except RuntimeError:
+                pass  # shut down at interpreter exit, after finishing what it had queued
         pid = os.getpid()
         while time.monotonic() < deadline:
             if not self.spool.keys_of(pid):

@@ -56,7 +56,7 @@ class Tracker:
         self.param_names: list[str] | None = None
         self.param_values: dict[str, str] = {}
         if isinstance(params, Mapping):
-            self.param_values = {k: str(v) for k, v in params.items()}
+            self.param_values = {k: _param_value(v) for k, v in params.items()}
         elif params is not None:
             self.param_names = list(params)
         self.metric_names = list(metrics or [])
@@ -96,22 +96,30 @@ class Tracker:
 
     def log_params(self, **params: Any) -> None:
         for name, value in params.items():
-            self.param_values[name] = str(value)
+            self.param_values[name] = _param_value(value)
 
     def set_tags(self, **tags: Any) -> None:
         self.record.tags.update({k: str(v) for k, v in tags.items()})
 
     # -- lifecycle ------------------------------------------------------------------------
-    # The main thread only takes snapshots; the session's background thread writes the
-    # journal, captures the lineage and wakes the delivery agent, in that order.
+    # The main thread only takes snapshots. The session's journal thread writes them (the
+    # start, then the outcome with the cell's files) and wakes the delivery agent; its
+    # lineage thread captures git, packages and data versions meanwhile and then completes
+    # the record. A process that dies after the cell leaves its outcome journaled, lineage
+    # or not.
     def __enter__(self) -> Tracker:
         self._started = time.perf_counter()
         self._figures = capture.open_figures()
         if self._uses_mlflow():
-            self._start_fluent_run()
+            try:
+                self._start_fluent_run()
+            except Exception as error:  # the cell runs all the same, its MLflow calls untracked
+                self.record.tags["jupyter_mlops.fluent_error"] = _one_line(error)
         session = self.session
         session.executor.submit(self._begin, serialise(self.record))
-        self._lineage = session.executor.submit(capture.capture_lineage, self.cwd, self.data)
+        self._lineage = session.lineage_executor.submit(
+            capture.capture_lineage, self.cwd, self.data
+        )
         session.stack.append(self)
         return self
 
@@ -130,10 +138,22 @@ class Tracker:
         else:
             record.status = "FAILED"
             self.error = exc
-        files = self._collect(exc)
-        if self._fluent:
-            self._end_fluent_run()
-        self.session.executor.submit(self._finish, serialise(record), files)
+        files: dict[str, bytes | str] = {}
+        try:
+            try:
+                files = self._collect(exc)
+            except Exception as error:  # what we record must never replace what the cell did
+                record.tags["jupyter_mlops.capture_error"] = _one_line(error)
+            try:
+                if self._fluent:
+                    self._end_fluent_run()
+            except Exception as error:  # the run is delivered from the journal all the same
+                record.tags["jupyter_mlops.fluent_error"] = _one_line(error)
+        finally:
+            # Even when an interrupt cuts the capture short: the run must not stay RUNNING.
+            snapshot = serialise(record)
+            ended = self.session.executor.submit(self._end, snapshot, files)
+            self.session.lineage_executor.submit(self._finish, snapshot, ended)
         return False
 
     def _begin(self, snapshot: str) -> None:
@@ -142,39 +162,66 @@ class Tracker:
 
     def _collect(self, exc: BaseException | None) -> dict[str, bytes | str]:
         """Take what the run records from the namespace and matplotlib (main thread only);
-        return the files to keep with it."""
+        return the files to keep with it. Each part is best effort."""
         record, ns = self.record, self.namespace
-        names = self.param_names
-        if names is None:
-            names = capture.assigned_names(self.source or "")
-            names += [n for n in capture.notebook_parameter_names(self.notebook) if n not in names]
-        names = [n for n in names if n not in self.metric_names]
-        record.params.update({**capture.collect_params(names, ns), **self.param_values})
-        timestamp = now_ms()
-        for name in self.metric_names:
-            value = capture.metric_value(ns.get(name))
-            if value is not None:
-                record.metrics.append([name, value, timestamp, 0])
-        duration = time.perf_counter() - self._started
-        record.metrics.append(["jupyter_mlops.duration_s", duration, timestamp, 0])
-        files: dict[str, bytes | str] = {
-            f"figures/{name}": png for name, png in capture.new_figures_png(self._figures)
-        }
-        if self.source is not None:
-            files["source/cell.py"] = self.source
-            files["source/history.py"] = capture.execution_history(ns)
+        files: dict[str, bytes | str] = {}
+        problems: list[str] = []
         if exc is not None:
             record.tags["jupyter_mlops.error"] = f"{type(exc).__name__}: {exc}"[:500]
             files["error.txt"] = "".join(
                 traceback.format_exception(type(exc), exc, exc.__traceback__)
             )
+        timestamp = now_ms()
+        duration = time.perf_counter() - self._started
+        record.metrics.append(["jupyter_mlops.duration_s", duration, timestamp, 0])
+        try:
+            for name in self.metric_names:
+                value = capture.metric_value(ns.get(name))
+                if value is not None:
+                    record.metrics.append([name, value, timestamp, 0])
+            names = self.param_names
+            if names is None:
+                names = capture.assigned_names(self.source or "")
+                names += [
+                    n for n in capture.notebook_parameter_names(self.notebook) if n not in names
+                ]
+                # A name logged as a metric is a metric, not a parameter.
+                logged = {metric[0] for metric in record.metrics}
+                names = [n for n in names if n not in logged]
+            names = [n for n in names if n not in self.metric_names]
+            record.params.update({**capture.collect_params(names, ns), **self.param_values})
+        except Exception as error:
+            problems.append(f"parameters: {_one_line(error)}")
+        try:
+            for name, png in capture.new_figures_png(self._figures):
+                files[f"figures/{name}"] = png
+        except Exception as error:
+            problems.append(f"figures: {_one_line(error)}")
+        if self.source is not None:
+            files["source/cell.py"] = self.source
+            try:
+                files["source/history.py"] = capture.execution_history(ns)
+            except Exception as error:
+                problems.append(f"history: {_one_line(error)}")
+        if problems:
+            record.tags["jupyter_mlops.capture_error"] = "; ".join(problems)[:500]
         return files
 
-    def _finish(self, snapshot: str, files: dict[str, bytes | str]) -> None:
-        """Background thread: merge the lineage, keep the files, mark the record complete."""
+    def _end(self, snapshot: str, files: dict[str, bytes | str]) -> None:
+        """Journal thread: keep the outcome and the cell's files as soon as the cell ends."""
+        spool = self.session.spool
+        for path, content in files.items():
+            if content:
+                spool.add_artifact(self.key, path, content)
+        spool.write_serialised(self.key, snapshot)
+
+    def _finish(self, snapshot: str, ended: Future[None]) -> None:
+        """Lineage thread: once the lineage is captured and the outcome journaled, merge
+        them and mark the record complete (the agent then delivers it all)."""
         spool = self.session.spool
         record = RunRecord(**json.loads(snapshot))
         assert self._lineage is not None
+        files: dict[str, bytes] = {}
         try:
             found = self._lineage.result()
         except Exception as exc:  # lineage is best effort; the run itself must go
@@ -183,7 +230,8 @@ class Tracker:
             record.tags.update(found.tags)
             for key, value in found.params.items():
                 record.params.setdefault(key, value)
-            files = {**found.artifacts, **files}
+            files = found.artifacts
+        ended.result()
         for path, content in files.items():
             if content:
                 spool.add_artifact(record.key, path, content)
@@ -216,7 +264,18 @@ class Tracker:
             experiment_id = experiment_id_for(client, record.experiment, None)
             record.outbox_uri = uri
         mlflow.set_tracking_uri(uri)
-        run = mlflow.start_run(experiment_id=experiment_id, run_name=record.run_name, tags=tags)
+        try:
+            run = mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=record.run_name,
+                tags=tags,
+                # A run the user started in an earlier cell and left open becomes the parent.
+                nested=mlflow.active_run() is not None,
+            )
+        except BaseException:
+            mlflow.set_tracking_uri(self._previous_uri)
+            record.outbox_uri = None
+            raise
         if record.outbox_uri is None:
             record.run_id = run.info.run_id
         self._fluent = True
@@ -224,11 +283,35 @@ class Tracker:
     def _end_fluent_run(self) -> None:
         import mlflow
 
+        # MLflow prints "View run ... at: <url>" when a server's run ends: output the cell
+        # would not have untracked (the run card has the link).
+        previous = os.environ.get(_QUIET_URL)
+        os.environ[_QUIET_URL] = "true"
         try:
             mlflow.end_run(status=self.record.status)
         finally:
+            if previous is None:
+                os.environ.pop(_QUIET_URL, None)
+            else:
+                os.environ[_QUIET_URL] = previous
             if self._previous_uri is not None:
                 mlflow.set_tracking_uri(self._previous_uri)
+
+
+_QUIET_URL = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+
+
+#: MLflow refuses longer parameter values (and the run would never be delivered).
+MAX_PARAM_VALUE = 6000
+
+
+def _param_value(value: Any) -> str:
+    return str(value)[:MAX_PARAM_VALUE]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
 def outbox_uri(state_dir: Any) -> str:
