@@ -84,6 +84,20 @@ def render(record: RunRecord, outcome: Outcome | None) -> str:
     )
 
 
+_models: tuple[Any, Any] | None = None
+
+
+def _shared_models() -> tuple[Any, Any]:
+    """One layout and one style model for every card: each widget would otherwise open
+    two more comms, tripling the messages a tracked cell sends to the page."""
+    global _models
+    if _models is None:
+        import ipywidgets
+
+        _models = (ipywidgets.Layout(), ipywidgets.HTMLStyle())
+    return _models
+
+
 class RunCard:
     """The widget; safe to update from the deliverer's thread."""
 
@@ -92,7 +106,8 @@ class RunCard:
 
         self.record = record
         self.outcome: Outcome | None = None
-        self.widget: Any = ipywidgets.HTML(value=render(record, None))
+        layout, style = _shared_models()
+        self.widget: Any = ipywidgets.HTML(value=render(record, None), layout=layout, style=style)
 
     def show(self) -> None:
         from IPython.display import display
