@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench [name ...]`` (names: tracking, delivery)."""
+"""Run the benchmarks: ``python -m bench [name ...]`` (names: tracking, delivery, runs)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import json
 import platform
 import time
 
-SUITES = {"tracking": "bench.bench_tracking", "delivery": "bench.bench_delivery"}
+SUITES = {
+    "tracking": "bench.bench_tracking",
+    "delivery": "bench.bench_delivery",
+    "runs": "bench.bench_runs",
+}
 
 
 def main() -> None:

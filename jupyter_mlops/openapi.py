@@ -8,10 +8,11 @@ server really registers.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from ._version import __version__
 from .handlers import API_PREFIX, ROUTES, Operation
@@ -27,24 +28,32 @@ _ERROR_TEXT = {
 }
 
 
-def _models() -> list[type[BaseModel]]:
-    found: dict[str, type[BaseModel]] = {ErrorBody.__name__: ErrorBody}
+def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    """Every model of the API with the side it is seen from: responses as the server
+    writes them (fields with defaults always present), request bodies as clients may send
+    them (fields with defaults optional)."""
+    found: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {
+        ErrorBody.__name__: (ErrorBody, "serialization")
+    }
     for _, handler in ROUTES:
         for op in handler.operations.values():
-            for model in (op.response, op.body):
-                if model is not None:
-                    found[model.__name__] = model
+            if op.response is not None:
+                found[op.response.__name__] = (op.response, "serialization")
+            if op.body is not None:
+                found[op.body.__name__] = (op.body, "validation")
     return list(found.values())
 
 
-def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[dict[str, Any]]:
+def _parameters(
+    model: type[BaseModel], schema: dict[str, Any], where: str = "query"
+) -> list[dict[str, Any]]:
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
     return [
         {
             "name": name,
-            "in": "query",
-            "required": name in required,
+            "in": where,
+            "required": where == "path" or name in required,
             "description": prop.get("description", ""),
             "schema": {k: v for k, v in prop.items() if k not in ("description", "title")},
         }
@@ -54,14 +63,24 @@ def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[di
 
 def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
-    if op.response is None:
+    if op.status == 204:
+        responses["204"] = {"description": "Done; no content."}
+    elif op.media_type != "application/json":
+        responses[str(op.status)] = {
+            "description": "The file's bytes.",
+            "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    elif op.response is None:
         responses["200"] = {
             "description": "OK",
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
     else:
         ref = {"$ref": _REF.format(model=op.response.__name__)}
-        responses["200"] = {"description": "OK", "content": {"application/json": {"schema": ref}}}
+        responses[str(op.status)] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": ref}},
+        }
     error_ref = {"$ref": _REF.format(model="ErrorBody")}
     for status in sorted(set(op.errors) | {403}):
         responses[str(status)] = {
@@ -76,8 +95,13 @@ def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
     }
     if op.description:
         spec["description"] = op.description
+    parameters = []
+    if op.path is not None:
+        parameters += _parameters(op.path, op.path.model_json_schema(), "path")
     if op.query is not None:
-        spec["parameters"] = _query_parameters(op.query, op.query.model_json_schema())
+        parameters += _parameters(op.query, op.query.model_json_schema())
+    if parameters:
+        spec["parameters"] = parameters
     if op.body is not None:
         spec["requestBody"] = {
             "required": True,
@@ -89,14 +113,12 @@ def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
 
 
 def build_openapi() -> dict[str, Any]:
-    _, schemas = models_json_schema(
-        [(model, "serialization") for model in _models()], ref_template=_REF
-    )
+    _, schemas = models_json_schema(_models(), ref_template=_REF)
     paths: dict[str, Any] = {}
     for path, handler in ROUTES:
         item: dict[str, Any] = {}
         for method, op in handler.operations.items():
-            operation_id = f"{method}_{path.replace('.', '_').replace('/', '_')}"
+            operation_id = f"{method}_{re.sub(r'[^A-Za-z0-9]+', '_', path).strip('_')}"
             item[method] = _operation(op, operation_id)
         paths[f"/{API_PREFIX}/{path}"] = item
     return {

@@ -4,7 +4,10 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
@@ -12,11 +15,17 @@ import { MlopsClient } from './api/client';
 import { mlopsIcon } from './icons';
 import { MlopsModel } from './model';
 import { MlopsPanel, PANEL_ID } from './panel';
+import type { RunDetails } from './api/types';
+import { RunsModel } from './runs/model';
+import { createCompareWidget, createRunDetailsWidget } from './runs/widgets';
+import { findTrackedCell } from './runs/cells';
 
 /** Command identifiers, all prefixed `mlops:`. */
 export namespace CommandIDs {
   export const openPanel = 'mlops:open-panel';
   export const refresh = 'mlops:refresh';
+  export const openRun = 'mlops:open-run';
+  export const compareRuns = 'mlops:compare-runs';
 }
 
 const PLUGIN_ID = 'jupyter-mlops:plugin';
@@ -27,21 +36,70 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'The MLOps sidebar: tracking store status, experiments, and the mlops: commands.',
   autoStart: true,
   requires: [ILabShell],
-  optional: [ITranslator, ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  optional: [
+    ITranslator,
+    ISettingRegistry,
+    ICommandPalette,
+    ILayoutRestorer,
+    INotebookTracker,
+    IDocumentManager
+  ],
   activate: (
     app: JupyterFrontEnd,
     labShell: ILabShell,
     translator: ITranslator | null,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null,
+    docManager: IDocumentManager | null
   ) => {
     const translator_ = translator ?? nullTranslator;
     const trans = translator_.load('jupyter_mlops');
-    const model = new MlopsModel(
-      new MlopsClient(app.serviceManager.serverSettings)
-    );
-    const panel = new MlopsPanel(model, translator_);
+    const client = new MlopsClient(app.serviceManager.serverSettings);
+    const model = new MlopsModel(client);
+    const runs = new RunsModel(client);
+    const panel = new MlopsPanel(model, runs, translator_, {
+      openRun: runId =>
+        void app.commands.execute(CommandIDs.openRun, { runId }),
+      compareRuns: runIds =>
+        void app.commands.execute(CommandIDs.compareRuns, { runIds })
+    });
+    const tabs = new WidgetTracker({ namespace: 'jupyter-mlops-runs' });
+
+    /** Open the notebook that produced a run, with the cell selected and in view. */
+    const openNotebook = async (details: RunDetails) => {
+      const path = details.run.notebook_path;
+      if (!path || !docManager) {
+        return;
+      }
+      const widget = docManager.openOrReveal(path);
+      if (!(widget instanceof NotebookPanel)) {
+        return;
+      }
+      await widget.context.ready;
+      const notebook = widget.content;
+      const index = findTrackedCell(
+        notebook.widgets.map(cell => cell.model.sharedModel.getSource()),
+        details.cell_source ?? ''
+      );
+      if (index >= 0) {
+        notebook.activeCellIndex = index;
+        await notebook.scrollToItem(index);
+      }
+    };
+
+    // The runs shown follow the notebook in focus: its experiment is named after it.
+    notebooks?.currentChanged.connect((_, current) => {
+      if (!current) {
+        return;
+      }
+      const stem = PathExt.basename(current.context.path, '.ipynb');
+      const experiment = model.experiments.find(e => e.name === stem);
+      if (experiment) {
+        void runs.setExperiment(experiment.experiment_id);
+      }
+    });
     labShell.add(panel, 'left', { rank: 600, type: 'MLOps' });
     if (restorer) {
       restorer.add(panel, PANEL_ID);
@@ -59,13 +117,59 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.refresh, {
       label: trans.__('Refresh MLOps Status'),
-      caption: trans.__('Reload the tracking status and experiments'),
-      execute: () => model.refresh()
+      caption: trans.__('Reload the tracking status, experiments and runs'),
+      execute: () => Promise.all([model.refresh(), runs.refresh()])
+    });
+    app.commands.addCommand(CommandIDs.openRun, {
+      label: trans.__('Open Run Details'),
+      caption: trans.__(
+        'Show a tracked run: metrics, parameters, figures, lineage'
+      ),
+      execute: args => {
+        const runId = String(args.runId ?? '');
+        if (!runId) {
+          return;
+        }
+        const open = tabs.find(w => w.id === `jp-mlops-run-${runId}`);
+        if (open) {
+          labShell.activateById(open.id);
+          return;
+        }
+        const widget = createRunDetailsWidget(
+          client,
+          runs,
+          runId,
+          trans,
+          details => void openNotebook(details)
+        );
+        void tabs.add(widget);
+        labShell.add(widget, 'main');
+        labShell.activateById(widget.id);
+      }
+    });
+    app.commands.addCommand(CommandIDs.compareRuns, {
+      label: trans.__('Compare Selected Runs'),
+      caption: trans.__('Parameters side by side, metric charts overlaid'),
+      isEnabled: args =>
+        ((args.runIds as string[] | undefined) ?? Array.from(runs.selected))
+          .length > 1,
+      execute: args => {
+        const runIds =
+          (args.runIds as string[] | undefined) ?? Array.from(runs.selected);
+        if (runIds.length < 2) {
+          return;
+        }
+        const widget = createCompareWidget(client, runIds, trans);
+        void tabs.add(widget);
+        labShell.add(widget, 'main');
+        labShell.activateById(widget.id);
+      }
     });
     if (palette) {
       const category = trans.__('MLOps');
       palette.addItem({ command: CommandIDs.openPanel, category });
       palette.addItem({ command: CommandIDs.refresh, category });
+      palette.addItem({ command: CommandIDs.compareRuns, category });
     }
 
     if (settingRegistry) {

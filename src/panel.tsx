@@ -9,6 +9,8 @@ import {
 import * as React from 'react';
 
 import { ExperimentsView } from './components/ExperimentsView';
+import { RunsView } from './components/RunsView';
+import { RunsModel } from './runs/model';
 import { StatusView } from './components/StatusView';
 import { mlopsIcon } from './icons';
 import { MlopsModel } from './model';
@@ -16,14 +18,22 @@ import { MlopsModel } from './model';
 /** Identifier of the panel in the left sidebar (and in the layout restorer). */
 export const PANEL_ID = 'jp-mlops-panel';
 
+/** What the panel asks of the application when a person acts on runs. */
+export interface IPanelHandlers {
+  openRun: (runId: string) => void;
+  compareRuns: (runIds: string[]) => void;
+}
+
 /**
- * The MLOps sidebar: a side panel whose sections (status, experiments; runs, data and
- * jobs later) each render from the shared model.
+ * The MLOps sidebar: a side panel whose sections (status, experiments, runs; data and
+ * jobs later) each render from the shared models.
  */
 export class MlopsPanel extends SidePanel {
   constructor(
     readonly model: MlopsModel,
-    translator: ITranslator
+    readonly runs: RunsModel,
+    translator: ITranslator,
+    handlers: IPanelHandlers
   ) {
     super({ translator });
     const trans = translator.load('jupyter_mlops');
@@ -48,6 +58,41 @@ export class MlopsPanel extends SidePanel {
     this.addWidget(
       section(model, trans, trans.__('Experiments'), 'experiments')
     );
+    const runsSection = ReactWidget.create(
+      <UseSignal signal={model.changed} initialSender={model}>
+        {() => (
+          <UseSignal signal={runs.changed} initialSender={runs}>
+            {() => (
+              <RunsView
+                model={runs}
+                experiments={model.experiments}
+                trans={trans}
+                onOpen={handlers.openRun}
+                onCompare={handlers.compareRuns}
+              />
+            )}
+          </UseSignal>
+        )}
+      </UseSignal>
+    );
+    runsSection.title.label = trans.__('Runs');
+    runsSection.addClass('jp-mlops-Section-runs');
+    this.addWidget(runsSection);
+    model.changed.connect(this._pickExperiment, this);
+  }
+
+  /** With no experiment chosen yet, show the most recently updated one that has runs. */
+  private _pickExperiment(): void {
+    if (
+      this.runs.experimentId !== null ||
+      this.model.experiments.length === 0
+    ) {
+      return;
+    }
+    const withRuns = this.model.experiments.find(e => e.run_count > 0);
+    void this.runs.setExperiment(
+      (withRuns ?? this.model.experiments[0]).experiment_id
+    );
   }
 
   protected onAfterShow(): void {
@@ -56,6 +101,7 @@ export class MlopsPanel extends SidePanel {
 
   dispose(): void {
     this.model.dispose();
+    this.runs.dispose();
     super.dispose();
   }
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,7 +36,10 @@ def _documented_path(matcher: PathMatches, base_url: str) -> str:
     assert matcher._path is not None, f"pattern {regex.pattern} cannot be reversed"
     if matcher._group_count:
         assert len(names) == matcher._group_count, f"unnamed group in {regex.pattern}"
-        path = matcher._path % tuple(f"{{{name}}}" for name in names)
+        # Not ``%`` formatting: the base URL may hold escapes such as "%40".
+        pieces = matcher._path.split("%s")
+        assert len(pieces) == len(names) + 1, (matcher._path, names)
+        path = pieces[0] + "".join(f"{{{n}}}{rest}" for n, rest in zip(names, pieces[1:]))
     else:
         path = matcher._path
     assert path.startswith(base_url), (path, base_url)
@@ -133,11 +137,17 @@ async def test_operations_are_well_formed(fetch_json):
         for method, op in item.items():
             operation_ids.append(op["operationId"])
             assert op["summary"], (path, method)
-            assert "200" in op["responses"], (path, method)
+            assert {"200", "204"} & set(op["responses"]), (path, method)
             # Every route needs authentication, so every route documents 403.
             assert "403" in op["responses"], (path, method)
+            # Path parameters are exactly the {names} of the path, and required.
+            in_path = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+            assert in_path == re.findall(r"\{(\w+)\}", path), (path, method)
             for param in op.get("parameters", []):
-                assert param["in"] == "query"
+                assert param["in"] in ("query", "path")
+                assert param["required"] or param["in"] == "query"
+            if "requestBody" in op:
+                assert method in ("post", "put", "patch"), (path, method)
     assert len(operation_ids) == len(set(operation_ids)), operation_ids
     experiments = doc["paths"][f"/{API_PREFIX}/experiments"]["get"]
     assert {p["name"] for p in experiments["parameters"]} == {
@@ -149,15 +159,40 @@ async def test_operations_are_well_formed(fetch_json):
 
 
 @pytest.mark.parametrize(
-    ("path", "model"),
-    [("status", "StatusResponse"), ("experiments", "ExperimentsResponse")],
+    ("path", "method", "model"),
+    [
+        ("status", "get", "StatusResponse"),
+        ("experiments", "get", "ExperimentsResponse"),
+        ("runs", "get", "RunsPage"),
+        ("runs/{run_id}", "get", "RunDetails"),
+        ("runs/{run_id}", "patch", "RunSummary"),
+        ("runs/{run_id}/restore", "post", "RunSummary"),
+        ("runs/{run_id}/metrics/{key}", "get", "MetricHistory"),
+        ("runs/{run_id}/artifacts", "get", "ArtifactList"),
+    ],
 )
-def test_responses_reference_their_models(path, model):
+def test_responses_reference_their_models(path, method, model):
     doc = build_openapi()
-    schema = doc["paths"][f"/{API_PREFIX}/{path}"]["get"]["responses"]["200"]["content"][
+    schema = doc["paths"][f"/{API_PREFIX}/{path}"][method]["responses"]["200"]["content"][
         "application/json"
     ]["schema"]
     assert schema == {"$ref": f"#/components/schemas/{model}"}
+
+
+def test_bodies_bytes_and_empty_answers_are_documented():
+    paths = build_openapi()["paths"]
+    patch = paths[f"/{API_PREFIX}/runs/{{run_id}}"]["patch"]
+    assert patch["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RunUpdate"
+    }
+    delete = paths[f"/{API_PREFIX}/runs/{{run_id}}"]["delete"]
+    assert "200" not in delete["responses"]
+    assert "content" not in delete["responses"]["204"]
+    artifact = paths[f"/{API_PREFIX}/runs/{{run_id}}/artifact"]["get"]
+    assert artifact["responses"]["200"]["content"] == {
+        "*/*": {"schema": {"type": "string", "format": "binary"}}
+    }
+    assert "application/json" in artifact["responses"]["404"]["content"]
 
 
 async def test_error_answer_matches_the_documented_schema(fetch_json):

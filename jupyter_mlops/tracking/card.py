@@ -93,8 +93,9 @@ def _shared_models() -> tuple[Any, Any]:
     global _models
     if _models is None:
         import ipywidgets
+        from ipywidgets.widgets.widget_string import HTMLStyle
 
-        _models = (ipywidgets.Layout(), ipywidgets.HTMLStyle())
+        _models = (ipywidgets.Layout(), HTMLStyle())
     return _models
 
 

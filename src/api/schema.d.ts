@@ -38,6 +38,110 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A page of an experiment's runs, filtered and sorted by the store. */
+    get: operations['get_runs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/runs/{run_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One run: summary, all tags, cell source, lineage and error. */
+    get: operations['get_runs_run_id'];
+    put?: never;
+    post?: never;
+    /** Delete a run (MLflow's soft delete; POST .../restore undoes it). */
+    delete: operations['delete_runs_run_id'];
+    options?: never;
+    head?: never;
+    /** Rename a run, set or delete its tags. */
+    patch: operations['patch_runs_run_id'];
+    trace?: never;
+  };
+  '/jupyter-mlops/runs/{run_id}/artifact': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One artifact file's bytes, typed by its extension for preview (unknown types and download=true: an attachment). */
+    get: operations['get_runs_run_id_artifact'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/runs/{run_id}/artifacts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The files and folders in one folder of a run's artifacts. */
+    get: operations['get_runs_run_id_artifacts'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/runs/{run_id}/metrics/{key}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every value of one metric of a run, thinned evenly above 10,000 points. */
+    get: operations['get_runs_run_id_metrics_key'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/runs/{run_id}/restore': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Restore a deleted run. */
+    post: operations['post_runs_run_id_restore'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/status': {
     parameters: {
       query?: never;
@@ -59,6 +163,28 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /** ArtifactEntry */
+    ArtifactEntry: {
+      /** Is Dir */
+      is_dir: boolean;
+      /**
+       * Path
+       * @description Relative to the run's artifact root.
+       */
+      path: string;
+      /**
+       * Size
+       * @description Bytes; null for folders or when the store omits it.
+       */
+      size: number | null;
+    };
+    /** ArtifactList */
+    ArtifactList: {
+      /** Entries */
+      entries: components['schemas']['ArtifactEntry'][];
+      /** Path */
+      path: string;
+    };
     /** ContainerEngineStatus */
     ContainerEngineStatus: {
       /**
@@ -70,20 +196,30 @@ export interface components {
        * Error
        * @default null
        */
-      error: string | null;
+      error?: string | null;
       /**
        * Name
        * @description Engine name, e.g. 'Docker Engine'.
        * @default null
        */
-      name: string | null;
+      name?: string | null;
       /** Reachable */
       reachable: boolean;
       /**
        * Version
        * @default null
        */
-      version: string | null;
+      version?: string | null;
+    };
+    /** DataVersion */
+    DataVersion: {
+      /** Hash */
+      hash: string;
+      /**
+       * Kind
+       * @description 'dvc' (DVC's md5), 'sha256' or 'missing'.
+       */
+      kind: string;
     };
     /**
      * ErrorBody
@@ -107,13 +243,13 @@ export interface components {
        * Artifact Location
        * @default null
        */
-      artifact_location: string | null;
+      artifact_location?: string | null;
       /**
        * Creation Time
        * @description Milliseconds since the epoch.
        * @default null
        */
-      creation_time: number | null;
+      creation_time?: number | null;
       /** Experiment Id */
       experiment_id: string;
       /**
@@ -121,7 +257,7 @@ export interface components {
        * @description Milliseconds since the epoch.
        * @default null
        */
-      last_update_time: number | null;
+      last_update_time?: number | null;
       /**
        * Lifecycle Stage
        * @enum {string}
@@ -154,6 +290,62 @@ export interface components {
        */
       tracking_uri: string;
     };
+    /** Lineage */
+    Lineage: {
+      /**
+       * Data
+       * @description Data path -> the version the run read.
+       */
+      data: {
+        [key: string]: components['schemas']['DataVersion'];
+      };
+      /** Git Branch */
+      git_branch: string | null;
+      /** Git Commit */
+      git_commit: string | null;
+      /** Git Dirty */
+      git_dirty: boolean | null;
+      /**
+       * Packages Artifact
+       * @description Artifact with the kernel's package versions, when recorded.
+       */
+      packages_artifact: 'lineage/requirements.txt' | null;
+      /**
+       * Python
+       * @description Python version of the kernel.
+       */
+      python: string | null;
+    };
+    /** MetricHistory */
+    MetricHistory: {
+      /**
+       * Downsampled
+       * @description True when the history had more points than the cap and was evenly thinned.
+       */
+      downsampled: boolean;
+      /** Key */
+      key: string;
+      /**
+       * Points
+       * @description Ordered by step, then timestamp.
+       */
+      points: components['schemas']['MetricPoint'][];
+    };
+    /** MetricPoint */
+    MetricPoint: {
+      /** Step */
+      step: number;
+      /**
+       * Timestamp
+       * @description Milliseconds since the epoch.
+       */
+      timestamp: number;
+      /**
+       * Value
+       * @description null for NaN or an infinity (JSON has none).
+       */
+      value: number | null;
+    };
     /** ProjectStatus */
     ProjectStatus: {
       /**
@@ -170,17 +362,153 @@ export interface components {
        * Git Branch
        * @default null
        */
-      git_branch: string | null;
+      git_branch?: string | null;
       /**
        * Git Commit
        * @default null
        */
-      git_commit: string | null;
+      git_commit?: string | null;
       /**
        * Root
        * @description The server's root folder, which is the project root.
        */
       root: string;
+    };
+    /** RunDetails */
+    RunDetails: {
+      /** All Tags */
+      all_tags: {
+        [key: string]: string;
+      };
+      /**
+       * Cell Source
+       * @description The tracked cell's source (source/cell.py).
+       */
+      cell_source: string | null;
+      /**
+       * Error
+       * @description The exception that failed the run, when it did.
+       */
+      error: string | null;
+      lineage: components['schemas']['Lineage'];
+      /**
+       * Mlflow Ui Url
+       * @description The run in the MLflow UI, when the store is a tracking server.
+       */
+      mlflow_ui_url: string | null;
+      run: components['schemas']['RunSummary'];
+    };
+    /** RunSummary */
+    RunSummary: {
+      /**
+       * Duration Ms
+       * @description end_time - start_time; null while running.
+       */
+      duration_ms: number | null;
+      /**
+       * End Time
+       * @description Milliseconds since the epoch; null while running.
+       */
+      end_time: number | null;
+      /** Experiment Id */
+      experiment_id: string;
+      /**
+       * Lifecycle Stage
+       * @enum {string}
+       */
+      lifecycle_stage: 'active' | 'deleted';
+      /**
+       * Metrics
+       * @description Latest value of each metric; null for NaN or an infinity (JSON has none).
+       */
+      metrics: {
+        [key: string]: number | null;
+      };
+      /**
+       * Notebook
+       * @description The notebook that made the run, as recorded.
+       */
+      notebook: string | null;
+      /**
+       * Notebook Path
+       * @description That notebook relative to the server's root (openable in JupyterLab); null when it is outside the root or unknown.
+       */
+      notebook_path: string | null;
+      /** Params */
+      params: {
+        [key: string]: string;
+      };
+      /** Run Id */
+      run_id: string;
+      /** Run Name */
+      run_name: string;
+      /**
+       * Source
+       * @description What made the run: a %%track cell, an exported job, a script, or other.
+       * @enum {string}
+       */
+      source: 'cell' | 'job' | 'script' | 'other';
+      /**
+       * Start Time
+       * @description Milliseconds since the epoch.
+       */
+      start_time: number | null;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+      /**
+       * Tags
+       * @description The user's tags: those not starting with 'mlflow.' or 'jupyter_mlops.'.
+       */
+      tags: {
+        [key: string]: string;
+      };
+    };
+    /**
+     * RunUpdate
+     * @description Body of ``PATCH /jupyter-mlops/runs/{run_id}``: what to change.
+     */
+    RunUpdate: {
+      /**
+       * Delete Tags
+       * @description Tag keys to remove (absent keys are ignored).
+       */
+      delete_tags?: string[];
+      /**
+       * Name
+       * @description New name.
+       * @default null
+       */
+      name?: string | null;
+      /**
+       * Set Tags
+       * @description Tags to set (keys may not start with 'mlflow.' or 'jupyter_mlops.').
+       */
+      set_tags?: {
+        [key: string]: string;
+      };
+    };
+    /** RunsPage */
+    RunsPage: {
+      /**
+       * Metric Keys
+       * @description Metric names of the runs in this page, sorted.
+       */
+      metric_keys: string[];
+      /**
+       * Next Page Token
+       * @description Pass as page_token for the next page.
+       */
+      next_page_token: string | null;
+      /**
+       * Param Keys
+       * @description Parameter names of the runs in this page, sorted.
+       */
+      param_keys: string[];
+      /** Runs */
+      runs: components['schemas']['RunSummary'][];
     };
     /** StatusResponse */
     StatusResponse: {
@@ -208,7 +536,7 @@ export interface components {
        * Error
        * @default null
        */
-      error: string | null;
+      error?: string | null;
       /**
        * Kind
        * @enum {string}
@@ -227,7 +555,7 @@ export interface components {
        * @description Base URL of the MLflow UI when a tracking server is used.
        * @default null
        */
-      ui_url: string | null;
+      ui_url?: string | null;
       /**
        * Uri
        * @description Tracking URI in use, credentials masked.
@@ -326,6 +654,509 @@ export interface operations {
       };
       /** @description Not authenticated or not authorised. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_runs: {
+    parameters: {
+      query: {
+        /** @description The experiment. */
+        experiment_id: string;
+        /** @description MLflow's search syntax, e.g. "metrics.loss < 0.5 and params.lr = '0.1'". */
+        filter?: string;
+        /** @description One clause, e.g. 'metrics.loss ASC', 'params.lr DESC', 'attributes.start_time DESC'. */
+        order_by?: string;
+        /** @description Runs per page. */
+        max_results?: number;
+        /** @description next_page_token of the previous page. */
+        page_token?: string | null;
+        /** @description Also list deleted runs. */
+        include_deleted?: boolean;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunsPage'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_runs_run_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunDetails'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  delete_runs_run_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no content. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  patch_runs_run_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RunUpdate'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunSummary'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_runs_run_id_artifact: {
+    parameters: {
+      query: {
+        /** @description File inside the artifacts. */
+        path: string;
+        /** @description Send as an attachment, whatever its type or size (no preview limit). */
+        download?: boolean;
+      };
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The file's bytes. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          '*/*': string;
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_runs_run_id_artifacts: {
+    parameters: {
+      query?: {
+        /** @description Folder inside the run's artifacts; '' = root. */
+        path?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ArtifactList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_runs_run_id_metrics_key: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+        /** @description Metric name; may contain '/' (send it URL-encoded or as is). */
+        key: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MetricHistory'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_runs_run_id_restore: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunSummary'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
         headers: {
           [name: string]: unknown;
         };

@@ -19,3 +19,19 @@ export interface IExperimentsQuery {
   max_results?: number;
   include_deleted?: boolean;
 }
+
+export type RunsPage = Schemas['RunsPage'];
+export type RunSummary = Schemas['RunSummary'];
+export type RunDetails = Schemas['RunDetails'];
+export type MetricHistory = Schemas['MetricHistory'];
+export type ArtifactList = Schemas['ArtifactList'];
+export type RunUpdate = Schemas['RunUpdate'];
+
+export interface IRunsQuery {
+  experiment_id: string;
+  filter?: string;
+  order_by?: string;
+  max_results?: number;
+  page_token?: string;
+  include_deleted?: boolean;
+}

@@ -1,0 +1,297 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Button } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { MlopsClient } from '../api/client';
+import { MlopsApiError } from '../api/request';
+import type { ArtifactList, MetricHistory, RunDetails } from '../api/types';
+import { shortCommit } from '../format';
+import { Chart } from './Chart';
+import { ErrorCard } from './ErrorCard';
+import { durationText } from './RunsView';
+
+/** What the details view can ask of the application. */
+export interface IRunActions {
+  openNotebook: (details: RunDetails) => void;
+  rename: (details: RunDetails) => Promise<void>;
+  addTag: (details: RunDetails) => Promise<void>;
+  remove: (details: RunDetails) => Promise<void>;
+}
+
+interface IRunDetailsProps {
+  client: MlopsClient;
+  runId: string;
+  trans: TranslationBundle;
+  actions: IRunActions;
+  /** Bumped by the widget to reload after an action. */
+  version: number;
+}
+
+function KeyValues(props: { values: Record<string, string | number> }) {
+  const entries = Object.entries(props.values);
+  if (entries.length === 0) {
+    return <div className="jp-mlops-Muted">—</div>;
+  }
+  return (
+    <table className="jp-mlops-KeyValues">
+      <tbody>
+        {entries.map(([key, value]) => (
+          <tr key={key}>
+            <td>{key}</td>
+            <td>
+              <code>{String(value)}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** An image artifact, fetched with the page's credentials. */
+function ArtifactImage(props: {
+  client: MlopsClient;
+  runId: string;
+  path: string;
+}) {
+  const [url, setUrl] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    let objectUrl: string | null = null;
+    void props.client.artifact(props.runId, props.path).then(blob => {
+      objectUrl = URL.createObjectURL(blob);
+      setUrl(objectUrl);
+    });
+    return () => {
+      if (objectUrl) {
+        URL.revokeObjectURL(objectUrl);
+      }
+    };
+  }, [props.runId, props.path]);
+  return url ? (
+    <figure className="jp-mlops-Figure">
+      <img src={url} alt={props.path} />
+      <figcaption>{props.path}</figcaption>
+    </figure>
+  ) : (
+    <div className="jp-mlops-Muted">{props.path}</div>
+  );
+}
+
+async function download(client: MlopsClient, runId: string, path: string) {
+  const blob = await client.artifact(runId, path);
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = path.split('/').pop() || 'artifact';
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+/** Everything about one run: parameters, metric charts, artifacts, source, lineage. */
+export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
+  const { client, runId, trans, actions } = props;
+  const [details, setDetails] = React.useState<RunDetails | null>(null);
+  const [histories, setHistories] = React.useState<MetricHistory[]>([]);
+  const [artifacts, setArtifacts] = React.useState<string[]>([]);
+  const [error, setError] = React.useState<MlopsApiError | null>(null);
+  const [attempt, setAttempt] = React.useState(0);
+
+  React.useEffect(() => {
+    let cancelled = false;
+    const load = async () => {
+      try {
+        const found = await client.run(runId);
+        const keys = Object.keys(found.run.metrics).filter(
+          k => !k.startsWith('jupyter_mlops.')
+        );
+        const [loaded, listing] = await Promise.all([
+          Promise.all(
+            keys.slice(0, 12).map(k => client.metricHistory(runId, k))
+          ),
+          listArtifacts(client, runId)
+        ]);
+        if (!cancelled) {
+          setDetails(found);
+          setHistories(loaded);
+          setArtifacts(listing);
+          setError(null);
+        }
+      } catch (reason) {
+        if (!cancelled) {
+          setError(reason as MlopsApiError);
+        }
+      }
+    };
+    void load();
+    return () => {
+      cancelled = true;
+    };
+  }, [runId, props.version, attempt]);
+
+  if (error) {
+    return (
+      <ErrorCard
+        error={error}
+        trans={trans}
+        onRetry={() => setAttempt(attempt + 1)}
+      />
+    );
+  }
+  if (!details) {
+    return (
+      <div className="jp-mlops-Placeholder">{trans.__('Loading the run…')}</div>
+    );
+  }
+  const run = details.run;
+  const stepped = histories.filter(h => h.points.length > 1);
+  const single = Object.fromEntries(
+    Object.entries(run.metrics).map(([k, v]) => [
+      k,
+      v === null ? 'NaN' : Number(v).toPrecision(6)
+    ])
+  );
+  const images = artifacts.filter(p => /\.(png|jpe?g|svg|gif)$/i.test(p));
+  const lineage = details.lineage;
+  return (
+    <div className="jp-mlops-RunDetails">
+      <header className="jp-mlops-RunDetails-header">
+        <h2>{run.run_name}</h2>
+        <span className={`jp-mlops-Status jp-mod-${run.status.toLowerCase()}`}>
+          {run.status}
+        </span>
+        <span className="jp-mlops-Muted">
+          {run.start_time ? new Date(run.start_time).toLocaleString() : ''} ·{' '}
+          {durationText(run.duration_ms)} · {run.source} ·{' '}
+          <code>{run.run_id}</code>
+        </span>
+        <div className="jp-mlops-RunDetails-actions">
+          {run.notebook_path && (
+            <Button small onClick={() => actions.openNotebook(details)}>
+              {trans.__('Open the notebook at this cell')}
+            </Button>
+          )}
+          {details.mlflow_ui_url && (
+            <a
+              className="jp-mlops-Link"
+              href={details.mlflow_ui_url}
+              target="_blank"
+              rel="noopener noreferrer"
+            >
+              {trans.__('Open in the MLflow UI')}
+            </a>
+          )}
+          <Button minimal small onClick={() => void actions.rename(details)}>
+            {trans.__('Rename')}
+          </Button>
+          <Button minimal small onClick={() => void actions.addTag(details)}>
+            {trans.__('Add tag')}
+          </Button>
+          <Button minimal small onClick={() => void actions.remove(details)}>
+            {trans.__('Delete')}
+          </Button>
+        </div>
+        {details.error && (
+          <div className="jp-mlops-StatusRow-error">{details.error}</div>
+        )}
+      </header>
+      <section>
+        <h3>{trans.__('Metrics')}</h3>
+        {stepped.map(h => (
+          <div key={h.key} className="jp-mlops-MetricChart">
+            <div className="jp-mlops-MetricChart-title">{h.key}</div>
+            <Chart
+              series={[
+                { label: h.key, points: h.points.map(p => [p.step, p.value]) }
+              ]}
+              xLabel={trans.__('step')}
+            />
+          </div>
+        ))}
+        <KeyValues values={single} />
+      </section>
+      <section>
+        <h3>{trans.__('Parameters')}</h3>
+        <KeyValues values={run.params} />
+      </section>
+      {images.length > 0 && (
+        <section>
+          <h3>{trans.__('Figures')}</h3>
+          <div className="jp-mlops-Figures">
+            {images.map(path => (
+              <ArtifactImage
+                key={path}
+                client={client}
+                runId={runId}
+                path={path}
+              />
+            ))}
+          </div>
+        </section>
+      )}
+      {details.cell_source && (
+        <section>
+          <h3>{trans.__('Cell source')}</h3>
+          <pre className="jp-mlops-Source">{details.cell_source}</pre>
+        </section>
+      )}
+      <section>
+        <h3>{trans.__('Lineage')}</h3>
+        <KeyValues
+          values={{
+            [trans.__('git commit')]: lineage.git_commit
+              ? `${shortCommit(lineage.git_commit)}${lineage.git_dirty ? trans.__(' (dirty)') : ''}`
+              : '—',
+            [trans.__('git branch')]: lineage.git_branch ?? '—',
+            [trans.__('Python')]: lineage.python ?? '—',
+            ...Object.fromEntries(
+              Object.entries(lineage.data).map(([path, version]) => [
+                trans.__('data %1', path),
+                `${version.kind}:${version.hash.slice(0, 12)}`
+              ])
+            )
+          }}
+        />
+      </section>
+      <section>
+        <h3>{trans.__('Tags')}</h3>
+        <KeyValues values={details.all_tags} />
+      </section>
+      <section>
+        <h3>{trans.__('Artifacts')}</h3>
+        <ul className="jp-mlops-Artifacts">
+          {artifacts.map(path => (
+            <li key={path}>
+              <a
+                href="#"
+                onClick={event => {
+                  event.preventDefault();
+                  void download(client, runId, path);
+                }}
+              >
+                {path}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </section>
+    </div>
+  );
+}
+
+/** Every artifact file of a run, two folder levels deep at most. */
+async function listArtifacts(
+  client: MlopsClient,
+  runId: string
+): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (listing: ArtifactList, depth: number) => {
+    for (const entry of listing.entries) {
+      if (!entry.is_dir) {
+        files.push(entry.path);
+      } else if (depth < 2) {
+        await walk(await client.artifacts(runId, entry.path), depth + 1);
+      }
+    }
+  };
+  await walk(await client.artifacts(runId), 0);
+  return files;
+}
