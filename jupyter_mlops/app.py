@@ -92,6 +92,8 @@ class MlopsApp(ExtensionApp):
         self._executor.submit(self.tracking.warm_up)
         # Kernels started by this server inherit these, so %%track uses the same store.
         os.environ.update(self.settings_resolved.kernel_environment())
+        if self.serverapp is not None:
+            os.environ["JUPYTER_MLOPS_BASE_URL"] = self.serverapp.base_url
         self.log.info(
             "jupyter-mlops %s: tracking to %s",
             __version__,

@@ -1,6 +1,7 @@
 import {
   ILabShell,
   ILayoutRestorer,
+  IRouter,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
@@ -26,7 +27,11 @@ export namespace CommandIDs {
   export const refresh = 'mlops:refresh';
   export const openRun = 'mlops:open-run';
   export const compareRuns = 'mlops:compare-runs';
+  export const openRunFromUrl = 'mlops:open-run-from-url';
 }
+
+/** `?mlops-run=<id>` in a JupyterLab URL (the run cards link to it) opens that run. */
+const RUN_URL = /[?&]mlops-run=([A-Za-z0-9_-]+)/;
 
 const PLUGIN_ID = 'jupyter-mlops:plugin';
 
@@ -42,7 +47,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     ILayoutRestorer,
     INotebookTracker,
-    IDocumentManager
+    IDocumentManager,
+    IRouter
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -52,7 +58,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
-    docManager: IDocumentManager | null
+    docManager: IDocumentManager | null,
+    router: IRouter | null
   ) => {
     const translator_ = translator ?? nullTranslator;
     const trans = translator_.load('jupyter_mlops');
@@ -165,6 +172,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
         labShell.activateById(widget.id);
       }
     });
+    if (router) {
+      app.commands.addCommand(CommandIDs.openRunFromUrl, {
+        execute: args => {
+          const search = String((args as IRouter.ILocation).search ?? '');
+          const match = RUN_URL.exec(search);
+          if (match) {
+            return app.restored.then(() =>
+              app.commands.execute(CommandIDs.openRun, { runId: match[1] })
+            );
+          }
+        }
+      });
+      router.register({ command: CommandIDs.openRunFromUrl, pattern: RUN_URL });
+    }
+
     if (palette) {
       const category = trans.__('MLOps');
       palette.addItem({ command: CommandIDs.openPanel, category });

@@ -350,3 +350,18 @@ def test_magic_option_parsing():
         "stage: dev": "1",
         "a.b-c d": "2",
     }
+
+
+def test_card_links_to_the_run_in_the_panel(monkeypatch):
+    from jupyter_mlops.tracking import card
+    from jupyter_mlops.tracking.delivery import Outcome
+    from jupyter_mlops.tracking.spool import RunRecord
+
+    record = RunRecord.new(tracking_uri="sqlite:///x.db", experiment="e", run_name="n")
+    delivered = Outcome(record.key, "delivered", "abc123", "1")
+    monkeypatch.delenv("JUPYTER_MLOPS_BASE_URL", raising=False)
+    assert "mlops-run" not in card.render(record, delivered)
+    monkeypatch.setenv("JUPYTER_MLOPS_BASE_URL", "/user/ann/")
+    html = card.render(record, delivered)
+    assert "href='/user/ann/lab?mlops-run=abc123'" in html
+    assert "mlops-run" not in card.render(record, Outcome(record.key, "retry", None, None))

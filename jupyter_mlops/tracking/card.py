@@ -8,8 +8,9 @@ a link to the run in the MLflow UI when a tracking server is used.
 from __future__ import annotations
 
 import html
+import os
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .delivery import Outcome
 from .spool import RunRecord
@@ -31,6 +32,15 @@ def ui_run_url(tracking_uri: str, experiment_id: str | None, run_id: str | None)
     parts = urlsplit(tracking_uri)
     base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def panel_run_url(run_id: str | None) -> str | None:
+    """A JupyterLab URL that opens the run's details (the frontend routes ``mlops-run``),
+    when this kernel was started by a Jupyter server with jupyter-mlops."""
+    base = os.environ.get("JUPYTER_MLOPS_BASE_URL")
+    if not run_id or not base:
+        return None
+    return f"{base.rstrip('/')}/lab?mlops-run={quote(run_id)}"
 
 
 def render(record: RunRecord, outcome: Outcome | None) -> str:
@@ -68,6 +78,9 @@ def render(record: RunRecord, outcome: Outcome | None) -> str:
     )
     if url:
         link = f" · <a href='{e(url)}' target='_blank' rel='noopener'>open in MLflow</a>"
+    panel = panel_run_url(outcome.run_id if outcome else None)
+    if panel:
+        link = f" · <a href='{e(panel)}' target='_blank'>open in the MLOps panel</a>" + link
     run_id = f" · run <code>{e(outcome.run_id[:8])}</code>" if outcome and outcome.run_id else ""
     return (
         "<div class='jp-mlops-RunCard' style='border:1px solid var(--jp-border-color2,#ccc);"

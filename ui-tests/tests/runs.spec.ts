@@ -91,5 +91,23 @@ test.describe('Runs view', () => {
     await page.theme.setDarkTheme();
     await page.screenshot({ path: `${SCREENSHOTS}/compare-dark.png` });
     await page.theme.setLightTheme();
+
+    // The run cards link to `/lab?mlops-run=<id>`: the route's command opens the run.
+    const runId = await rows.last().getAttribute('data-run-id');
+    await page.evaluate(
+      id =>
+        (window as any).jupyterapp.commands.execute('mlops:open-run-from-url', {
+          hash: '',
+          path: '/lab',
+          request: `/lab?mlops-run=${id}`,
+          search: `?mlops-run=${id}`
+        }),
+      runId
+    );
+    await expect(
+      page.locator('.jp-mlops-RunDetails', { hasText: runId! })
+    ).toBeVisible({
+      timeout: 30000
+    });
   });
 });
