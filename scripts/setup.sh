@@ -65,7 +65,9 @@ if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ] || [ "$ROOT/pack
   touch "$STAMP"
 fi
 
-if [ ! -f "$ROOT/jupyter_mlops/labextension/package.json" ] || [ ! -d "$ROOT/node_modules" ]; then
+BUILT="$ROOT/jupyter_mlops/labextension/package.json"
+if [ ! -f "$BUILT" ] || [ ! -d "$ROOT/node_modules" ] ||
+  [ -n "$(cd "$ROOT" && find src style schema package.json -newer "$BUILT" -print -quit)" ]; then
   say "Building the frontend"
   (cd "$ROOT" && jlpm install && jlpm build)
 fi
