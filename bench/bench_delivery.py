@@ -87,6 +87,7 @@ def _journal(spool, uri: str, runs: int) -> None:  # type: ignore[no-untyped-def
 
 
 def run() -> dict[str, float]:
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     from mlflow import MlflowClient
 
     from jupyter_mlops.tracking.delivery import sync

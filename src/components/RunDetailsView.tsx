@@ -77,6 +77,40 @@ function ArtifactImage(props: {
   );
 }
 
+/** A text artifact (source, logs, JSON, diffs) shown on demand. */
+function ArtifactText(props: {
+  client: MlopsClient;
+  runId: string;
+  path: string;
+  trans: TranslationBundle;
+}) {
+  const [text, setText] = React.useState<string | null>(null);
+  const [open, setOpen] = React.useState(false);
+  React.useEffect(() => {
+    if (open && text === null) {
+      void props.client
+        .artifact(props.runId, props.path)
+        .then(blob => blob.text())
+        .then(content => setText(content.slice(0, PREVIEW_CHARS)))
+        .catch(error => setText(String(error.message ?? error)));
+    }
+  }, [open]);
+  return (
+    <details
+      className="jp-mlops-TextArtifact"
+      onToggle={event => setOpen((event.target as HTMLDetailsElement).open)}
+    >
+      <summary>{props.path}</summary>
+      <pre className="jp-mlops-Source">
+        {text ?? props.trans.__('Loading…')}
+      </pre>
+    </details>
+  );
+}
+
+const PREVIEW_CHARS = 100000;
+const TEXT_ARTIFACT = /\.(txt|log|py|json|ya?ml|diff|md|csv|cfg|ini|toml)$/i;
+
 async function download(client: MlopsClient, runId: string, path: string) {
   const blob = await client.artifact(runId, path);
   const link = document.createElement('a');
@@ -255,6 +289,22 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
         <h3>{trans.__('Tags')}</h3>
         <KeyValues values={details.all_tags} />
       </section>
+      {artifacts.some(p => TEXT_ARTIFACT.test(p)) && (
+        <section>
+          <h3>{trans.__('Text artifacts')}</h3>
+          {artifacts
+            .filter(p => TEXT_ARTIFACT.test(p))
+            .map(path => (
+              <ArtifactText
+                key={path}
+                client={client}
+                runId={runId}
+                path={path}
+                trans={trans}
+              />
+            ))}
+        </section>
+      )}
       <section>
         <h3>{trans.__('Artifacts')}</h3>
         <ul className="jp-mlops-Artifacts">

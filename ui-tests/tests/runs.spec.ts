@@ -60,7 +60,15 @@ test.describe('Runs view', () => {
     await expect(
       details.locator('.jp-mlops-MetricChart canvas').first()
     ).toBeVisible();
-    await expect(details.locator('.jp-mlops-Source')).toContainText('lr = 0.1');
+    await expect(details.locator('.jp-mlops-Source').first()).toContainText(
+      'lr = 0.1'
+    );
+    // Text artifacts are previewed on demand.
+    const requirements = details.locator('.jp-mlops-TextArtifact', {
+      hasText: 'lineage/requirements.txt'
+    });
+    await requirements.locator('summary').click();
+    await expect(requirements.locator('pre')).toContainText('mlflow==');
     await page.screenshot({ path: `${SCREENSHOTS}/run-details.png` });
 
     // Compare the two runs: fold the status and experiments sections to make room.
