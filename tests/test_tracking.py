@@ -187,7 +187,11 @@ def without_widgets(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
         if o["output_type"] == "display_data" and WIDGET_MIME in o.get("data", {}):
             continue
         if o["output_type"] == "stream":
-            seen.append({"stream": o["name"], "text": o["text"]})
+            # The kernel may split one print into several stream messages: join them.
+            if seen and seen[-1].get("stream") == o["name"]:
+                seen[-1]["text"] += o["text"]
+            else:
+                seen.append({"stream": o["name"], "text": o["text"]})
         elif o["output_type"] in ("execute_result", "display_data"):
             seen.append({o["output_type"]: dict(o["data"])})
         elif o["output_type"] == "error":
