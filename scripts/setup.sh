@@ -71,8 +71,9 @@ if [ ! -f "$BUILT" ] || [ ! -d "$ROOT/node_modules" ] ||
   say "Building the frontend"
   (cd "$ROOT" && jlpm install && jlpm build)
 fi
-# An editable install does not copy the labextension into the venv: link it.
-if [ ! -e "$VENV/share/jupyter/labextensions/jupyter-mlops" ]; then
+# Serve the frontend from the checkout (a link), not from the copy an editable install may
+# have made, so that a rebuild is what JupyterLab loads.
+if [ ! -L "$VENV/share/jupyter/labextensions/jupyter-mlops" ]; then
   (cd "$ROOT" && jupyter labextension develop --overwrite . >/dev/null)
 fi
 
