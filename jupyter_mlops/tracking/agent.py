@@ -13,6 +13,7 @@ the server extension finish the job).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -94,6 +95,9 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.2)
     parser.add_argument("--linger", type=float, default=3600.0)
     args = parser.parse_args()
+    # Delivery is background work: the user's kernel comes first on a busy machine.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s agent[{os.getpid()}] %(message)s")
     serve(args.state_dir, args.owner, poll=args.poll, linger=args.linger)
 
