@@ -217,19 +217,9 @@ def parser() -> argparse.ArgumentParser:
         "run", help="Run a job folder locally with the entrypoint its container uses."
     )
     run.add_argument("dir", metavar="DIR", help="The job folder.")
-    run.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="A parameter value, typed by the job's schema; repeatable.",
-    )
-    run.add_argument("--params-file", metavar="FILE", help="Parameter values (YAML or JSON).")
-    run.add_argument(
-        "--output", metavar="PATH", help="Output notebook (default: DIR/output/NAME-TIME.ipynb)."
-    )
+    from .export.job import add_value_options
+
+    add_value_options(run)
     run.set_defaults(func=_run_job)
     return top
 

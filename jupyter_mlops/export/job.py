@@ -273,13 +273,9 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 # -- the command ----------------------------------------------------------------------------
-def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Run an exported notebook job (parameters checked first)."
-    )
-    parser.add_argument(
-        "job_dir", nargs="?", default=".", metavar="JOB_DIR", help="The job folder (default: here)."
-    )
+def add_value_options(parser: argparse.ArgumentParser) -> None:
+    """The options that give a job its values: shared by this entrypoint and
+    ``jupyter mlops run``, so both read parameters the same way."""
     parser.add_argument(
         "-p",
         "--parameter",
@@ -287,12 +283,22 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="A parameter value, typed by the schema (lists and dicts as JSON).",
+        help="A parameter value, typed by the schema (lists and dicts as JSON); repeatable.",
     )
     parser.add_argument("--params-file", help="Parameter values in a YAML or JSON file.")
     parser.add_argument(
         "--output", help="Where to write the output notebook (a path or any papermill URL)."
     )
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Run an exported notebook job (parameters checked first)."
+    )
+    parser.add_argument(
+        "job_dir", nargs="?", default=".", metavar="JOB_DIR", help="The job folder (default: here)."
+    )
+    add_value_options(parser)
     return parser
 
 
