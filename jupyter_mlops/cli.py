@@ -9,14 +9,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import settings as settings_mod
 from ._version import __version__
-from .errors import InvalidInput, MlopsError
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+from .errors import InvalidInput, MlopsError, option_errors
 
 
 def _settings(args: argparse.Namespace) -> settings_mod.Settings:
@@ -26,15 +22,6 @@ def _settings(args: argparse.Namespace) -> settings_mod.Settings:
     if not root.is_dir():
         raise InvalidInput(f"The project root {root} is not an existing folder (see --root).")
     return settings_mod.resolve(root, tracking_uri=args.tracking_uri or "")
-
-
-def _option_errors(exc: ValidationError) -> str:
-    """A pydantic error on command-line values, told in terms of the options."""
-    parts = []
-    for error in exc.errors():
-        option = "--" + "-".join(str(p) for p in error["loc"]).replace("_", "-")
-        parts.append(f"{option}: {error['msg']}.")
-    return " ".join(parts)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -70,7 +57,7 @@ def _experiments(args: argparse.Namespace) -> int:
     try:
         query = ExperimentsQuery(search=args.search, max_results=args.max_results)
     except ValidationError as exc:
-        raise InvalidInput(_option_errors(exc)) from exc
+        raise InvalidInput(option_errors(exc)) from exc
     answer = TrackingService(_settings(args)).list_experiments(query)
     if args.json:
         print(answer.model_dump_json(indent=2))
@@ -113,6 +100,7 @@ def _sync(args: argparse.Namespace) -> int:
 # -- export to pipeline: export, run ------------------------------------------------------
 def _export(args: argparse.Namespace) -> int:
     """Write the job folder of a notebook; print its path (warnings on stderr)."""
+    from .export.deploy import deployment
     from .export.exporter import DEFAULT_TARGETS, export_notebook
 
     def warn(message: str) -> None:
@@ -126,6 +114,18 @@ def _export(args: argparse.Namespace) -> int:
         base_image=args.base_image,
         requirements=args.requirements,
         include=[Path(p).expanduser().absolute() for p in args.include],
+        deployment=deployment(
+            image=args.image,
+            schedule=args.schedule,
+            cpu=args.cpu,
+            memory=args.memory,
+            gpu=args.gpu,
+            secrets=args.secret,
+            env_from_secrets=args.env_from_secret,
+            output=args.output,
+            namespace=args.namespace,
+            service_account=args.service_account,
+        ),
         on_warning=warn,
     )
     print(path)
@@ -211,6 +211,35 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="A file or folder to add to the job, repeatable.",
     )
+    deploy = export.add_argument_group(
+        "orchestrators", "How kubernetes, argo, kfp, airflow and dvc targets run the job."
+    )
+    deploy.add_argument(
+        "--image", help="Image reference (default: the one `build` recorded, else NAME:latest)."
+    )
+    deploy.add_argument("--schedule", metavar="CRON", help="Run on a schedule (cron, @daily...).")
+    deploy.add_argument("--cpu", help="CPU request and limit (e.g. 500m, 2).")
+    deploy.add_argument("--memory", help="Memory request and limit (e.g. 2Gi).")
+    deploy.add_argument("--gpu", type=int, metavar="N", help="NVIDIA GPUs.")
+    deploy.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Mount this Secret (by name) under /etc/secrets/NAME, repeatable.",
+    )
+    deploy.add_argument(
+        "--env-from-secret",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Expose this Secret's keys (by name) as environment variables, repeatable.",
+    )
+    deploy.add_argument(
+        "--output", metavar="URL", help="Where output notebooks go (volume path or s3://...)."
+    )
+    deploy.add_argument("--namespace", help="Kubernetes namespace.")
+    deploy.add_argument("--service-account", help="Kubernetes service account.")
     export.set_defaults(func=_export)
 
     run = sub.add_parser(

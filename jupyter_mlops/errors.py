@@ -8,6 +8,12 @@ Anything else that escapes is a bug and is answered as a 500.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class MlopsError(Exception):
     """Root of every error jupyter-mlops raises on purpose."""
@@ -58,3 +64,15 @@ class ServiceUnavailable(MlopsError):
 
     status = 503
     code = "service_unavailable"
+
+
+def option_errors(exc: ValidationError, names: Mapping[str, str] | None = None) -> str:
+    """A pydantic error on command-line values, told in terms of the options: one
+    ``--option: problem`` per mistake; ``names`` maps a field to its option's name."""
+    parts = []
+    for error in exc.errors():
+        field = "_".join(str(p) for p in error["loc"] if isinstance(p, str))
+        option = "--" + (names or {}).get(field, field).replace("_", "-")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{option}: {message}")
+    return "; ".join(parts)

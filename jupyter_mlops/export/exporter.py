@@ -30,6 +30,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import Conflict, InvalidInput
 from . import files, requirements
+from .deploy import Deployment
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
 from .targets import ExportContext, ExportTarget, Lineage, load_target
@@ -76,6 +77,7 @@ def export_notebook(
     include: Iterable[str | Path] = (),
     *,
     kernel_spec_manager: Any = None,
+    deployment: Deployment | None = None,
     target_options: dict[str, Any] | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> Path:
@@ -83,7 +85,8 @@ def export_notebook(
 
     ``out`` is the job folder itself (default ``pipelines/<name>`` next to the notebook);
     ``include`` adds files or folders (relative to the notebook's folder) to those the code
-    names; ``requirements`` replaces the requirements read from the kernel;
+    names; ``requirements`` replaces the requirements read from the kernel; ``deployment``
+    is how orchestrator targets run the job (image, schedule, resources, secrets);
     ``target_options`` are passed to each target (``parent=``, ``config=``). Warnings (a
     secret left out, an import no distribution provides) go to ``on_warning``.
     """
@@ -129,6 +132,7 @@ def export_notebook(
             lineage=_lineage(source),
             local_files=copied,
             base_image=base_image,
+            deployment=deployment or Deployment(),
             kept=dict(previous),
             warnings=warnings,
         )

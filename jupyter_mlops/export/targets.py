@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from traitlets.config import Configurable
 
 from ..errors import InvalidInput, MlopsError
+from .deploy import BUILD_RECORD, Deployment
 
 if TYPE_CHECKING:
     import nbformat
@@ -68,6 +69,8 @@ class ExportContext:
     #: Files copied next to the notebook (local modules, data), relative to the job folder.
     local_files: list[PurePosixPath] = field(default_factory=list)
     base_image: str | None = None
+    #: Where and how orchestrators run the job (image, schedule, resources, secrets).
+    deployment: Deployment = field(default_factory=Deployment)
     #: Entries of the previous job folder that export did not write (``output/``,
     #: ``certs/``, a user's parameter files): kept in the new one.
     kept: dict[str, Path] = field(default_factory=dict)
@@ -85,6 +88,22 @@ class ExportContext:
             return self.destination.relative_to(Path.cwd()).as_posix()
         except ValueError:
             return str(self.destination)
+
+    @property
+    def image(self) -> str:
+        """The image orchestrators run: ``--image``, else the one ``jupyter mlops build``
+        recorded, else ``NAME:latest`` (with a warning that it is a guess)."""
+        image, guessed = self.deployment.image_for(self.kept_path(BUILD_RECORD), self.name)
+        if guessed and not any("--image" in w for w in self.warnings):
+            self.warn(
+                f"no --image given and no build recorded: manifests use '{image}'; build and "
+                "push the image, then re-export with --image REGISTRY/NAME:TAG (or @sha256:...)"
+            )
+        return image
+
+    def kept_path(self, name: str) -> Path:
+        """A file of the previous job folder that export keeps, else its path in the new one."""
+        return self.kept.get(name, self.job_dir / name)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

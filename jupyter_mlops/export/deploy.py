@@ -1,0 +1,269 @@
+"""How an exported job is deployed: the options every orchestrator target shares.
+
+``jupyter mlops export --target kubernetes|argo|kfp|airflow|dvc`` takes one set of options
+(``--image``, ``--schedule``, ``--cpu``/``--memory``/``--gpu``, ``--secret``,
+``--env-from-secret``, ``--output``, ``--namespace``, ``--service-account``) and each target
+renders them in its engine's terms. They are checked here, once, before anything is
+written: a mistake is refused with one line naming the offending value.
+
+Secrets are referenced by name only (a Kubernetes Secret, an Airflow/KFP reference to it):
+``--secret NAME`` mounts the Secret's keys as files under ``/etc/secrets/NAME``;
+``--env-from-secret NAME`` exposes its keys as environment variables (``MLFLOW_TRACKING_
+USERNAME``, ``AWS_ACCESS_KEY_ID`` for DVC remotes...). Something that looks like a secret's
+value rather than a name is refused, so a token never lands in a manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import InvalidInput, option_errors
+
+#: Where ``--secret NAME`` is mounted in the job's container.
+SECRETS_ROOT = "/etc/secrets"
+#: The image reference ``jupyter mlops build`` recorded (kept across re-exports).
+BUILD_RECORD = "build.json"
+
+# A DNS-1123 label (namespaces) and subdomain (Secret and service-account names).
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# Kubernetes resource quantities (resource.Quantity): 500m, 1.5, 2Gi, 1e3, 128974848.
+_QUANTITY = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+|[numkMGTPE]|[KMGTPE]i)?")
+# An image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
+_IMAGE = re.compile(
+    r"(?:(?P<registry>[a-zA-Z0-9.-]+(?::\d+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
+)
+_CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"})
+# What a secret's value tends to look like, as opposed to a Secret's name.
+_TOKEN_PREFIXES = ("sk-", "ghp_", "gho_", "github_pat_", "xox", "akia", "asia", "eyj")
+
+
+def _one_of(pattern: re.Pattern[str], value: str) -> bool:
+    return pattern.fullmatch(value) is not None
+
+
+class Deployment(BaseModel):
+    """Where and how the job runs on an orchestrator. Every field is optional; targets
+    use what applies to their engine (the DVC stage needs no image, for instance)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str | None = Field(
+        default=None,
+        description="The job's image reference (with @sha256 digest when known). "
+        "Default: the one `jupyter mlops build` recorded, else NAME:latest.",
+    )
+    schedule: str | None = Field(
+        default=None, description="Cron expression (5 fields, or @daily, @hourly...) to run on."
+    )
+    cpu: str | None = Field(
+        default=None, description="CPU request and limit (Kubernetes quantity)."
+    )
+    memory: str | None = Field(default=None, description="Memory request and limit (e.g. 2Gi).")
+    gpu: Annotated[int, Field(ge=0, le=64)] | None = Field(
+        default=None, description="Number of NVIDIA GPUs (nvidia.com/gpu)."
+    )
+    secrets: tuple[str, ...] = Field(
+        default=(), description=f"Secrets mounted as files under {SECRETS_ROOT}/NAME, by name."
+    )
+    env_from_secrets: tuple[str, ...] = Field(
+        default=(), description="Secrets whose keys become environment variables, by name."
+    )
+    output: str | None = Field(
+        default=None,
+        description="Where output notebooks go: a path in the container (a volume) or any "
+        "URL papermill writes to (s3://, gs://, abfs://...).",
+    )
+    namespace: str | None = Field(default=None, description="Kubernetes namespace.")
+    service_account: str | None = Field(default=None, description="Kubernetes service account.")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not _one_of(_IMAGE, value):
+            raise ValueError(
+                f"'{value}' is not an image reference (e.g. registry.example.com/team/job:1.0 "
+                "or job@sha256:<64 hex digits>; the path part is lowercase)"
+            )
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = " ".join(value.split())
+        if text.lower() in _CRON_MACROS:
+            return text.lower()
+        problem = cron_problem(text)
+        if problem:
+            raise ValueError(f"'{value}' is not a valid cron expression: {problem}")
+        return text
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None and (not _one_of(_QUANTITY, value) or _is_zero(value)):
+            raise ValueError(
+                f"'{value}' is not a positive Kubernetes quantity (e.g. 500m or 2 for CPU, "
+                "512Mi or 4Gi for memory)"
+            )
+        return value
+
+    @field_validator("secrets", "env_from_secrets")
+    @classmethod
+    def _secret_names(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            problem = secret_name_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return tuple(dict.fromkeys(values))
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 63 or not _one_of(_LABEL, value)):
+            raise ValueError(
+                f"'{value}' is not a valid namespace (lowercase letters, digits and '-', "
+                "at most 63 characters)"
+            )
+        return value
+
+    @field_validator("service_account")
+    @classmethod
+    def _service_account(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 253 or not _one_of(_SUBDOMAIN, value)):
+            raise ValueError(
+                f"'{value}' is not a valid service account name (lowercase letters, digits, "
+                "'-' and '.')"
+            )
+        return value
+
+    # -- what targets use -------------------------------------------------------------------
+    def image_for(self, record: Path, name: str) -> tuple[str, bool]:
+        """The image reference to run and whether it is a guess: ``--image``, else what
+        ``jupyter mlops build`` recorded (``record``, the job folder's ``build.json``),
+        else ``NAME:latest``."""
+        if self.image:
+            return self.image, False
+        try:
+            built = json.loads(record.read_text(encoding="utf-8"))
+            reference = built.get("pushed") or built.get("image")
+            if isinstance(reference, str) and _one_of(_IMAGE, reference):
+                return reference, False
+        except (OSError, ValueError, AttributeError):
+            pass
+        return f"{name}:latest", True
+
+    @property
+    def digest(self) -> str | None:
+        """The ``sha256:...`` digest in :attr:`image`, if it carries one."""
+        match = _IMAGE.fullmatch(self.image or "")
+        return match.group("digest") if match else None
+
+    def resources(self) -> dict[str, str]:
+        """Requests and limits in Kubernetes' terms (the same for both: a job is a batch
+        workload, and a limit above the request only invites eviction)."""
+        found = {"cpu": self.cpu, "memory": self.memory}
+        if self.gpu:
+            found["nvidia.com/gpu"] = str(self.gpu)
+        return {k: v for k, v in found.items() if v}
+
+
+def deployment(**options: Any) -> Deployment:
+    """A :class:`Deployment` from option values (``None`` and empty ones left out), or
+    :class:`InvalidInput` naming each offending option and value."""
+    given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
+    given = {k: v for k, v in given.items() if v not in (None, (), "")}
+    try:
+        return Deployment.model_validate(given)
+    except ValidationError as exc:
+        raise InvalidInput(option_errors(exc, _OPTION_NAMES)) from None
+
+
+_OPTION_NAMES = {"secrets": "secret", "env_from_secrets": "env_from_secret"}
+
+
+def secret_name_problem(value: str) -> str | None:
+    """Why ``value`` is not a Secret's name (it may be the secret itself), or ``None``."""
+    looks_like_value = (
+        "=" in value
+        or any(value.lower().startswith(p) for p in _TOKEN_PREFIXES)
+        or (len(value) >= 32 and not _one_of(re.compile(r"[a-z]+(-[a-z]+)*"), value))
+    )
+    if looks_like_value:
+        return (
+            "the value given looks like a secret itself, not a Secret's name; create a "
+            "Kubernetes Secret holding it (kubectl create secret generic NAME "
+            "--from-literal=KEY=...) and pass NAME"
+        )
+    if len(value) > 253 or not _one_of(_SUBDOMAIN, value):
+        return (
+            f"'{value}' is not a Secret name (lowercase letters, digits, '-' and '.'); "
+            "secrets are referenced by name, never by value"
+        )
+    return None
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    (
+        "month",
+        1,
+        12,
+        {m: i + 1 for i, m in enumerate(_MONTHS)},
+    ),
+    ("day of week", 0, 7, {d: i for i, d in enumerate(_DAYS)}),
+)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why a five-field cron expression is invalid (as Kubernetes CronJobs, Argo, Airflow
+    and KFP all read one), or ``None``. Fields take ``*``, numbers, names, ``a-b``, ``/step``
+    and comma lists."""
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"{len(fields)} fields, expected 5 (minute hour day-of-month month day-of-week)"
+    for text, (label, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            problem = _cron_part(part.lower(), low, high, names)
+            if problem:
+                return f"{label} field '{text}': {problem}"
+    return None
+
+
+def _cron_part(part: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    base, _, step = part.partition("/")
+    if step and (not step.isdigit() or int(step) == 0):
+        return f"step '{step}' must be a positive number"
+    if base == "*" or (base == "?" and high in (7, 31)):
+        return None
+    bounds = base.split("-")
+    if len(bounds) > 2 or not all(bounds):
+        return f"'{part}' is not a value or range"
+    numbers = []
+    for bound in bounds:
+        value = names.get(bound, int(bound) if bound.isdigit() else None)
+        if value is None or not low <= value <= high:
+            return f"'{bound}' is outside {low}-{high}"
+        numbers.append(value)
+    if len(numbers) == 2 and numbers[0] > numbers[1]:
+        return f"range '{base}' runs backwards"
+    return None
+
+
+def _is_zero(quantity: str) -> bool:
+    digits = re.match(r"[\d.]+", quantity)
+    return digits is not None and float(digits.group(0) or 0) == 0
