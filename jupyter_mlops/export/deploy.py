@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -41,6 +41,8 @@ _IMAGE = re.compile(
     r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
+#: Most GPUs a job may ask for.
+GPU_MAX = 64
 _CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"})
 # What a secret's value tends to look like, as opposed to a Secret's name.
 _TOKEN_PREFIXES = ("sk-", "ghp_", "gho_", "github_pat_", "xox", "akia", "asia", "eyj")
@@ -68,8 +70,8 @@ class Deployment(BaseModel):
         default=None, description="CPU request and limit (Kubernetes quantity)."
     )
     memory: str | None = Field(default=None, description="Memory request and limit (e.g. 2Gi).")
-    gpu: Annotated[int, Field(ge=0, le=64)] | None = Field(
-        default=None, description="Number of NVIDIA GPUs (nvidia.com/gpu)."
+    gpu: int | None = Field(
+        default=None, ge=0, le=GPU_MAX, description="Number of NVIDIA GPUs (nvidia.com/gpu)."
     )
     secrets: tuple[str, ...] = Field(
         default=(), description=f"Secrets mounted as files under {SECRETS_ROOT}/NAME, by name."
@@ -107,6 +109,14 @@ class Deployment(BaseModel):
         if problem:
             raise ValueError(f"'{value}' is not a valid cron expression: {problem}")
         return text
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu(cls, value: Any) -> Any:
+        # Checked here rather than by the bounds alone, so the message names the value.
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= GPU_MAX:
+            raise ValueError(f"'{value}' is not a number of GPUs (0 to {GPU_MAX})")
+        return value
 
     @field_validator("cpu", "memory")
     @classmethod
