@@ -6,9 +6,11 @@ Errors a user can cause end as one line on stderr and exit code 2; a bug keeps i
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import settings as settings_mod
 from ._version import __version__
@@ -132,10 +134,73 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    """Build the job's image through the Docker API, drawing its progress; print the image."""
+    from .export.build import build_image
+
+    progress = _BuildProgress(verbose=args.verbose)
+    result = build_image(args.dir, tag=args.tag, push=args.push, on_progress=progress)
+    progress.finish()
+    size = f"{result.size / 1e6:.0f} MB" if result.size else "size unknown"
+    print(
+        f"built {result.image} ({result.image_id[:19]}, {size}) in {result.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    print(result.reference)
+    return 0
+
+
+class _BuildProgress:
+    """Build steps on stderr: one line redrawn on a terminal, one line per step otherwise."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.tty = sys.stderr.isatty()
+        self.drawn = False
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "step":
+            width = len(str(event.total))
+            text = " ".join(event.text.split())
+            line = f"[{event.step:>{width}}/{event.total}] {text}"
+            if self.tty and not self.verbose:
+                columns = shutil.get_terminal_size().columns
+                print("\r\033[K" + line[: columns - 1], end="", file=sys.stderr, flush=True)
+                self.drawn = True
+            else:
+                print(line, file=sys.stderr, flush=True)
+        elif event.kind in ("log", "push") and self.verbose:
+            print(f"    {event.text}", file=sys.stderr, flush=True)
+        elif event.kind == "push" and not self.tty:
+            print(f"push: {event.text}", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.drawn:
+            print(file=sys.stderr)
+
+
 def _run_job(args: argparse.Namespace) -> int:
     """Run a job folder through the job entrypoint in a subprocess, exactly as a container
-    or an orchestrator starts it; its exit code is ours (2 invalid parameters, 3 failed)."""
+    or an orchestrator starts it; its exit code is ours (2 invalid parameters, 3 failed).
+    With ``--in-container``, the same entrypoint in the job's built image."""
     import subprocess
+
+    if args.in_container:
+        from .export.container import run_in_container
+        from .export.parameters import InvalidParameters
+
+        try:
+            return run_in_container(
+                Path(args.dir).expanduser(),
+                [tuple(p) for p in args.parameter],
+                args.params_file,
+                args.output,
+                image=args.image,
+            )
+        except InvalidParameters as exc:
+            for problem in exc.problems:
+                print(f"jupyter mlops run: error: {problem}", file=sys.stderr)
+            return 2
 
     command = [sys.executable, "-m", "jupyter_mlops.job", str(Path(args.dir).expanduser())]
     for name, value in args.parameter:
@@ -249,7 +314,22 @@ def parser() -> argparse.ArgumentParser:
     from .export.job import add_value_options
 
     add_value_options(run)
+    run.add_argument(
+        "--in-container",
+        action="store_true",
+        help="Run in the job's built image (see `build`) instead of this environment.",
+    )
+    run.add_argument("--image", help="With --in-container: the image (default: the one built).")
     run.set_defaults(func=_run_job)
+
+    build = sub.add_parser(
+        "build", help="Build the job's image through the Docker API (Docker or Podman)."
+    )
+    build.add_argument("dir", metavar="DIR", help="The job folder (with its Dockerfile).")
+    build.add_argument("--tag", metavar="IMAGE", help="Image reference (default: NAME:latest).")
+    build.add_argument("--push", action="store_true", help="Push the image after the build.")
+    build.add_argument("-v", "--verbose", action="store_true", help="Show the build's output.")
+    build.set_defaults(func=_build)
     return top
 
 

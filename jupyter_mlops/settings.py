@@ -39,9 +39,7 @@ class Settings:
     @property
     def embedded_store(self) -> bool:
         """Whether the URI names the project's own SQLite file (whatever its query says)."""
-        return _sqlite_file(self.tracking_uri) == _sqlite_file(
-            embedded_tracking_uri(self.state_dir)
-        )
+        return sqlite_file(self.tracking_uri) == sqlite_file(embedded_tracking_uri(self.state_dir))
 
     def kernel_environment(self) -> dict[str, str]:
         """Variables that let a kernel started by this server find the same store."""
@@ -77,7 +75,7 @@ def resolve(
         "environment" if env.get("MLFLOW_TRACKING_URI") else "config" if tracking_uri else "default"
     )
     artifacts: str | None = artifact_location or None
-    if artifacts is None and _sqlite_file(uri) == _sqlite_file(embedded_tracking_uri(state)):
+    if artifacts is None and sqlite_file(uri) == sqlite_file(embedded_tracking_uri(state)):
         artifacts = (state / "artifacts").as_uri()
     return Settings(
         root_dir=root,
@@ -101,7 +99,8 @@ def from_kernel_environment(cwd: str | Path | None = None) -> Settings:
     )
 
 
-def _sqlite_file(uri: str) -> str | None:
+def sqlite_file(uri: str) -> str | None:
+    """The database file of a ``sqlite:`` tracking URI, resolved; ``None`` for others."""
     if not uri.startswith("sqlite:"):
         return None
     return str(Path(urlsplit(uri).path).resolve())

@@ -80,6 +80,11 @@ fi
 # --- test tooling -----------------------------------------------------------------------
 if [ "$WITH_TESTS" -eq 1 ]; then
   apt_install chromium
+  # Container builds and runs: rootful Podman on the Docker API and a local base image
+  # (no Docker engine, no registry pulls here); see scripts/containers.sh.
+  if [ -z "${DOCKER_HOST:-}" ]; then
+    "$ROOT/scripts/containers.sh" setup
+  fi
   if [ ! -d "$ROOT/ui-tests/node_modules/@jupyterlab/galata" ]; then
     say "Installing the UI tests' packages"
     (cd "$ROOT/ui-tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install)

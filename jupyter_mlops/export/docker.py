@@ -251,6 +251,8 @@ def dockerignore() -> str:
         *(f"**/{p}" for p in files.SECRET_PATTERNS),
         *(f"**/{p}" for p in files.CACHE_PATTERNS),
         "output/",
+        "build.log",
+        "build.json",
         "",
     ]
     return "\n".join(lines)

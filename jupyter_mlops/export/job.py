@@ -113,14 +113,20 @@ def load_job(folder: str | Path) -> Job:
 
 
 def values_for(
-    job: Job, pairs: Sequence[tuple[str, str]] = (), params_file: str | Path | None = None
+    job: Job,
+    pairs: Sequence[tuple[str, str]] = (),
+    params_file: str | Path | None = None,
+    params_json: str | None = None,
 ) -> dict[str, Any]:
-    """Every parameter's value, typed and checked: a parameters file, then ``-p`` pairs
-    (text, typed by the schema; a later one wins), then the defaults."""
+    """Every parameter's value, typed and checked: a parameters file, then a JSON object
+    (``--params-json``), then ``-p`` pairs (text, typed by the schema; a later one wins),
+    then the defaults."""
     given: dict[str, Any] = {}
     problems: list[str] = []
     if params_file is not None:
         given.update(parse_params_file(params_file))
+    if params_json is not None:
+        given.update(_params_object(params_json))
     try:
         given.update(parse_cli_values(job.schema, pairs))
     except InvalidParameters as exc:
@@ -132,6 +138,19 @@ def values_for(
     if problems:
         raise InvalidParameters(problems)
     return values
+
+
+def _params_object(text: str) -> dict[str, Any]:
+    """The values of ``--params-json``: one JSON object of names to values."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--params-json is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            f"--params-json must be a JSON object of names to values, not {type(data).__name__}"
+        )
+    return data
 
 
 def default_output(job: Job) -> str:
@@ -201,8 +220,10 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
             finally:
                 _keep_output(session, tracker.key, output)
     finally:
+        # 0: someone else delivers the journal (the host, after a container on its
+        # embedded store); the journal itself is written before the process exits.
         timeout = float(os.environ.get(ENV_FLUSH_TIMEOUT, "60"))
-        if not session.flush(timeout):
+        if timeout > 0 and not session.flush(timeout):
             print(
                 f"{PROG}: warning: the run is not delivered to the tracking store yet; it is "
                 f"kept in {session.settings.state_dir} (`jupyter mlops sync` delivers it)",
@@ -299,6 +320,19 @@ def parser() -> argparse.ArgumentParser:
         "job_dir", nargs="?", default=".", metavar="JOB_DIR", help="The job folder (default: here)."
     )
     add_value_options(parser)
+    # For orchestrators, which render a run's values into arguments (Airflow's
+    # `{{ params | tojson }}`) and need the job's results as files (DVC's metrics).
+    parser.add_argument(
+        "--params-json",
+        metavar="JSON",
+        help="Parameter values as one JSON object (after --params-file, before -p).",
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="After a successful run, write the metrics the notebook recorded "
+        "(jupyter_mlops.export.metrics.record) to FILE as a JSON object.",
+    )
     return parser
 
 
@@ -306,7 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         job = load_job(args.job_dir)
-        values = values_for(job, [tuple(p) for p in args.parameter], args.params_file)
+        values = values_for(
+            job, [tuple(p) for p in args.parameter], args.params_file, args.params_json
+        )
     except InvalidParameters as exc:
         for problem in exc.problems:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
@@ -326,6 +362,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted; the run is marked KILLED", file=sys.stderr)
             return 143 if terminated else 130
+    if args.metrics:
+        from .metrics import write_metrics
+
+        try:
+            write_metrics(output, args.metrics)
+        except (OSError, ValueError, MlopsError) as exc:
+            detail = exc.message if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
+            print(f"{PROG}: error: the metrics cannot be written: {detail}", file=sys.stderr)
+            return EXIT_FAILED
     print(f"{PROG}: done; output notebook: {output}")
     return EXIT_OK
 

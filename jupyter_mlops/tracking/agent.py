@@ -16,12 +16,11 @@ import argparse
 import contextlib
 import logging
 import os
-import socket
 import time
 from pathlib import Path
 
 from .delivery import deliver, finish_orphan
-from .spool import Spool, process_alive
+from .spool import Spool, owner_host, process_alive
 
 log = logging.getLogger("jupyter_mlops.agent")
 
@@ -42,7 +41,7 @@ def _signature(path: Path) -> Signature | None:
 
 def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 3600.0) -> None:
     spool = Spool(state_dir)
-    host = socket.gethostname()
+    host = owner_host()
     handled: dict[str, Signature] = {}  # key -> the record.json already handled
     retry_at: dict[str, float] = {}
     owner_gone_at: float | None = None

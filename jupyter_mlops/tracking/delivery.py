@@ -15,6 +15,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -263,17 +264,23 @@ def _copy_outbox_run(client: MlflowClient, record: RunRecord, run_id: str) -> No
 
 
 def sync(
-    spool: Spool, *, timeout: float = 3.0, reap: bool = True, force: bool = False
+    spool: Spool,
+    *,
+    timeout: float = 3.0,
+    reap: bool = True,
+    force: bool = False,
+    ended_hosts: Collection[str] = (),
 ) -> list[Outcome]:
     """Deliver every journaled run that can be delivered now (``jupyter mlops sync``).
 
     With ``reap``, a run still RUNNING whose process is gone (a killed or restarted
-    kernel) is first marked KILLED. Runs of live processes are left to their owners."""
+    kernel) is first marked KILLED. Runs of live processes are left to their owners;
+    ``ended_hosts`` names hosts (containers) known to have ended with all their processes."""
     ready = []
     for record in spool.pending():
         if not force and spool.read_delivery(record.key).next_attempt > time.time():
             continue  # its store failed a moment ago: wait for the retry time
-        if process_alive(record.pid, record.host):
+        if record.host not in ended_hosts and process_alive(record.pid, record.host):
             # Its owner delivers it, unless its store was down: then help.
             if record.pid != os.getpid() and spool.read_delivery(record.key).attempts == 0:
                 continue

@@ -48,7 +48,7 @@ class RunRecord:
     start_time: int = field(default_factory=now_ms)
     end_time: int | None = None
     pid: int = field(default_factory=os.getpid)
-    host: str = field(default_factory=socket.gethostname)
+    host: str = field(default_factory=lambda: owner_host())
     params: dict[str, str] = field(default_factory=dict)
     #: [key, value, timestamp_ms, step]
     metrics: list[list[Any]] = field(default_factory=list)
@@ -126,7 +126,7 @@ class Spool:
 
     def keys_of(self, pid: int) -> list[str]:
         """Keys of the records a process owns (read from each record)."""
-        return [r.key for r in self.pending() if r.pid == pid and r.host == socket.gethostname()]
+        return [r.key for r in self.pending() if r.pid == pid and r.host == owner_host()]
 
     def record_keys(self) -> list[str]:
         if not self.root.is_dir():
@@ -198,9 +198,18 @@ def serialise(record: RunRecord) -> str:
     return json.dumps(vars(record), default=str)
 
 
+#: Names the host (or container) a record's process runs on, when the hostname does not
+#: (a container sharing the host's network and name, but not its processes).
+ENV_HOST = "JUPYTER_MLOPS_HOST"
+
+
+def owner_host() -> str:
+    return os.environ.get(ENV_HOST) or socket.gethostname()
+
+
 def process_alive(pid: int, host: str) -> bool:
     """Whether the process that owns a record still runs (only knowable on its own host)."""
-    if host != socket.gethostname():
+    if host != owner_host():
         return True
     try:
         os.kill(pid, 0)
