@@ -38,11 +38,13 @@ DIGEST = "sha256:" + "ab" * 32
 IMAGE = f"registry.example.com/team/typed-job@{DIGEST}"
 
 
-def typed_notebook(folder: Path, name: str = "Typed Job.ipynb") -> Path:
+def typed_notebook(
+    folder: Path, name: str = "Typed Job.ipynb", parameters: str = TYPED_PARAMETERS
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     notebook = new_notebook(
         cells=[
-            new_code_cell(TYPED_PARAMETERS, metadata={"tags": ["parameters"]}),
+            new_code_cell(parameters, metadata={"tags": ["parameters"]}),
             new_code_cell(WORK),
         ],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},

@@ -14,6 +14,7 @@ import yaml
 from hera.workflows import CronWorkflow, Workflow, models
 from orchestrator_jobs import DIGEST, IMAGE, NAME, export_job, reads_back, typed_notebook
 
+from jupyter_mlops.cli import main as cli
 from jupyter_mlops.export.job import load_job, parser, values_for
 from jupyter_mlops.export.parameters import read_schema
 
@@ -230,3 +231,11 @@ def test_no_schedule_no_cron_workflow_and_secrets_never_by_value(tmp_path: Path)
     container = spec_of(workflow)["templates"][0]["container"]
     assert not {"env", "envFrom", "resources", "volumeMounts"} & set(container)
     assert container["args"][-1] == "{{workflow.parameters.anything}}"  # no --output
+
+
+def test_a_parameter_name_argo_cannot_carry_is_refused(tmp_path: Path, capsys) -> None:
+    notebook = typed_notebook(tmp_path / "p", parameters="taux_\u00e9 = 1\n")
+    assert cli(["export", str(notebook), "--target", "argo"]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert "parameter 'taux_\u00e9' cannot be a Argo parameter name" in line
+    assert not (tmp_path / "p" / "pipelines" / NAME).exists()

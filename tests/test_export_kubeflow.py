@@ -358,3 +358,18 @@ def test_a_memory_kfp_cannot_take_is_refused_and_nothing_written(tmp_path: Path,
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
     assert line.startswith("jupyter mlops: error: --memory 1.5Gi: Kubeflow Pipelines")
     assert not (tmp_path / "p" / "pipelines" / NAME).exists()
+
+
+def test_names_kfp_keeps_for_itself(tmp_path: Path, capsys) -> None:
+    for name in ("_private", "Output"):
+        notebook = typed_notebook(tmp_path / name, parameters=f"{name} = 1\n")
+        assert cli(["export", str(notebook), "--target", "kfp"]) == 2
+        (line,) = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+        assert f"parameter '{name}' cannot be a Kubeflow Pipelines input name" in line
+        assert not (notebook.parent / "pipelines" / NAME).exists()
+    # a parameter called like the output artifact leaves it the name
+    notebook = typed_notebook(tmp_path / "p", parameters='output_notebook = "x"\n')
+    job = export_job(notebook, "--target", "kfp")
+    (component,) = documents(job)[0]["components"].values()
+    assert list(component["outputDefinitions"]["artifacts"]) == ["output_notebook_"]
+    assert container_of(job)["args"][-1] == "{{$.outputs.artifacts['output_notebook_'].path}}"

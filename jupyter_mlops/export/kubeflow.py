@@ -90,6 +90,8 @@ ENV_LAUNCHER = (
     "                os.environ[key] = value.read()\n"
     "os.execvp(sys.argv[cut + 1], sys.argv[cut + 1:])\n"
 )
+#: The one name KFP keeps for itself (a component's single output).
+_RESERVED = "Output"
 #: Largest integer KFP carries exactly (its numbers are doubles).
 _EXACT_INT = 2**53
 
@@ -134,6 +136,13 @@ class KubeflowTarget(ExportTarget):
 
     def write(self, context: ExportContext) -> None:
         cluster.check_names(context.schema, "Kubeflow Pipelines")
+        for parameter in context.schema:
+            if parameter.name.startswith("_") or parameter.name == _RESERVED:
+                raise InvalidInput(
+                    f"parameter '{parameter.name}' cannot be a Kubeflow Pipelines input name "
+                    f"(it must start with a letter and not be '{_RESERVED}'): rename it in "
+                    "the parameters cell"
+                )
         inputs = [KubeflowInput(p) for p in context.schema]
         for item in inputs:
             if item.type is int and abs(item.default or 0) > _EXACT_INT:
