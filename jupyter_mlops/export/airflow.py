@@ -1,0 +1,465 @@
+"""The ``airflow`` export target: Airflow DAG files that run the job's image.
+
+Two DAG files go into the job folder's ``airflow/``; copy the one that fits into the DAGs
+folder (or both: their DAG ids differ):
+
+- ``<name>_dag.py`` (DAG id ``<name>``): a ``KubernetesPodOperator`` runs the image on
+  Kubernetes, with the deployment options in Kubernetes' terms: resources (requests equal
+  limits), Secrets by name (``--secret`` as files under ``/etc/secrets/NAME``,
+  ``--env-from-secret`` as environment variables), namespace and service account;
+- ``<name>_docker_dag.py`` (DAG id ``<name>-docker``): a ``DockerOperator`` runs it on the
+  Airflow worker's Docker host, for single-host setups. Docker has no Secrets: ``--secret
+  NAME`` mounts the host folder ``<docker_secrets_dir>/NAME`` read-only at the same path,
+  and output notebooks go to a named volume unless ``--output`` says otherwise.
+
+Both run the image's entrypoint (``python -m jupyter_mlops.job /job``) with the DAG run's
+parameters as one JSON object (``--params-json '{{ params | tojson }}'``): an int stays an
+int, a list a list, a string with quotes and a null arrive intact. The DAG's ``params``
+are Airflow ``Param`` objects made from ``parameters.schema.json`` (type, default,
+description, enum, items), so Airflow's trigger form shows and checks them, and the job
+checks them again before its kernel starts. ``--schedule`` becomes ``schedule=`` (no
+catch-up), the retries are a setting (``c.AirflowTarget.retries``), and an image pinned
+by digest is passed to the run as ``JUPYTER_MLOPS_IMAGE_DIGEST``.
+
+The files are made from a template with every value written as a Python literal
+(``repr``), never pasted as text, and are parsed (``ast``) before they are written.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from string import Template
+from typing import Any
+
+from traitlets import Int, Unicode
+
+from .._version import __version__
+from ..errors import InvalidInput
+from .deploy import SECRETS_ROOT
+from .job import ENV_IMAGE_DIGEST
+from .parameters import SCHEMA_FILE, ParameterSchema
+from .targets import ExportContext, ExportTarget
+
+#: The folder of the job folder the DAG files go to.
+AIRFLOW_DIR = "airflow"
+#: Where the job's image keeps its files (see the docker target).
+JOB_ROOT = "/job"
+#: What the DAG passes to the job entrypoint: the run's parameters as one JSON object.
+PARAMS_ARGUMENTS = ("--params-json", "{{ params | tojson }}")
+#: JSON Schema keywords a parameter's Airflow Param carries (the rest is ours or Param's own
+#: arguments: default, description).
+_PARAM_KEYWORDS = (
+    "type",
+    "enum",
+    "items",
+    "additionalProperties",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+)
+_DIGEST = re.compile(r"@(sha256:[a-f0-9]{64})$")
+_JINJA = re.compile(r"\{[{%#]")
+# Kubernetes quantities (already validated by Deployment): a number and a suffix.
+_QUANTITY = re.compile(r"(?P<number>[0-9.]+(?:[eE][-+]?\d+)?)(?P<suffix>[a-zA-Z]*)")
+_SUFFIXES = {
+    "": 1.0,
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
+    "Pi": 2.0**50,
+    "Ei": 2.0**60,
+}
+
+
+class AirflowTarget(ExportTarget):
+    """Airflow DAGs: a KubernetesPodOperator one and a DockerOperator one."""
+
+    name = "airflow"
+    description = "Airflow DAGs running the job's image (KubernetesPodOperator, DockerOperator)"
+
+    retries = Int(2, help="How often Airflow retries a failed run of the job.").tag(config=True)
+    retry_delay_minutes = Int(5, help="Minutes between retries.").tag(config=True)
+    start_date = Unicode(
+        "2024-01-01",
+        help="The DAGs' start_date (YYYY-MM-DD, UTC); with catchup off only the latest "
+        "interval of a schedule runs.",
+    ).tag(config=True)
+    docker_secrets_dir = Unicode(
+        "/etc/jupyter-mlops/secrets",
+        help="Folder on the Docker host holding one folder per secret: --secret NAME mounts "
+        f"<this>/NAME read-only at {SECRETS_ROOT}/NAME in the Docker DAG's container.",
+    ).tag(config=True)
+
+    def write(self, context: ExportContext) -> None:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.start_date):
+            raise InvalidInput(
+                f"AirflowTarget.start_date '{self.start_date}' is not a date (YYYY-MM-DD)"
+            )
+        clash = [p for p in context.local_files if p.parts[0] == AIRFLOW_DIR]
+        if clash:
+            raise InvalidInput(
+                f"the notebook's local file {clash[0]} is in '{AIRFLOW_DIR}/', where the airflow "
+                "target writes its DAGs; rename that folder"
+            )
+        if context.deployment.env_from_secrets:
+            names = ", ".join(context.deployment.env_from_secrets)
+            context.warn(
+                f"the Docker DAG does not expose --env-from-secret {names}: Docker has no "
+                "Secrets; the Kubernetes DAG does (or use --secret, mounted as files)"
+            )
+        for path, source in self.dags(context).items():
+            context.write_text(path, source)
+
+    # -- the DAG files ----------------------------------------------------------------------
+    def dags(self, context: ExportContext) -> dict[str, str]:
+        """File (relative to the job folder) -> checked Python source."""
+        module = context.name.replace("-", "_")
+        files = {
+            f"{AIRFLOW_DIR}/{module}_dag.py": self.kubernetes_dag(context),
+            f"{AIRFLOW_DIR}/{module}_docker_dag.py": self.docker_dag(context),
+        }
+        for path, source in files.items():
+            _check_python(path, source)
+        return files
+
+    def kubernetes_dag(self, context: ExportContext) -> str:
+        deployment = context.deployment
+        secrets = [
+            *(("volume", f"{SECRETS_ROOT}/{s}", s) for s in deployment.secrets),
+            *(("env", None, s) for s in deployment.env_from_secrets),
+        ]
+        resources = deployment.resources()
+        options: list[tuple[str, str]] = [("name", "JOB"), ("image", "IMAGE")]
+        if deployment.namespace:
+            options.append(("namespace", repr(deployment.namespace)))
+        if deployment.service_account:
+            options.append(("service_account_name", repr(deployment.service_account)))
+        options.append(("arguments", "ARGUMENTS"))
+        if resources:
+            options.append(
+                (
+                    "container_resources",
+                    "k8s.V1ResourceRequirements(requests=RESOURCES, limits=RESOURCES)",
+                )
+            )
+        if secrets:
+            options.append(("secrets", "[Secret(*secret) for secret in SECRETS]"))
+        options.append(("env_vars", "ENVIRONMENT"))
+        options += [("get_logs", "True"), ("on_finish_action", repr("delete_pod"))]
+        constants = [
+            *self._common_constants(context, dag_id=context.name, output=self._output(context)),
+            ("RESOURCES", _literal(resources), "requests and limits (--cpu, --memory, --gpu)"),
+            (
+                "SECRETS",
+                _literal(secrets),
+                f"(how, where, Secret name): --secret as files under {SECRETS_ROOT}/NAME, "
+                "--env-from-secret as environment variables",
+            ),
+        ]
+        return _render(
+            title="Kubernetes (KubernetesPodOperator)",
+            imports=[
+                "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator",
+                "from airflow.providers.cncf.kubernetes.secret import Secret",
+                "from kubernetes.client import models as k8s",
+            ],
+            constants=constants,
+            operator="KubernetesPodOperator",
+            options=options,
+        )
+
+    def docker_dag(self, context: ExportContext) -> str:
+        deployment = context.deployment
+        output = self._output(context)
+        mounts = [
+            {
+                "source": f"{self.docker_secrets_dir.rstrip('/')}/{s}",
+                "target": f"{SECRETS_ROOT}/{s}",
+                "type": "bind",
+                "read_only": True,
+            }
+            for s in deployment.secrets
+        ]
+        if output is None:
+            # The default output folder, kept in a named volume across runs.
+            mounts.append(
+                {
+                    "source": f"{context.name}-output",
+                    "target": f"{JOB_ROOT}/output",
+                    "type": "volume",
+                }
+            )
+        options: list[tuple[str, str]] = [
+            ("image", "IMAGE"),
+            ("command", "ARGUMENTS"),
+            ("environment", "ENVIRONMENT"),
+            ("mounts", "[Mount(**mount) for mount in MOUNTS]"),
+        ]
+        if deployment.cpu:
+            options.append(("cpus", repr(_quantity(deployment.cpu))))
+        if deployment.memory:
+            options.append(("mem_limit", repr(int(_quantity(deployment.memory)))))
+        if deployment.gpu:
+            options.append(
+                (
+                    "device_requests",
+                    f"[DeviceRequest(count={deployment.gpu!r}, capabilities=[['gpu']])]",
+                )
+            )
+        options += [("mount_tmp_dir", "False"), ("auto_remove", repr("success"))]
+        constants = [
+            *self._common_constants(context, dag_id=f"{context.name}-docker", output=output),
+            (
+                "MOUNTS",
+                _literal(mounts),
+                f"--secret NAME: the Docker host's {self.docker_secrets_dir}/NAME, read-only",
+            ),
+        ]
+        imports = [
+            "from airflow.providers.docker.operators.docker import DockerOperator",
+            "from docker.types import " + ("DeviceRequest, Mount" if deployment.gpu else "Mount"),
+        ]
+        return _render(
+            title="Docker (DockerOperator), for single-host setups",
+            imports=imports,
+            constants=constants,
+            operator="DockerOperator",
+            options=options,
+        )
+
+    def _common_constants(
+        self, context: ExportContext, dag_id: str, output: str | None
+    ) -> list[tuple[str, str, str]]:
+        image = context.image
+        environment: dict[str, str] = {}
+        digest = _DIGEST.search(image)
+        if digest:
+            environment[ENV_IMAGE_DIGEST] = digest.group(1)
+        arguments = [*PARAMS_ARGUMENTS]
+        if output is not None:
+            arguments += ["--output", output]
+        year, month, day = (int(p) for p in self.start_date.split("-"))
+        return [
+            ("JOB", repr(context.name), "the job's name"),
+            ("DAG_ID", repr(dag_id), ""),
+            ("NOTEBOOK", repr(context.lineage.source_path), "where the job comes from"),
+            ("IMAGE", repr(image), "the job's image (jupyter mlops build, or --image)"),
+            (
+                "SCHEDULE",
+                repr(context.deployment.schedule),
+                "cron expression, or None: runs when triggered",
+            ),
+            (
+                "START_DATE",
+                f"datetime.datetime({year}, {month}, {day}, tzinfo=datetime.timezone.utc)",
+                "",
+            ),
+            ("RETRIES", repr(self.retries), ""),
+            ("RETRY_DELAY", f"datetime.timedelta(minutes={self.retry_delay_minutes!r})", ""),
+            (
+                "PARAMS",
+                _params_literal(context.schema),
+                f"the job's parameters, from {SCHEMA_FILE}",
+            ),
+            (
+                "ARGUMENTS",
+                _literal(arguments),
+                "after the image's entrypoint (python -m jupyter_mlops.job /job): the run's "
+                "parameters as one JSON object",
+            ),
+            ("ENVIRONMENT", _literal(environment), ""),
+        ]
+
+    @staticmethod
+    def _output(context: ExportContext) -> str | None:
+        """``--output`` for the entrypoint: the deployment's output as a folder (or URL
+        prefix) with one notebook per run, named after the run's logical date; None for the
+        entrypoint's default (``/job/output/<name>-<time>.ipynb``)."""
+        given = context.deployment.output
+        if not given:
+            return None
+        if _JINJA.search(given):
+            given = "{% raw %}" + given + "{% endraw %}"
+        if given.endswith(".ipynb"):
+            return given
+        return f"{given.rstrip('/')}/{context.name}-{{{{ ts_nodash }}}}.ipynb"
+
+    def readme(self, context: ExportContext) -> str:
+        module = context.name.replace("-", "_")
+        folder = context.shown_path
+        return "\n".join(
+            [
+                "## Run it with Airflow",
+                "",
+                f"`{AIRFLOW_DIR}/{module}_dag.py` (DAG `{context.name}`) runs the image on"
+                " Kubernetes with a `KubernetesPodOperator`;"
+                f" `{AIRFLOW_DIR}/{module}_docker_dag.py` (DAG `{context.name}-docker`) runs it"
+                " with a `DockerOperator` on the worker's Docker host. Copy one (or both) into"
+                " your DAGs folder; the Airflow environment needs the provider"
+                " (`apache-airflow-providers-cncf-kubernetes` or"
+                " `apache-airflow-providers-docker`):",
+                "",
+                "```sh",
+                f'cp {folder}/{AIRFLOW_DIR}/{module}_dag.py "$AIRFLOW_HOME/dags/"',
+                f"airflow dags trigger {context.name} --conf '{{\"NAME\": VALUE}}'",
+                "```",
+                "",
+                "The DAG's params are the job's parameters (type, default and description from"
+                f" `{SCHEMA_FILE}`): the trigger form checks them, and the job checks them again"
+                " before its kernel starts (a wrong value fails the run with exit code 2, and"
+                " retrying will not help). The image runs as built: push it where the cluster"
+                " or host can pull it, and re-export with `--image` when it changes.",
+                "",
+            ]
+        )
+
+
+# -- rendering --------------------------------------------------------------------------------
+_HEADER = Template(
+    '''\
+"""Airflow DAG of the jupyter-mlops job $job: $title.
+
+Generated by jupyter-mlops $version; re-export rather than edit. The task runs the job's
+image with its entrypoint (python -m jupyter_mlops.job /job), passing the DAG run's
+params as one JSON object; the job checks them against its schema before its kernel
+starts and exits with 2 (invalid parameters) or 3 (the notebook failed).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+$imports
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, Param
+except ImportError:  # Airflow 2
+    from airflow.models.dag import DAG
+    from airflow.models.param import Param
+
+'''
+)
+
+_FOOTER = Template(
+    """
+with DAG(
+    dag_id=DAG_ID,
+    description=f"jupyter-mlops job {JOB} (notebook {NOTEBOOK})",
+    schedule=SCHEDULE,
+    start_date=START_DATE,
+    catchup=False,
+    params=PARAMS,
+    tags=["jupyter-mlops"],
+    default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY},
+) as dag:
+    $operator(
+        task_id="run",
+$options
+    )
+"""
+)
+
+
+def _render(
+    *,
+    title: str,
+    imports: list[str],
+    constants: list[tuple[str, str, str]],
+    operator: str,
+    options: list[tuple[str, str]],
+) -> str:
+    lines = []
+    for name, value, comment in constants:
+        if comment:
+            lines.append(f"# {comment}")
+        lines.append(f"{name} = {value}")
+    header = _HEADER.substitute(
+        job=_job_of(constants), title=title, version=__version__, imports="\n".join(imports)
+    )
+    body = _FOOTER.substitute(
+        operator=operator,
+        options="\n".join(f"        {key}={value}," for key, value in options),
+    )
+    return header + "\n".join(lines) + "\n" + body
+
+
+def _job_of(constants: list[tuple[str, str, str]]) -> str:
+    """The job name for the docstring: a validated DNS label, so safe in text."""
+    value = next(v for name, v, _ in constants if name == "JOB")
+    job = ast.literal_eval(value)
+    if not re.fullmatch(r"[a-z0-9-]+", job):
+        raise ValueError(f"unexpected job name {job!r}")
+    return str(job)
+
+
+def _literal(value: Any) -> str:
+    """A Python literal of a value made of dicts, lists, tuples, strings, numbers, bools and
+    None; checked to read back as the same value."""
+    text = repr(value)
+    if ast.literal_eval(text) != value:
+        raise ValueError(f"{value!r} does not survive as a Python literal")
+    return text
+
+
+def _params_literal(schema: ParameterSchema) -> str:
+    """``{"name": Param(default, description=..., type=...), ...}`` for the DAG."""
+    if not len(schema):
+        return "{}"
+    lines = ["{"]
+    for parameter in schema:
+        prop = parameter.to_json_schema()
+        arguments = [_literal(prop["default"])]
+        if parameter.help:
+            arguments.append(f"description={_literal(parameter.help)}")
+        arguments += [f"{k}={_literal(v)}" for k, v in param_schema(prop).items()]
+        lines.append(f"    {parameter.name!r}: Param({', '.join(arguments)}),")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def param_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema keywords of a parameter's property an Airflow ``Param`` validates
+    with; a nullable type is written ``["null", T]`` as Airflow's trigger form expects."""
+    out: dict[str, Any] = {}
+    for key in _PARAM_KEYWORDS:
+        if key not in prop:
+            continue
+        value = prop[key]
+        if key == "type" and isinstance(value, list):
+            value = sorted(value, key=lambda t: t != "null")
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            value = param_schema(value)
+        out[key] = value
+    return out
+
+
+def _check_python(path: str, source: str) -> None:
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as exc:  # a bug here, never the user's input
+        raise RuntimeError(f"generated {path} is not valid Python: {exc}") from exc
+
+
+def _quantity(text: str) -> float:
+    """A Kubernetes quantity as a number (``500m`` -> 0.5, ``2Gi`` -> 2147483648)."""
+    match = _QUANTITY.fullmatch(text)
+    if match is None or match["suffix"] not in _SUFFIXES:
+        raise InvalidInput(f"'{text}' is not a Kubernetes quantity")
+    return float(match["number"]) * _SUFFIXES[match["suffix"]]
