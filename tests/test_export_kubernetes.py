@@ -280,3 +280,23 @@ def test_cli_text_reads_back_as_the_value(job: Path) -> None:
         assert reads_back(parameter, text) == parameter.default
     title = read_schema(job).get("title")
     assert cluster.cli_text(title, title.default) == title.default  # as it is, quotes and all
+
+
+def test_a_notebook_without_parameters_on_every_orchestrator(tmp_path: Path) -> None:
+    from hera.workflows import models
+    from kfp import components
+
+    notebook = typed_notebook(tmp_path / "p", parameters="# nothing to set\n")
+    job = export_job(
+        notebook, "--target", "kubernetes", "--target", "argo", "--target", "kfp", "--image", "j:1"
+    )
+    text = (job / "kubernetes" / "job.yaml").read_text()
+    assert "# The notebook has no parameters.\n" in text
+    assert "to override one" not in text
+    kubernetes_validate.validate(manifest(job, "job.yaml"), VERSIONS[-1], strict=True)
+    workflow = yaml.safe_load((job / "argo" / "workflow.yaml").read_text())
+    model = models.Workflow.model_validate(workflow)
+    assert model.model_dump(by_alias=True, exclude_none=True) == workflow
+    assert workflow["spec"]["templates"][0]["container"]["args"] == ["/job"]
+    loaded = components.load_component_from_file(str(job / "kfp" / "pipeline.yaml"))
+    assert not loaded.component_spec.inputs

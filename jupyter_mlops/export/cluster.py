@@ -82,8 +82,6 @@ def check_names(schema: ParameterSchema, engine: str) -> None:
 
 def parameter_comment(schema: ParameterSchema) -> list[str]:
     """The parameters as lines of a comment: name, type, default and help."""
-    if not len(schema):
-        return ["The notebook has no parameters."]
     lines = []
     for parameter in schema:
         default = json.dumps(parameter.default, ensure_ascii=False)
