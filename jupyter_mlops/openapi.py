@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from ._version import __version__
-from .handlers import API_PREFIX, ROUTES, Operation
+from .handlers import API_PREFIX, NDJSON, ROUTES, Operation
 from .models import ErrorBody
 
 _REF = "#/components/schemas/{model}"
@@ -65,7 +65,7 @@ def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if op.status == 204:
         responses["204"] = {"description": "Done; no content."}
-    elif op.media_type != "application/json":
+    elif op.media_type != "application/json" and op.response is None:
         responses[str(op.status)] = {
             "description": "The file's bytes.",
             "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}},
@@ -77,9 +77,10 @@ def _operation(op: Operation, operation_id: str) -> dict[str, Any]:
         }
     else:
         ref = {"$ref": _REF.format(model=op.response.__name__)}
+        streamed = op.media_type == NDJSON
         responses[str(op.status)] = {
-            "description": "OK",
-            "content": {"application/json": {"schema": ref}},
+            "description": "A stream: one JSON object per line." if streamed else "OK",
+            "content": {op.media_type: {"schema": ref}},
         }
     error_ref = {"$ref": _REF.format(model="ErrorBody")}
     for status in sorted(set(op.errors) | {403}):

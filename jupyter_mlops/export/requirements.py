@@ -54,15 +54,52 @@ from importlib import metadata
 
 request = json.load(sys.stdin)
 stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
-if hasattr(metadata, "packages_distributions"):
-    owners = metadata.packages_distributions()
-else:
-    owners = {}
+
+def scan_owners():
+    # Which distributions provide each top-level module: reads every installed RECORD.
+    if hasattr(metadata, "packages_distributions"):
+        return metadata.packages_distributions()
+    found = {}
     for dist in metadata.distributions():
         for path in dist.files or ():
             top = path.parts[0] if len(path.parts) > 1 else path.name.split(".")[0]
             if not top.endswith((".dist-info", ".egg-info")) and top != "..":
-                owners.setdefault(top, []).append(dist.metadata["Name"])
+                found.setdefault(top, []).append(dist.metadata["Name"])
+    return found
+
+def cached_owners(cache_dir):
+    # The scan costs a second in a large environment; it only changes when a distribution
+    # is installed, removed or upgraded, which changes the names (and times) of the
+    # *.dist-info folders on sys.path: those make the cache key.
+    import hashlib, os
+    if not cache_dir:
+        return scan_owners()
+    key = hashlib.sha256(sys.executable.encode())
+    for folder in sys.path:
+        try:
+            with os.scandir(folder or ".") as entries:
+                for entry in sorted(entries, key=lambda e: e.name):
+                    if entry.name.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")):
+                        key.update(f"{folder}/{entry.name}:{entry.stat().st_mtime_ns}".encode())
+        except OSError:
+            pass
+    path = os.path.join(cache_dir, "owners-" + key.hexdigest()[:32] + ".json")
+    try:
+        with open(path, encoding="utf-8") as cached:
+            return json.load(cached)
+    except (OSError, ValueError):
+        pass
+    found = scan_owners()
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as fresh:
+            json.dump(found, fresh)
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass
+    return found
+
+owners = cached_owners(request.get("cache_dir"))
 
 def depth(dist, dotted):
     # How deep the dotted names' paths go into the distribution's files (0: not at all).
@@ -122,6 +159,12 @@ print(%(marker)r + json.dumps({
     "versions": versions,
 }))
 """.replace("%(marker)r", repr(_MARKER))
+
+
+def _cache_dir() -> Path:
+    """Where the probe keeps which distribution provides which module, per environment."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jupyter-mlops" / "probe"
 
 
 def canonical(name: str) -> str:
@@ -202,7 +245,13 @@ def probe(kernel: Kernel, imports: Iterable[str], distributions: Iterable[str]) 
     modules: dict[str, list[str]] = {}
     for dotted in sorted(set(imports)):
         modules.setdefault(dotted.split(".")[0], []).append(dotted)
-    request = json.dumps({"modules": modules, "distributions": sorted(set(distributions))})
+    request = json.dumps(
+        {
+            "modules": modules,
+            "distributions": sorted(set(distributions)),
+            "cache_dir": str(_cache_dir()),
+        }
+    )
     env = {**os.environ, **kernel.env}
     where = f"kernel '{kernel.name}' ({' '.join(kernel.command)})"
     try:

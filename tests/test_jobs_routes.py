@@ -1,0 +1,156 @@
+"""The jobs routes (export, list, run, build) of a real Jupyter server with the extension:
+notebooks exported inside the server's root, run by real kernels, bad input refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+pytestmark = pytest.mark.slow
+
+PARAMETERS = "epochs = 2  # passes\nlabel = 'x'  # a name\nlayers = [1, 2]\n"
+WORK = "print('RESULT ' + str(epochs * sum(layers)) + ' ' + label)"
+
+
+@pytest.fixture
+def jp_root_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "notebooks").mkdir(parents=True)
+    notebook = new_notebook(
+        cells=[
+            new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+            new_code_cell(WORK),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    nbformat.write(notebook, root / "notebooks" / "train.ipynb")
+    (tmp_path / "outside.ipynb").write_text(nbformat.writes(notebook))
+    return root
+
+
+async def export(fetch_json: Any, **body: Any) -> tuple[int, Any]:
+    return await fetch_json(
+        "jobs", "export", method="POST", body=json.dumps(body), request_timeout=120
+    )
+
+
+async def test_export_then_list_jobs(fetch_json: Any, jp_root_dir: Path) -> None:
+    status, job = await export(
+        fetch_json,
+        notebook="notebooks/train.ipynb",
+        targets=["docker"],
+        deployment={"schedule": "0 3 * * *"},
+    )
+    assert status == 200, job
+    assert job["name"] == "train"
+    assert job["path"] == "notebooks/pipelines/train"
+    assert job["source"] == "notebooks/train.ipynb"
+    assert job["targets"] == ["docker"]
+    assert job["build"] is None
+    props = job["parameters"]["properties"]
+    assert props["epochs"]["type"] == "integer"
+    assert props["epochs"]["default"] == 2
+    assert props["epochs"]["description"] == "passes"
+    assert (jp_root_dir / "notebooks" / "pipelines" / "train" / "Dockerfile").is_file()
+
+    status, listed = await fetch_json("jobs")
+    assert status == 200
+    assert [j["path"] for j in listed["jobs"]] == ["notebooks/pipelines/train"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"notebook": "../outside.ipynb"}, 403, "outside the server's root"),
+        ({"notebook": "/etc/passwd"}, 403, "must be relative"),
+        ({"notebook": "notebooks/missing.ipynb"}, 404, "does not exist"),
+        ({"notebook": "notebooks/train.ipynb", "name": "Bad_Name"}, 400, "invalid job name"),
+        ({"notebook": "notebooks/train.ipynb", "targets": ["nomad"]}, 400, "unknown export"),
+        ({"notebook": "notebooks/train.ipynb", "out": "../elsewhere"}, 403, "outside"),
+        (
+            {"notebook": "notebooks/train.ipynb", "deployment": {"schedule": "61 * * * *"}},
+            400,
+            "61",
+        ),
+        ({"notebook": "notebooks/train.ipynb", "surprise": 1}, 400, "surprise"),
+    ],
+)
+async def test_export_refuses_bad_input(
+    fetch_json: Any, jp_root_dir: Path, body: dict[str, Any], status: int, says: str
+) -> None:
+    code, answer = await export(fetch_json, **body)
+    assert code == status, answer
+    assert says in answer["message"]
+    assert not (jp_root_dir / "notebooks" / "pipelines").exists()
+
+
+async def wait_for(fetch_json: Any, execution: str, timeout: float = 180) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        status, state = await fetch_json("jobs", "runs", execution)
+        assert status == 200, state
+        if state["status"] != "running" or loop.time() > deadline:
+            return dict(state)
+        await asyncio.sleep(0.5)
+
+
+async def test_run_a_job_with_typed_parameters(fetch_json: Any, jp_root_dir: Path) -> None:
+    status, job = await export(fetch_json, notebook="notebooks/train.ipynb")
+    assert status == 200, job
+    body = {"job": job["path"], "parameters": {"epochs": 3, "label": 'it\'s "q"'}}
+    status, started = await fetch_json("jobs", "runs", method="POST", body=json.dumps(body))
+    assert status == 202, started
+    assert started["status"] == "running"
+    done = await wait_for(fetch_json, started["execution_id"])
+    assert done["status"] == "succeeded", done["log"]
+    assert done["exit_code"] == 0
+    output = nbformat.read(jp_root_dir / done["output"], as_version=4)
+    printed = "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
+    assert 'RESULT 9 it\'s "q"' in printed
+
+    status, listed = await fetch_json("jobs", "runs")
+    assert [e["execution_id"] for e in listed["executions"]] == [started["execution_id"]]
+
+
+async def test_run_refuses_bad_parameters_and_unbuilt_images(fetch_json: Any) -> None:
+    status, job = await export(fetch_json, notebook="notebooks/train.ipynb")
+    assert status == 200, job
+    cases = [
+        ({"parameters": {"epochs": "many"}}, "invalid_parameters", "'epochs' expects an integer"),
+        ({"parameters": {"epoch": 1}}, "invalid_parameters", "unknown parameter 'epoch'"),
+        ({"in_container": True}, "not_built", "build it first"),
+    ]
+    for extra, code, says in cases:
+        body = json.dumps({"job": job["path"], **extra})
+        status, answer = await fetch_json("jobs", "runs", method="POST", body=body)
+        assert status == 400, answer
+        assert answer["code"] == code
+        assert says in answer["message"]
+    status, answer = await fetch_json("jobs", "runs", "0" * 32)
+    assert status == 404
+    status, answer = await fetch_json("jobs", "runs", "not-an-id")
+    assert status == 400
+
+
+async def test_build_without_an_engine_is_503(
+    fetch_json: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, job = await export(fetch_json, notebook="notebooks/train.ipynb")
+    assert status == 200, job
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    status, answer = await fetch_json(
+        "jobs", "build", method="POST", body=json.dumps({"job": job["path"]})
+    )
+    assert status == 503
+    assert answer["code"] == "no_container_engine"
+    status, answer = await fetch_json(
+        "jobs", "build", method="POST", body=json.dumps({"job": "../x"})
+    )
+    assert status == 403
