@@ -85,6 +85,20 @@ if [ "$WITH_TESTS" -eq 1 ]; then
   if [ -z "${DOCKER_HOST:-}" ]; then
     "$ROOT/scripts/containers.sh" setup
   fi
+  # Airflow, for tests/test_export_airflow.py (the airflow target's DAGs must import in a
+  # real Airflow). It conflicts with jupyter-mlops' own dependencies, so it has a venv of
+  # its own; the versions are pinned (no constraints file can be fetched here, only PyPI).
+  # First time: 2 to 3 minutes (no pip cache) and 450 MB; then nothing until the pins change.
+  AIRFLOW_VENV="${JUPYTER_MLOPS_AIRFLOW_VENV:-$ROOT/.venv-airflow}"
+  AIRFLOW_PINS="apache-airflow==3.3.2 apache-airflow-providers-cncf-kubernetes==10.25.0 apache-airflow-providers-docker==4.6.1"
+  AIRFLOW_STAMP="$AIRFLOW_VENV/.jupyter-mlops-installed"
+  if [ ! -f "$AIRFLOW_STAMP" ] || [ "$(cat "$AIRFLOW_STAMP")" != "$AIRFLOW_PINS" ]; then
+    say "Installing Airflow into $AIRFLOW_VENV for the airflow target's tests (2-3 minutes)"
+    [ -x "$AIRFLOW_VENV/bin/python" ] || "$PYTHON" -m venv "$AIRFLOW_VENV"
+    # shellcheck disable=SC2086  # the pins are words
+    (PATH="$AIRFLOW_VENV/bin:$PATH" pip_install $AIRFLOW_PINS)
+    echo "$AIRFLOW_PINS" >"$AIRFLOW_STAMP"
+  fi
   if [ ! -d "$ROOT/ui-tests/node_modules/@jupyterlab/galata" ]; then
     say "Installing the UI tests' packages"
     (cd "$ROOT/ui-tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install)
