@@ -15,6 +15,8 @@ from traitlets import Float, Int, Unicode, default
 
 from . import settings as settings_mod
 from ._version import __version__
+from .data.service import DataService
+from .data.tasks import TaskRegistry
 from .handlers import handlers
 from .services.tracking import TrackingService
 from .tracking.delivery import Outcome, sync
@@ -65,6 +67,12 @@ class MlopsApp(ExtensionApp):
         help="""Seconds between looks at the run journal for runs of kernels that died
         (marked KILLED) and runs left undelivered; 0 turns it off.""",
     )
+    data_lock_timeout = Float(
+        60.0,
+        config=True,
+        help="""Seconds a data snapshot, restore or transfer waits for another one in the
+        same project to finish before it fails with a clear message.""",
+    )
     max_workers = Int(
         4, config=True, help="Threads for blocking work (MLflow, DVC, git, container engine)."
     )
@@ -88,6 +96,10 @@ class MlopsApp(ExtensionApp):
         self.tracking = TrackingService(
             self.settings_resolved, run_count_limit=self.run_count_limit
         )
+        self.data = DataService(
+            self.settings_resolved, self.tracking, lock_timeout=self.data_lock_timeout
+        )
+        self.data_tasks = TaskRegistry()
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="jupyter-mlops")
         self._executor.submit(self.tracking.warm_up)
         # Kernels started by this server inherit these, so %%track uses the same store.

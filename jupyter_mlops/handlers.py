@@ -421,6 +421,12 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     ("runs/{run_id}/artifact", ArtifactHandler),
 ]
 
+# Data snapshots (DVC): their routes live in jupyter_mlops/data/handlers.py, which needs
+# MlopsHandler from this module, hence the import down here.
+from .data.handlers import ROUTES as DATA_ROUTES  # noqa: E402
+
+ROUTES += DATA_ROUTES
+
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
 

@@ -161,6 +161,40 @@ class MlopsMagics(Magics):
         for key, value in info.items():
             print(f"{key.replace('_', ' '):<{width}}  {value}")
 
+    @magic_arguments()
+    @argument("paths", nargs="*", metavar="PATH", help="Files or folders to snapshot.")
+    @argument("-m", "--message", help="What this version is (kept in the history).")
+    @argument("--push", action="store_true", help="Push the new versions to the DVC remote.")
+    @argument("--remote", help="The DVC remote to push to (default: DVC's default remote).")
+    @argument("--commit", action="store_true", help="Commit the .dvc files with the message (git).")
+    @argument(
+        "--link",
+        choices=("reflink", "hardlink", "symlink", "copy"),
+        help="Set DVC's cache.type for the project first (links: no second copy of the data).",
+    )
+    @line_magic
+    def snapshot(self, line: str) -> None:
+        """Snapshot data with DVC: a new version where the data changed, the .dvc files
+        staged with git; runs tracked with ``%%track --data PATH`` link to the version."""
+        args = parse_argstring(self.snapshot, line)
+        if not args.paths:
+            raise UsageError("%snapshot: give at least one data path (%snapshot PATH...).")
+        from .data.interactive import snapshot_in_kernel
+        from .errors import MlopsError
+
+        try:
+            snapshot_in_kernel(
+                self.settings,
+                args.paths,
+                message=args.message,
+                push=args.push,
+                remote=args.remote,
+                commit=args.commit,
+                link=args.link,
+            )
+        except MlopsError as exc:
+            raise UsageError(f"%snapshot: {exc.message}") from None
+
 
 def _names(text: str | None, option: str) -> list[str] | None:
     if text is None:

@@ -287,6 +287,19 @@ def data_version(path: Path) -> dict[str, str]:
     return {"kind": "sha256", "hash": digest.hexdigest()}
 
 
+def _dvc_data_version(path: Path, root: str | None, state_dir: str | None) -> dict[str, str] | None:
+    """DVC's version of the data on disk (``jupyter_mlops.data.lineage``), or None when DVC
+    does not track it or it cannot be computed (the ``.dvc`` file's md5 is used then)."""
+    if not root or not state_dir:
+        return None
+    try:
+        from ..data.lineage import dvc_version
+
+        return dvc_version(path, Path(root), Path(state_dir))
+    except Exception:
+        return None
+
+
 def _dvc_md5(dvc_file: Path) -> str | None:
     for line in dvc_file.read_text(encoding="utf-8", errors="replace").splitlines():
         stripped = line.strip().lstrip("- ").strip()
@@ -306,15 +319,26 @@ def data_param_name(raw: str) -> str:
     return name
 
 
-def capture_lineage(cwd: str, data_paths: list[str]) -> Lineage:
-    """Runs in a background thread while the cell runs."""
+def capture_lineage(
+    cwd: str, data_paths: list[str], root: str | None = None, state_dir: str | None = None
+) -> Lineage:
+    """Runs in a background thread while the cell runs. With the project's ``root`` and
+    ``state_dir``, a path DVC tracks gets the DVC md5 of the bytes on disk (see
+    ``jupyter_mlops.data.lineage``) and a ``jupyter_mlops.data.<path>`` tag linking the run
+    to that version."""
     found = git_state(cwd)
     found.tags["jupyter_mlops.python"] = platform.python_version()
     found.artifacts["lineage/requirements.txt"] = package_versions().encode()
     data = {}
     for raw in data_paths:
         path = Path(cwd, raw) if not os.path.isabs(raw) else Path(raw)
-        version = data_version(path)
+        linked = _dvc_data_version(path, root, state_dir)
+        version = linked or data_version(path)
+        if linked is not None:
+            tracked = linked.pop("path")
+            from ..data.lineage import data_tag
+
+            found.tags[data_tag(tracked)] = linked["hash"]
         data[raw] = version
         found.params[data_param_name(raw)] = f"{version['kind']}:{version['hash'][:12]}"
     if data:

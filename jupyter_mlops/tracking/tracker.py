@@ -118,7 +118,11 @@ class Tracker:
         session = self.session
         session.executor.submit(self._begin, serialise(self.record))
         self._lineage = session.lineage_executor.submit(
-            capture.capture_lineage, self.cwd, self.data
+            capture.capture_lineage,
+            self.cwd,
+            self.data,
+            str(session.settings.root_dir),
+            str(session.settings.state_dir),
         )
         session.stack.append(self)
         return self

@@ -1,0 +1,529 @@
+"""Content hashes in DVC's own format, computed fast and remembered by file identity.
+
+DVC names a file by the MD5 of its bytes and a folder by the MD5 of its ``.dir`` manifest
+(a JSON list of ``{"md5", "relpath"}`` sorted by path) plus ``.dir``. This module computes
+exactly those, and remembers them in a small SQLite table keyed by the file's identity
+(path, size, modification time in nanoseconds, inode), the same identity DVC's own state
+uses. Unchanged data is therefore never read again:
+
+- a file: one ``stat`` and one lookup;
+- a folder: a walk with one ``stat`` per file, and one lookup of the folder's signature
+  (a digest of every file's identity); only when that misses are files looked up one by
+  one, and only files whose identity changed are read.
+
+Reads use an 8 MiB buffer (hashlib releases the GIL while it digests), and several files
+are hashed at once by a thread pool. A file whose modification time is too recent to be
+trusted (it may still be written within the same timestamp tick) is hashed but not
+remembered. Every loop checks :class:`Progress` for cancellation, so an interrupt stops
+work within one buffer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import stat as stat_mod
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BadData, Cancelled, ChangedWhileReading, OutsideProject
+
+#: Bytes read at a time from a large file.
+CHUNK = 8 << 20
+#: Files up to this size are read in one call.
+SMALL_FILE = 1 << 20
+#: A modification time closer than this to the moment the file was looked at is not
+#: trusted (a write in the same timestamp tick would keep it): hash, do not remember.
+RACY_NS = 50_000_000
+#: Filesystems with whole-second timestamps need a wider margin.
+RACY_COARSE_NS = 2_000_000_000
+#: Names DVC leaves out of a folder wherever they appear (its default ignore patterns).
+IGNORED_ANYWHERE = frozenset({".git"})
+IGNORED_DIRS = frozenset({".git", ".hg", ".dvc"})
+DVCIGNORE = ".dvcignore"
+
+
+def hash_workers() -> int:
+    return min(16, (os.cpu_count() or 1) + 4)
+
+
+# -- progress and cancellation ------------------------------------------------------------
+@dataclass
+class ProgressState:
+    phase: str = ""
+    done: int = 0
+    total: int = 0
+    unit: str = "bytes"
+
+
+class Progress:
+    """What a long operation is doing, readable from any thread, and its cancel switch."""
+
+    def __init__(self, on_change: Callable[[ProgressState], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._state = ProgressState()
+        self.cancel_event = threading.Event()
+        self._on_change = on_change
+
+    def begin(self, phase: str, total: int = 0, unit: str = "bytes") -> None:
+        with self._lock:
+            self._state = ProgressState(phase=phase, done=0, total=total, unit=unit)
+        self._changed()
+
+    def advance(self, amount: int) -> None:
+        with self._lock:
+            self._state.done += amount
+        self._changed()
+
+    def state(self) -> ProgressState:
+        with self._lock:
+            s = self._state
+            return ProgressState(s.phase, s.done, s.total, s.unit)
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` once cancellation was asked for."""
+        if self.cancel_event.is_set():
+            raise Cancelled("Interrupted; nothing was half-written.")
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.state())
+
+
+# -- walking --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a data path: where it is and its identity when it was looked at."""
+
+    rel: str  # posix path below the data folder; the file's name for a single file
+    path: str  # absolute
+    size: int
+    mtime_ns: int
+    ino: int
+    mode: int
+
+    @property
+    def identity(self) -> tuple[int, int, int]:
+        return (self.size, self.mtime_ns, self.ino)
+
+
+class NeedsDvc(Exception):
+    """The data has something the fast path leaves to DVC itself (a symbolic link to a
+    folder, a special file); the caller falls back to ``dvc add``."""
+
+
+def _entry(rel: str, path: str, st: os.stat_result) -> FileEntry:
+    return FileEntry(rel, path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode)
+
+
+def scan(
+    path: Path,
+    *,
+    root: Path,
+    trusted: Iterable[Path] = (),
+    progress: Progress | None = None,
+) -> tuple[bool, list[FileEntry]]:
+    """``(is_dir, files)`` of a data path as DVC sees it: a folder's regular files at any
+    depth (sorted by relative path), without DVC's default ignores; symbolic links are
+    followed when they stay inside ``root`` or point into one of ``trusted`` (the DVC
+    cache); any other link is refused."""
+    root_real = os.path.realpath(root)
+    trusted_real = [os.path.realpath(t) for t in trusted]
+
+    def allowed(target: str) -> bool:
+        return any(_inside(target, base) for base in (root_real, *trusted_real))
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise BadData(f"{path} does not exist.", code="no_such_path") from exc
+    if stat_mod.S_ISREG(st.st_mode):
+        return False, [_entry(path.name, str(path), st)]
+    if not stat_mod.S_ISDIR(st.st_mode):
+        raise BadData(f"{path} is neither a file nor a folder.")
+
+    files: list[FileEntry] = []
+    stack = [(str(path), "")]
+    checked = 0
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name in IGNORED_ANYWHERE:
+                    continue
+                if name == DVCIGNORE:
+                    raise BadData(
+                        f"{entry.path}: a .dvcignore file cannot be inside the data it "
+                        "applies to (DVC refuses it); move it to the folder above.",
+                        code="dvcignore_in_data",
+                    )
+                rel = f"{prefix}{name}"
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if not allowed(target):
+                        raise OutsideProject(
+                            f"{rel} in {path} is a symbolic link to {target}, outside the "
+                            "project; copy the data into the project instead."
+                        )
+                    if os.path.isdir(target):
+                        raise NeedsDvc(rel)
+                if entry.is_dir(follow_symlinks=False):
+                    if name in IGNORED_DIRS:
+                        if name == ".dvc":  # a DVC repository of its own: DVC skips it
+                            raise NeedsDvc(rel)
+                        continue
+                    stack.append((entry.path, rel + "/"))
+                    continue
+                try:
+                    info = entry.stat(follow_symlinks=True)
+                except FileNotFoundError:  # a dangling link: DVC skips it too
+                    continue
+                if not stat_mod.S_ISREG(info.st_mode):
+                    raise NeedsDvc(rel)
+                files.append(_entry(rel, entry.path, info))
+                checked += 1
+                if progress is not None and not checked % 2048:
+                    progress.check()
+    files.sort(key=lambda f: f.rel)
+    return True, files
+
+
+def _inside(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def signature(files: Iterable[FileEntry]) -> str:
+    """A digest of every file's relative path and identity: equal signatures mean the
+    folder can be taken as unchanged."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for f in files:
+        digest.update(f"{f.rel}\0{f.size}\0{f.mtime_ns}\0{f.ino}\n".encode())
+    return digest.hexdigest()
+
+
+def manifest_bytes(entries: Iterable[tuple[str, str]]) -> bytes:
+    """DVC's ``.dir`` manifest for ``(relpath, md5)`` pairs: what dvc-data's
+    ``Tree.as_bytes()`` writes (entries sorted by relpath, keys sorted)."""
+    rows = sorted(({"md5": md5, "relpath": rel} for rel, md5 in entries), key=_relpath)
+    return json.dumps(rows, sort_keys=True).encode("utf-8")
+
+
+def _relpath(row: dict[str, str]) -> str:
+    return row["relpath"]
+
+
+def manifest_md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest() + ".dir"
+
+
+def parse_manifest(data: bytes) -> dict[str, str]:
+    """relpath -> md5 of a ``.dir`` manifest."""
+    rows = json.loads(data)
+    if not isinstance(rows, list):
+        raise ValueError("not a DVC .dir manifest")
+    return {str(r["relpath"]): str(r["md5"]) for r in rows}
+
+
+# -- the remembered hashes ------------------------------------------------------------------
+class HashCache:
+    """path + identity -> md5 for files, and folder signature -> manifest md5, in SQLite
+    (WAL, so a kernel's lineage thread and the server can share it)."""
+
+    def __init__(self, db: Path) -> None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._con = sqlite3.connect(str(db), timeout=30, check_same_thread=False)
+        with self._lock:
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS files (
+                    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER,
+                    md5 TEXT);
+                CREATE TABLE IF NOT EXISTS trees (
+                    path TEXT PRIMARY KEY, signature TEXT, md5 TEXT, size INTEGER,
+                    nfiles INTEGER);
+                """
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def files(self, paths: list[str]) -> dict[str, tuple[int, int, int, str]]:
+        found: dict[str, tuple[int, int, int, str]] = {}
+        with self._lock:
+            for i in range(0, len(paths), 900):
+                chunk = paths[i : i + 900]
+                marks = ",".join("?" * len(chunk))
+                rows = self._con.execute(
+                    f"SELECT path, size, mtime_ns, ino, md5 FROM files WHERE path IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+                for path, size, mtime_ns, ino, md5 in rows:
+                    found[path] = (size, mtime_ns, ino, md5)
+        return found
+
+    def remember_files(self, rows: Iterable[tuple[FileEntry, str]]) -> None:
+        values = [(f.path, f.size, f.mtime_ns, f.ino, md5) for f, md5 in rows]
+        if not values:
+            return
+        with self._lock, self._con:
+            self._con.executemany(
+                "INSERT OR REPLACE INTO files (path, size, mtime_ns, ino, md5) "
+                "VALUES (?, ?, ?, ?, ?)",
+                values,
+            )
+
+    def tree(self, path: str, sig: str) -> tuple[str, int, int] | None:
+        with self._lock:
+            row = self._con.execute(
+                "SELECT md5, size, nfiles FROM trees WHERE path = ? AND signature = ?",
+                (path, sig),
+            ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def remember_tree(self, path: str, sig: str, md5: str, size: int, nfiles: int) -> None:
+        with self._lock, self._con:
+            self._con.execute(
+                "INSERT OR REPLACE INTO trees (path, signature, md5, size, nfiles) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (path, sig, md5, size, nfiles),
+            )
+
+
+_caches: dict[str, HashCache] = {}
+_caches_lock = threading.Lock()
+
+
+def cache_for(state_dir: Path) -> HashCache:
+    """One :class:`HashCache` per state folder and process."""
+    key = str(state_dir.resolve())
+    with _caches_lock:
+        cache = _caches.get(key)
+        if cache is None:
+            from .journal import data_dir
+
+            cache = _caches[key] = HashCache(data_dir(state_dir) / "hashes.db")
+        return cache
+
+
+# -- hashing ----------------------------------------------------------------------------------
+def md5_file(path: str, size: int, progress: Progress | None = None) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb", buffering=0) as handle:
+        if size <= SMALL_FILE:
+            data = handle.read()
+            digest.update(data)
+            if progress is not None:
+                progress.advance(len(data))
+            return digest.hexdigest()
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while True:
+            if progress is not None:
+                progress.check()
+            n = handle.readinto(buffer)
+            if not n:
+                break
+            digest.update(view[:n])
+            if progress is not None:
+                progress.advance(n)
+    return digest.hexdigest()
+
+
+def _trusted_identity(entry: FileEntry, looked_at_ns: int) -> bool:
+    margin = RACY_COARSE_NS if entry.mtime_ns % 1_000_000_000 == 0 else RACY_NS
+    return looked_at_ns - entry.mtime_ns > margin
+
+
+@dataclass
+class Hashed:
+    """A data path's DVC version as found on disk."""
+
+    path: Path
+    isdir: bool
+    md5: str
+    size: int
+    nfiles: int | None
+    isexec: bool
+    #: every file and its md5 (for a folder: relative paths; a file: its name)
+    files: list[tuple[FileEntry, str]] = field(default_factory=list)
+    manifest: bytes | None = None
+    hashed_bytes: int = 0
+    hashed_files: int = 0
+    #: True when nothing was read: the remembered identity of every file matched
+    unchanged_identity: bool = False
+    #: files read this time (DVC's state is told about them)
+    fresh: list[tuple[FileEntry, str]] = field(default_factory=list)
+
+
+def hash_path(
+    path: Path,
+    *,
+    root: Path,
+    cache: HashCache,
+    trusted: Iterable[Path] = (),
+    progress: Progress | None = None,
+    workers: int | None = None,
+    use_tree_cache: bool = True,
+) -> Hashed:
+    """DVC's version of ``path`` (a file or a folder), reading only what changed. With
+    ``use_tree_cache`` a folder whose signature is remembered is answered without its
+    file list (``manifest`` None); without, every file's md5 is returned."""
+    progress = progress or Progress()
+    progress.begin("scanning", 0, "files")
+    looked_at = time.time_ns()
+    isdir, files = scan(path, root=root, trusted=trusted, progress=progress)
+    if not isdir:
+        return _hash_single(path, files[0], cache, looked_at, progress)
+    key = str(path)
+    sig = signature(files)
+    known = cache.tree(key, sig) if use_tree_cache else None
+    if known is not None:
+        md5, size, nfiles = known
+        return Hashed(path, True, md5, size, nfiles, False, unchanged_identity=True)
+
+    remembered = cache.files([f.path for f in files])
+    todo: list[FileEntry] = []
+    hashes: dict[str, str] = {}
+    for f in files:
+        row = remembered.get(f.path)
+        if row is not None and row[:3] == f.identity:
+            hashes[f.rel] = row[3]
+        else:
+            todo.append(f)
+    fresh = _hash_many(todo, progress, workers)
+    trusted_rows = [(f, md5) for f, md5 in fresh if _trusted_identity(f, looked_at)]
+    cache.remember_files(trusted_rows)
+    for f, md5 in fresh:
+        hashes[f.rel] = md5
+    data = manifest_bytes((f.rel, hashes[f.rel]) for f in files)
+    md5 = manifest_md5(data)
+    size = sum(f.size for f in files)
+    if len(trusted_rows) == len(fresh):
+        cache.remember_tree(key, sig, md5, size, len(files))
+    return Hashed(
+        path,
+        True,
+        md5,
+        size,
+        len(files),
+        False,
+        files=[(f, hashes[f.rel]) for f in files],
+        manifest=data,
+        hashed_bytes=sum(f.size for f in todo),
+        hashed_files=len(todo),
+        unchanged_identity=not todo,
+        fresh=fresh,
+    )
+
+
+def _hash_single(
+    path: Path, entry: FileEntry, cache: HashCache, looked_at: int, progress: Progress | None
+) -> Hashed:
+    isexec = bool(entry.mode & (stat_mod.S_IXUSR | stat_mod.S_IXGRP | stat_mod.S_IXOTH))
+    row = cache.files([entry.path]).get(entry.path)
+    if row is not None and row[:3] == entry.identity:
+        return Hashed(
+            path,
+            False,
+            row[3],
+            entry.size,
+            None,
+            isexec,
+            files=[(entry, row[3])],
+            unchanged_identity=True,
+        )
+    if progress is not None:
+        progress.begin("hashing", entry.size, "bytes")
+    md5 = _hash_checked(entry, progress)
+    if _trusted_identity(entry, looked_at):
+        cache.remember_files([(entry, md5)])
+    return Hashed(
+        path,
+        False,
+        md5,
+        entry.size,
+        None,
+        isexec,
+        files=[(entry, md5)],
+        hashed_bytes=entry.size,
+        hashed_files=1,
+        fresh=[(entry, md5)],
+    )
+
+
+def _hash_checked(entry: FileEntry, progress: Progress | None) -> str:
+    md5 = md5_file(entry.path, entry.size, progress)
+    try:
+        after = os.stat(entry.path)
+    except FileNotFoundError:
+        after = None
+    if after is None or (after.st_size, after.st_mtime_ns, after.st_ino) != entry.identity:
+        raise ChangedWhileReading(
+            f"{entry.path} changed while it was being read; snapshot it again once it is written."
+        )
+    return md5
+
+
+def _hash_many(
+    todo: list[FileEntry], progress: Progress | None, workers: int | None
+) -> list[tuple[FileEntry, str]]:
+    if progress is not None:
+        progress.begin("hashing", sum(f.size for f in todo), "bytes")
+    if not todo:
+        return []
+    if len(todo) == 1:
+        return [(todo[0], _hash_checked(todo[0], progress))]
+    results: list[tuple[FileEntry, str]] = []
+    # Large files first, so one big file at the end does not leave the other threads idle.
+    ordered = sorted(todo, key=lambda f: -f.size)
+    with ThreadPoolExecutor(workers or hash_workers(), thread_name_prefix="mlops-hash") as pool:
+        pending: set[Future[tuple[FileEntry, str]]] = set()
+        items: Iterator[FileEntry] = iter(ordered)
+        window = 4 * (workers or hash_workers())
+
+        def one(f: FileEntry) -> tuple[FileEntry, str]:
+            return f, _hash_checked(f, progress)
+
+        def fill() -> None:
+            for f in items:
+                pending.add(pool.submit(one, f))
+                if len(pending) >= window:
+                    break
+
+        try:
+            fill()
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    pending.discard(future)
+                    results.append(future.result())
+                if progress is not None:
+                    progress.check()
+                fill()
+        except BaseException:
+            if progress is not None:
+                progress.cancel()  # stops the other threads at their next buffer
+            for future in pending:
+                future.cancel()
+            raise
+    return results
