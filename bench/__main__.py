@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench [name ...]`` (names: tracking, delivery, runs)."""
+"""Run the benchmarks: ``python -m bench [name ...]`` (names: tracking, delivery, runs, export)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ SUITES = {
     "tracking": "bench.bench_tracking",
     "delivery": "bench.bench_delivery",
     "runs": "bench.bench_runs",
+    "export": "bench.bench_export",
 }
 
 

@@ -144,7 +144,7 @@ def _container_figures(folder: Path) -> dict[str, float]:
     for image in ("bench-image:latest", "bench-baseline:latest"):
         with contextlib.suppress(Exception):
             client.images.remove(image, force=True)
-    cold = build_image(job, client=client)
+    cold = build_image(job, client=client, no_cache=True)
 
     edited = nbformat.read(source, as_version=4)
     edited.cells[-1].source += "\nprint('edited')"

@@ -18,6 +18,7 @@ from ._version import __version__
 from .data.service import DataService
 from .data.tasks import TaskRegistry
 from .handlers import handlers
+from .services.jobs import JobsService
 from .services.tracking import TrackingService
 from .tracking.delivery import Outcome, sync
 from .tracking.spool import Spool
@@ -96,6 +97,8 @@ class MlopsApp(ExtensionApp):
         self.tracking = TrackingService(
             self.settings_resolved, run_count_limit=self.run_count_limit
         )
+        # Export targets read their settings (c.DockerTarget.ca_certificates...) from ours.
+        self.jobs = JobsService(self.settings_resolved, target_options={"parent": self})
         self.data = DataService(
             self.settings_resolved, self.tracking, lock_timeout=self.data_lock_timeout
         )
@@ -143,6 +146,7 @@ class MlopsApp(ExtensionApp):
         return await loop.run_in_executor(self._executor, partial(fn, *args))
 
     async def stop_extension(self) -> None:
+        self.jobs.shutdown()
         if self._reaper is not None:
             self._reaper.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -139,7 +139,9 @@ def _build(args: argparse.Namespace) -> int:
     from .export.build import build_image
 
     progress = _BuildProgress(verbose=args.verbose)
-    result = build_image(args.dir, tag=args.tag, push=args.push, on_progress=progress)
+    result = build_image(
+        args.dir, tag=args.tag, push=args.push, on_progress=progress, no_cache=args.no_cache
+    )
     progress.finish()
     size = f"{result.size / 1e6:.0f} MB" if result.size else "size unknown"
     print(
@@ -328,6 +330,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("dir", metavar="DIR", help="The job folder (with its Dockerfile).")
     build.add_argument("--tag", metavar="IMAGE", help="Image reference (default: NAME:latest).")
     build.add_argument("--push", action="store_true", help="Push the image after the build.")
+    build.add_argument("--no-cache", action="store_true", help="Rebuild every layer.")
     build.add_argument("-v", "--verbose", action="store_true", help="Show the build's output.")
     build.set_defaults(func=_build)
     return top

@@ -8,6 +8,7 @@ responses: an :class:`~jupyter_mlops.errors.MlopsError` becomes its 4xx/503 with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -23,13 +24,23 @@ from pydantic import BaseModel, ValidationError
 from tornado.iostream import StreamClosedError
 
 from .errors import InvalidInput, MlopsError, NotFound
+from .export.build import BuildEvent
 from .models import (
     ArtifactList,
     ArtifactQuery,
     ArtifactsQuery,
+    BuildProgressEvent,
+    BuildRequest,
     ErrorBody,
     ExperimentsQuery,
     ExperimentsResponse,
+    ExportRequest,
+    JobExecution,
+    JobExecutionList,
+    JobExecutionPath,
+    JobInfo,
+    JobRunRequest,
+    JobsList,
     MetricHistory,
     MetricPath,
     RunDetails,
@@ -51,6 +62,8 @@ T = TypeVar("T")
 
 #: Where every route of the extension lives, below the server's base URL.
 API_PREFIX = "jupyter-mlops"
+#: Streamed answers: newline-delimited JSON, each line one object of the response model.
+NDJSON = "application/x-ndjson"
 #: Query arguments that belong to Jupyter's authentication, not to our routes.
 _AUTH_ARGUMENTS = frozenset({"token", "_xsrf"})
 
@@ -395,6 +408,161 @@ class ArtifactHandler(RunsBase):
             await self.call(artifact.close)
 
 
+# -- jobs: export, build, run ----------------------------------------------------------------
+_JOB_ERRORS = (400, 403, 404, 409)
+
+
+class JobsHandler(MlopsHandler):
+    operations = {
+        "get": Operation(
+            summary="The job folders under the server's root, with their last build.",
+            response=JobsList,
+            errors=(400, 403),
+        )
+    }
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.parse_query(_NoQuery)
+        self.send_model(await self.call(self.mlops.jobs.list_jobs))
+
+
+class JobExportHandler(MlopsHandler):
+    operations = {
+        "post": Operation(
+            summary="Export a notebook to a job folder (Dockerfile and orchestrator targets).",
+            response=JobInfo,
+            body=ExportRequest,
+            errors=(*_JOB_ERRORS, 503),
+        )
+    }
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.parse_body(ExportRequest)
+        self.send_model(await self.call(self.mlops.jobs.export, request))
+
+
+class JobBuildHandler(MlopsHandler):
+    operations = {
+        "post": Operation(
+            summary="Build (and push) a job's image; progress streamed as it happens.",
+            description="Errors found before the build starts (no such job, no container "
+            "engine) are answered as usual; a failure during the build is the stream's last "
+            "line, an 'error' event.",
+            response=BuildProgressEvent,
+            body=BuildRequest,
+            media_type=NDJSON,
+            errors=(*_JOB_ERRORS, 503),
+        )
+    }
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.parse_body(BuildRequest)
+        folder, client = await self.call(self.mlops.jobs.check_build, request)
+        self.set_header("Content-Type", f"{NDJSON}; charset=UTF-8")
+        self.set_header("Cache-Control", "no-cache")
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[BuildProgressEvent | None] = asyncio.Queue()
+
+        def report(event: BuildEvent) -> None:
+            if event.kind != "done":  # the last line carries the recorded build instead
+                line = BuildProgressEvent(
+                    event=event.kind,  # type: ignore[arg-type]
+                    text=event.text,
+                    step=event.step,
+                    total=event.total,
+                )
+                loop.call_soon_threadsafe(events.put_nowait, line)
+
+        build = asyncio.ensure_future(
+            self.call(self.mlops.jobs.build, folder, client, request, report)
+        )
+        build.add_done_callback(lambda _: loop.call_soon(events.put_nowait, None))
+        connected = True
+        while (event := await events.get()) is not None:
+            connected = connected and await self._send_line(event)
+        try:
+            last = BuildProgressEvent(event="done", text="built", build=build.result())
+        except MlopsError as exc:
+            last = BuildProgressEvent(event="error", text=exc.message, code=exc.code)
+        if connected and await self._send_line(last):
+            self.finish()
+
+    async def _send_line(self, event: BuildProgressEvent) -> bool:
+        """Write one line; False once the client has gone (the build goes on)."""
+        try:
+            self.write(event.model_dump_json(exclude_none=True) + "\n")
+            await self.flush()
+        except StreamClosedError:
+            return False
+        return True
+
+
+class JobRunsHandler(MlopsHandler):
+    operations = {
+        "get": Operation(
+            summary="The job runs this server started, newest first.",
+            response=JobExecutionList,
+        ),
+        "post": Operation(
+            summary="Run a job (locally or in its image) with checked parameters.",
+            response=JobExecution,
+            body=JobRunRequest,
+            status=202,
+            errors=_JOB_ERRORS,
+        ),
+    }
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.parse_query(_NoQuery)
+        executions = await self.call(self.mlops.jobs.executions)
+        self.send_model(JobExecutionList(executions=executions))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.parse_body(JobRunRequest)
+        self.send_model(await self.call(self.mlops.jobs.start_run, request), status=202)
+
+
+class JobRunHandler(MlopsHandler):
+    operations = {
+        "get": Operation(
+            summary="A job run: status, exit code, output notebook and the log's last lines.",
+            response=JobExecution,
+            path=JobExecutionPath,
+            errors=(400, 403, 404),
+        ),
+        "delete": Operation(
+            summary="Stop a job run as Ctrl-C does (its MLflow run is marked KILLED).",
+            response=JobExecution,
+            path=JobExecutionPath,
+            errors=(400, 403, 404),
+        ),
+    }
+
+    def _id(self, execution_id: str) -> str:
+        return self.parse_path(JobExecutionPath, execution_id=execution_id).execution_id
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, execution_id: str) -> None:
+        self.parse_query(_NoQuery)
+        self.send_model(await self.call(self.mlops.jobs.execution, self._id(execution_id)))
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, execution_id: str) -> None:
+        self.send_model(await self.call(self.mlops.jobs.stop, self._id(execution_id)))
+
+
 class NotFoundHandler(MlopsHandler):
     """Answers any unknown path under the prefix with a JSON 404 (after authentication)."""
 
@@ -419,6 +587,11 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     ("runs/{run_id}/metrics/{key}", MetricHistoryHandler),
     ("runs/{run_id}/artifacts", ArtifactsHandler),
     ("runs/{run_id}/artifact", ArtifactHandler),
+    ("jobs", JobsHandler),
+    ("jobs/export", JobExportHandler),
+    ("jobs/build", JobBuildHandler),
+    ("jobs/runs", JobRunsHandler),
+    ("jobs/runs/{execution_id}", JobRunHandler),
 ]
 
 # Data snapshots (DVC): their routes live in jupyter_mlops/data/handlers.py, which needs

@@ -7,9 +7,11 @@ that document (``jlpm api:types``); CI fails when the checked-in types drift.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .export.deploy import Deployment
 
 
 class ApiModel(BaseModel):
@@ -247,6 +249,107 @@ class RunUpdate(ApiModel):
     delete_tags: list[str] = Field(
         default_factory=list, description="Tag keys to remove (absent keys are ignored)."
     )
+
+
+# -- jobs: export, build, run -------------------------------------------------------------
+class JobBuild(ApiModel):
+    """The image `jupyter mlops build` (or the build route) made of a job folder."""
+
+    image: str = Field(description="The local tag built.")
+    image_id: str
+    size: int = Field(description="Bytes.")
+    seconds: float
+    steps: int
+    pushed: str | None = Field(default=None, description="registry/name@sha256:... once pushed.")
+    engine: str = ""
+    built_at: str
+
+
+class JobInfo(ApiModel):
+    """A job folder made by export."""
+
+    name: str
+    path: str = Field(description="The job folder, relative to the server's root.")
+    notebook: str = Field(description="The cleaned notebook's file name in the job folder.")
+    source: str | None = Field(
+        description="The exported notebook relative to the server's root, if inside it."
+    )
+    experiment: str
+    targets: list[str]
+    parameters: dict[str, Any] = Field(description="The parameter schema (JSON Schema).")
+    exported_at: str | None
+    warnings: list[str]
+    build: JobBuild | None = Field(description="The image built from it, if any.")
+
+
+class JobsList(ApiModel):
+    jobs: list[JobInfo]
+
+
+class ExportRequest(ApiModel):
+    notebook: str = Field(description="The notebook, relative to the server's root.")
+    name: str | None = Field(
+        default=None, description="Job name (default: from the notebook's name)."
+    )
+    out: str | None = Field(
+        default=None, description="The job folder, relative to the root (default: pipelines/NAME)."
+    )
+    targets: list[str] = Field(default_factory=lambda: ["docker"])
+    base_image: str | None = None
+    requirements: str | None = Field(
+        default=None, description="A requirements file (relative to the root) replacing the guess."
+    )
+    include: list[str] = Field(
+        default_factory=list, description="Files or folders to add, relative to the notebook."
+    )
+    deployment: Deployment = Field(default_factory=Deployment)
+
+
+class BuildRequest(ApiModel):
+    job: str = Field(description="The job folder, relative to the server's root.")
+    tag: str | None = Field(default=None, description="Image reference (default: NAME:latest).")
+    push: bool = False
+
+
+class BuildProgressEvent(ApiModel):
+    """One line of the build route's stream (newline-delimited JSON)."""
+
+    event: Literal["step", "log", "push", "done", "error"]
+    text: str = ""
+    step: int | None = None
+    total: int | None = None
+    build: JobBuild | None = Field(default=None, description="With 'done': what was built.")
+    code: str | None = Field(default=None, description="With 'error': the error's code.")
+
+
+class JobRunRequest(ApiModel):
+    job: str = Field(description="The job folder, relative to the server's root.")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Values, checked against the job's schema."
+    )
+    in_container: bool = Field(default=False, description="Run in the built image.")
+
+
+class JobExecutionPath(ApiModel):
+    execution_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class JobExecution(ApiModel):
+    """One run of a job started through the API."""
+
+    execution_id: str
+    job: str
+    status: Literal["running", "succeeded", "failed", "invalid", "killed"]
+    exit_code: int | None
+    in_container: bool
+    started_at: str
+    ended_at: str | None
+    output: str = Field(description="The output notebook, relative to the server's root.")
+    log: str = Field(description="The last lines of the job's output.")
+
+
+class JobExecutionList(ApiModel):
+    executions: list[JobExecution]
 
 
 # -- data snapshots (DVC) ----------------------------------------------------------------------

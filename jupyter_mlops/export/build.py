@@ -106,6 +106,7 @@ def build_image(
     push: bool = False,
     on_progress: Progress | None = None,
     client: Any = None,
+    no_cache: bool = False,
 ) -> BuildResult:
     """Build the job folder's image (tag: ``NAME:latest`` unless given), push it when asked;
     record it in ``build.json``. :class:`BuildFailed` names the failing step."""
@@ -124,7 +125,13 @@ def build_image(
     log_path = folder / BUILD_LOG
     with log_path.open("w", encoding="utf-8") as log:
         stream = client.api.build(
-            path=str(folder), tag=tag, rm=True, forcerm=True, decode=True, pull=False
+            path=str(folder),
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            pull=False,
+            nocache=no_cache,
         )
         image_id, steps = _follow_build(stream, log, report, log_path)
     image = client.images.get(image_id or tag)

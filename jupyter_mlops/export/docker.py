@@ -117,14 +117,16 @@ class DockerTarget(ExportTarget):
             "ENV PYTHONPATH=/opt/jupyter-mlops",
             "",
             f"WORKDIR {JOB_ROOT}",
-        ]
-        lines += _copy_lines(context.local_files)
-        lines += _copy_lines([PurePosixPath(SCHEMA_FILE), PurePosixPath("job.json")], together=True)
-        lines += _copy_lines([PurePosixPath(context.notebook_file)])
-        lines += [
-            "",
             f"USER {uid}:{uid}",
             f'ENTRYPOINT ["python", "-m", "jupyter_mlops.job", "{JOB_ROOT}"]',
+            "",
+            "# The job's files: local modules and data, then (changing with every export) the",
+            "# notebook, its parameter schema and job.json in one layer",
+        ]
+        lines += _copy_lines(context.local_files)
+        job_files = [SCHEMA_FILE, "job.json", context.notebook_file]
+        lines += _copy_lines([PurePosixPath(p) for p in job_files], together=True)
+        lines += [
             "",
             "LABEL " + " \\\n      ".join(f"{k}={_quote(v)}" for k, v in self.labels(context)),
         ]

@@ -4,6 +4,177 @@
  */
 
 export interface paths {
+  '/jupyter-mlops/data/diff': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Files added, removed and changed between two versions of a data path (or a version and the data on disk). */
+    get: operations['get_data_diff'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/history': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Versions of one data path (git and the journal) and the runs that read each. */
+    get: operations['get_data_history'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/paths': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Tracked data paths with their current version and state on disk. */
+    get: operations['get_data_paths'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/pull': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Fetch the current versions from a DVC remote and check them out where that loses no local change (a task). */
+    post: operations['post_data_pull'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/push': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Push data versions to a DVC remote through DVC (a task); earlier pushes that failed are retried. */
+    post: operations['post_data_push'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/restore': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Check out a version of a data path, or the data a run read (a task). Answers 409 when local changes would be lost, unless force is true. */
+    post: operations['post_data_restore'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/runs/{run_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The DVC versions a run read, and whether each can be restored. */
+    get: operations['get_data_runs_run_id'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/snapshots': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Snapshot data paths with DVC (a task: poll data/tasks/{task_id}). */
+    post: operations['post_data_snapshots'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/tasks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Recent data tasks of this server, newest first. */
+    get: operations['get_data_tasks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/data/tasks/{task_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One data task: its progress, then its result or error. */
+    get: operations['get_data_tasks_task_id'];
+    put?: never;
+    post?: never;
+    /** Cancel a running task; it stops at the next safe point. */
+    delete: operations['delete_data_tasks_task_id'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/experiments': {
     parameters: {
       query?: never;
@@ -16,6 +187,96 @@ export interface paths {
     put?: never;
     post?: never;
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/jobs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The job folders under the server's root, with their last build. */
+    get: operations['get_jobs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/jobs/build': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Build (and push) a job's image; progress streamed as it happens.
+     * @description Errors found before the build starts (no such job, no container engine) are answered as usual; a failure during the build is the stream's last line, an 'error' event.
+     */
+    post: operations['post_jobs_build'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/jobs/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Export a notebook to a job folder (Dockerfile and orchestrator targets). */
+    post: operations['post_jobs_export'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/jobs/runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The job runs this server started, newest first. */
+    get: operations['get_jobs_runs'];
+    put?: never;
+    /** Run a job (locally or in its image) with checked parameters. */
+    post: operations['post_jobs_runs'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/jobs/runs/{execution_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A job run: status, exit code, output notebook and the log's last lines. */
+    get: operations['get_jobs_runs_execution_id'];
+    put?: never;
+    post?: never;
+    /** Stop a job run as Ctrl-C does (its MLflow run is marked KILLED). */
+    delete: operations['delete_jobs_runs_execution_id'];
     options?: never;
     head?: never;
     patch?: never;
@@ -185,6 +446,62 @@ export interface components {
       /** Path */
       path: string;
     };
+    /**
+     * BuildProgressEvent
+     * @description One line of the build route's stream (newline-delimited JSON).
+     */
+    BuildProgressEvent: {
+      /**
+       * @description With 'done': what was built.
+       * @default null
+       */
+      build?: components['schemas']['JobBuild'] | null;
+      /**
+       * Code
+       * @description With 'error': the error's code.
+       * @default null
+       */
+      code?: string | null;
+      /**
+       * Event
+       * @enum {string}
+       */
+      event: 'step' | 'log' | 'push' | 'done' | 'error';
+      /**
+       * Step
+       * @default null
+       */
+      step?: number | null;
+      /**
+       * Text
+       * @default
+       */
+      text?: string;
+      /**
+       * Total
+       * @default null
+       */
+      total?: number | null;
+    };
+    /** BuildRequest */
+    BuildRequest: {
+      /**
+       * Job
+       * @description The job folder, relative to the server's root.
+       */
+      job: string;
+      /**
+       * Push
+       * @default false
+       */
+      push?: boolean;
+      /**
+       * Tag
+       * @description Image reference (default: NAME:latest).
+       * @default null
+       */
+      tag?: string | null;
+    };
     /** ContainerEngineStatus */
     ContainerEngineStatus: {
       /**
@@ -211,6 +528,245 @@ export interface components {
        */
       version?: string | null;
     };
+    /** DataDiff */
+    DataDiff: {
+      /** A */
+      a: string;
+      /** Added */
+      added: number;
+      /** B */
+      b: string;
+      /**
+       * B Md5
+       * @description The md5 of b (the workspace's, when b is 'workspace').
+       */
+      b_md5: string;
+      /**
+       * Entries
+       * @description Changed files, by path, at most 1,000.
+       */
+      entries: components['schemas']['DataDiffEntry'][];
+      /** Modified */
+      modified: number;
+      /** Path */
+      path: string;
+      /** Removed */
+      removed: number;
+      /** Size A */
+      size_a: number | null;
+      /** Size B */
+      size_b: number | null;
+      /** Truncated */
+      truncated: boolean;
+      /** Unchanged */
+      unchanged: number;
+    };
+    /** DataDiffEntry */
+    DataDiffEntry: {
+      /**
+       * Change
+       * @enum {string}
+       */
+      change: 'added' | 'removed' | 'modified';
+      /**
+       * Path
+       * @description Relative to the data folder ('' for a single file).
+       */
+      path: string;
+      /**
+       * Size A
+       * @description Bytes in version a; null when absent or not cached.
+       */
+      size_a: number | null;
+      /** Size B */
+      size_b: number | null;
+    };
+    /** DataHistory */
+    DataHistory: {
+      /** Dvc File */
+      dvc_file: string;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'file' | 'folder';
+      /** Path */
+      path: string;
+      /**
+       * Runs Error
+       * @description Why runs could not be looked up (tracking store down), if so.
+       */
+      runs_error: string | null;
+      /**
+       * Versions
+       * @description Newest first.
+       */
+      versions: components['schemas']['DataVersionEntry'][];
+    };
+    /** DataPathSummary */
+    DataPathSummary: {
+      /**
+       * Dvc File
+       * @description Its .dvc file, relative to the project root.
+       */
+      dvc_file: string;
+      /**
+       * In Cache
+       * @description The version is in the local DVC cache (restorable).
+       */
+      in_cache: boolean;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'file' | 'folder';
+      /**
+       * Last Snapshot
+       * @description Milliseconds since the epoch.
+       */
+      last_snapshot: number | null;
+      /**
+       * Md5
+       * @description The version the .dvc file names now.
+       */
+      md5: string | null;
+      /**
+       * Nfiles
+       * @description Files in a folder version; null for a file.
+       */
+      nfiles: number | null;
+      /**
+       * Path
+       * @description Relative to the project root.
+       */
+      path: string;
+      /**
+       * Pushed
+       * @description A push of this version to a remote worked (true) or failed (false); null when none was tried from jupyter-mlops.
+       */
+      pushed: boolean | null;
+      /** Size */
+      size: number | null;
+      /**
+       * Versions
+       * @description Versions known from git and the journal.
+       */
+      versions: number;
+      /**
+       * Workspace
+       * @description The data on disk against that version, judged by file time stamps and sizes ('unknown': files changed since they were last read).
+       * @enum {string}
+       */
+      workspace: 'unchanged' | 'modified' | 'missing' | 'unknown';
+    };
+    /** DataPaths */
+    DataPaths: {
+      /** Cache Dir */
+      cache_dir: string | null;
+      /**
+       * Cache Types
+       * @description DVC's cache.type: link types tried in order.
+       */
+      cache_types: string[];
+      /**
+       * Dvc
+       * @description Whether a DVC repository exists (else the first snapshot makes one).
+       */
+      dvc: boolean;
+      /** Dvc Root */
+      dvc_root: string | null;
+      /**
+       * Git
+       * @description Whether DVC's files are kept in git.
+       */
+      git: boolean;
+      /** Paths */
+      paths: components['schemas']['DataPathSummary'][];
+      /** Remotes */
+      remotes: components['schemas']['DataRemote'][];
+      /**
+       * Root
+       * @description The project root.
+       */
+      root: string;
+    };
+    /** DataRemote */
+    DataRemote: {
+      /** Default */
+      default: boolean;
+      /** Name */
+      name: string;
+      /**
+       * Url
+       * @description The remote's URL, credentials masked.
+       */
+      url: string;
+    };
+    /** DataRunRef */
+    DataRunRef: {
+      /** Experiment Id */
+      experiment_id: string;
+      /** Run Id */
+      run_id: string;
+      /** Run Name */
+      run_name: string;
+      /** Start Time */
+      start_time: number | null;
+      /** Status */
+      status: string;
+    };
+    /** DataTask */
+    DataTask: {
+      /** Done */
+      done: number;
+      /** @default null */
+      error?: components['schemas']['ErrorBody'] | null;
+      /** Finished */
+      finished: number | null;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'snapshot' | 'restore' | 'push' | 'pull';
+      /**
+       * Phase
+       * @description What it is doing: scanning, hashing, caching, pushing...
+       */
+      phase: string;
+      /** @default null */
+      restore?: components['schemas']['RestoreResult'] | null;
+      /** @default null */
+      snapshot?: components['schemas']['SnapshotResult'] | null;
+      /** Started */
+      started: number;
+      /**
+       * State
+       * @enum {string}
+       */
+      state: 'running' | 'done' | 'failed' | 'cancelled';
+      /** Task Id */
+      task_id: string;
+      /**
+       * Total
+       * @description 0 while unknown.
+       */
+      total: number;
+      /** @default null */
+      transfer?: components['schemas']['TransferResult'] | null;
+      /**
+       * Unit
+       * @enum {string}
+       */
+      unit: 'bytes' | 'files';
+    };
+    /** DataTasks */
+    DataTasks: {
+      /**
+       * Tasks
+       * @description Recent tasks, newest first.
+       */
+      tasks: components['schemas']['DataTask'][];
+    };
     /** DataVersion */
     DataVersion: {
       /** Hash */
@@ -220,6 +776,122 @@ export interface components {
        * @description 'dvc' (DVC's md5), 'sha256' or 'missing'.
        */
       kind: string;
+    };
+    /** DataVersionEntry */
+    DataVersionEntry: {
+      /**
+       * Commits
+       * @description Git commits whose .dvc file names this version.
+       */
+      commits: string[];
+      /**
+       * Created
+       * @description When this version was first snapshotted (ms).
+       */
+      created: number | null;
+      /**
+       * Current
+       * @description The .dvc file names this version now.
+       */
+      current: boolean;
+      /**
+       * In Cache
+       * @description Restorable from the local DVC cache.
+       */
+      in_cache: boolean;
+      /** Md5 */
+      md5: string;
+      /**
+       * Message
+       * @description The snapshot's message, or its commit's subject.
+       */
+      message: string | null;
+      /** Nfiles */
+      nfiles: number | null;
+      /**
+       * Pushed
+       * @description A push of it worked (true), failed (false), or none.
+       */
+      pushed: boolean | null;
+      /**
+       * Runs
+       * @description Tracked runs that read this version.
+       */
+      runs: components['schemas']['DataRunRef'][];
+      /** Size */
+      size: number | null;
+      /**
+       * Workspace
+       * @description The data on disk is this version (by time stamps).
+       */
+      workspace: boolean;
+    };
+    /**
+     * Deployment
+     * @description Where and how the job runs on an orchestrator. Every field is optional; targets
+     *     use what applies to their engine (the DVC stage needs no image, for instance).
+     */
+    Deployment: {
+      /**
+       * Cpu
+       * @description CPU request and limit (Kubernetes quantity).
+       * @default null
+       */
+      cpu?: string | null;
+      /**
+       * Env From Secrets
+       * @description Secrets whose keys become environment variables, by name.
+       * @default []
+       */
+      env_from_secrets?: string[];
+      /**
+       * Gpu
+       * @description Number of NVIDIA GPUs (nvidia.com/gpu).
+       * @default null
+       */
+      gpu?: number | null;
+      /**
+       * Image
+       * @description The job's image reference (with @sha256 digest when known). Default: the one `jupyter mlops build` recorded, else NAME:latest.
+       * @default null
+       */
+      image?: string | null;
+      /**
+       * Memory
+       * @description Memory request and limit (e.g. 2Gi).
+       * @default null
+       */
+      memory?: string | null;
+      /**
+       * Namespace
+       * @description Kubernetes namespace.
+       * @default null
+       */
+      namespace?: string | null;
+      /**
+       * Output
+       * @description Where output notebooks go: a path in the container (a volume) or any URL papermill writes to (s3://, gs://, abfs://...).
+       * @default null
+       */
+      output?: string | null;
+      /**
+       * Schedule
+       * @description Cron expression (5 fields, or @daily, @hourly...) to run on.
+       * @default null
+       */
+      schedule?: string | null;
+      /**
+       * Secrets
+       * @description Secrets mounted as files under /etc/secrets/NAME, by name.
+       * @default []
+       */
+      secrets?: string[];
+      /**
+       * Service Account
+       * @description Kubernetes service account.
+       * @default null
+       */
+      service_account?: string | null;
     };
     /**
      * ErrorBody
@@ -290,6 +962,184 @@ export interface components {
        */
       tracking_uri: string;
     };
+    /** ExportRequest */
+    ExportRequest: {
+      /**
+       * Base Image
+       * @default null
+       */
+      base_image?: string | null;
+      deployment?: components['schemas']['Deployment'];
+      /**
+       * Include
+       * @description Files or folders to add, relative to the notebook.
+       */
+      include?: string[];
+      /**
+       * Name
+       * @description Job name (default: from the notebook's name).
+       * @default null
+       */
+      name?: string | null;
+      /**
+       * Notebook
+       * @description The notebook, relative to the server's root.
+       */
+      notebook: string;
+      /**
+       * Out
+       * @description The job folder, relative to the root (default: pipelines/NAME).
+       * @default null
+       */
+      out?: string | null;
+      /**
+       * Requirements
+       * @description A requirements file (relative to the root) replacing the guess.
+       * @default null
+       */
+      requirements?: string | null;
+      /** Targets */
+      targets?: string[];
+    };
+    /**
+     * JobBuild
+     * @description The image `jupyter mlops build` (or the build route) made of a job folder.
+     */
+    JobBuild: {
+      /** Built At */
+      built_at: string;
+      /**
+       * Engine
+       * @default
+       */
+      engine?: string;
+      /**
+       * Image
+       * @description The local tag built.
+       */
+      image: string;
+      /** Image Id */
+      image_id: string;
+      /**
+       * Pushed
+       * @description registry/name@sha256:... once pushed.
+       * @default null
+       */
+      pushed?: string | null;
+      /** Seconds */
+      seconds: number;
+      /**
+       * Size
+       * @description Bytes.
+       */
+      size: number;
+      /** Steps */
+      steps: number;
+    };
+    /**
+     * JobExecution
+     * @description One run of a job started through the API.
+     */
+    JobExecution: {
+      /** Ended At */
+      ended_at: string | null;
+      /** Execution Id */
+      execution_id: string;
+      /** Exit Code */
+      exit_code: number | null;
+      /** In Container */
+      in_container: boolean;
+      /** Job */
+      job: string;
+      /**
+       * Log
+       * @description The last lines of the job's output.
+       */
+      log: string;
+      /**
+       * Output
+       * @description The output notebook, relative to the server's root.
+       */
+      output: string;
+      /** Started At */
+      started_at: string;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: 'running' | 'succeeded' | 'failed' | 'invalid' | 'killed';
+    };
+    /** JobExecutionList */
+    JobExecutionList: {
+      /** Executions */
+      executions: components['schemas']['JobExecution'][];
+    };
+    /**
+     * JobInfo
+     * @description A job folder made by export.
+     */
+    JobInfo: {
+      /** @description The image built from it, if any. */
+      build: components['schemas']['JobBuild'] | null;
+      /** Experiment */
+      experiment: string;
+      /** Exported At */
+      exported_at: string | null;
+      /** Name */
+      name: string;
+      /**
+       * Notebook
+       * @description The cleaned notebook's file name in the job folder.
+       */
+      notebook: string;
+      /**
+       * Parameters
+       * @description The parameter schema (JSON Schema).
+       */
+      parameters: {
+        [key: string]: unknown;
+      };
+      /**
+       * Path
+       * @description The job folder, relative to the server's root.
+       */
+      path: string;
+      /**
+       * Source
+       * @description The exported notebook relative to the server's root, if inside it.
+       */
+      source: string | null;
+      /** Targets */
+      targets: string[];
+      /** Warnings */
+      warnings: string[];
+    };
+    /** JobRunRequest */
+    JobRunRequest: {
+      /**
+       * In Container
+       * @description Run in the built image.
+       * @default false
+       */
+      in_container?: boolean;
+      /**
+       * Job
+       * @description The job folder, relative to the server's root.
+       */
+      job: string;
+      /**
+       * Parameters
+       * @description Values, checked against the job's schema.
+       */
+      parameters?: {
+        [key: string]: unknown;
+      };
+    };
+    /** JobsList */
+    JobsList: {
+      /** Jobs */
+      jobs: components['schemas']['JobInfo'][];
+    };
     /** Lineage */
     Lineage: {
       /**
@@ -346,6 +1196,65 @@ export interface components {
        */
       value: number | null;
     };
+    /** PathRestore */
+    PathRestore: {
+      /** Md5 */
+      md5: string;
+      /** Path */
+      path: string;
+      /** Previous Md5 */
+      previous_md5: string | null;
+      /**
+       * Pulled
+       * @description The version was fetched from the DVC remote first.
+       */
+      pulled: boolean;
+      /**
+       * Restored
+       * @description False when the data was that version already.
+       */
+      restored: boolean;
+    };
+    /** PathSnapshot */
+    PathSnapshot: {
+      /**
+       * Cache
+       * @description How objects went into DVC's cache (a link type).
+       */
+      cache: string;
+      /**
+       * Changed
+       * @description A new version (false: the data was already snapshotted).
+       */
+      changed: boolean;
+      /** Dvc File */
+      dvc_file: string;
+      /**
+       * Hashed Bytes
+       * @description Bytes read this time (0: nothing had changed).
+       */
+      hashed_bytes: number;
+      /** Hashed Files */
+      hashed_files: number;
+      /** Md5 */
+      md5: string;
+      /**
+       * Method
+       * @description 'fast': jupyter-mlops' hashing; 'dvc': DVC's own dvc add.
+       * @enum {string}
+       */
+      method: 'fast' | 'dvc';
+      /** Nfiles */
+      nfiles: number | null;
+      /** Path */
+      path: string;
+      /** Previous Md5 */
+      previous_md5: string | null;
+      /** Seconds */
+      seconds: number;
+      /** Size */
+      size: number;
+    };
     /** ProjectStatus */
     ProjectStatus: {
       /**
@@ -373,6 +1282,80 @@ export interface components {
        * @description The server's root folder, which is the project root.
        */
       root: string;
+    };
+    /** RestoreRequest */
+    RestoreRequest: {
+      /**
+       * Force
+       * @description Overwrite local changes that no snapshot holds.
+       * @default false
+       */
+      force?: boolean;
+      /**
+       * Path
+       * @default null
+       */
+      path?: string | null;
+      /**
+       * Run Id
+       * @description Restore what this run read.
+       * @default null
+       */
+      run_id?: string | null;
+      /**
+       * Version
+       * @description An md5.
+       * @default null
+       */
+      version?: string | null;
+    };
+    /** RestoreResult */
+    RestoreResult: {
+      /** Paths */
+      paths: components['schemas']['PathRestore'][];
+      /** Warnings */
+      warnings: string[];
+    };
+    /** RunData */
+    RunData: {
+      /** Paths */
+      paths: components['schemas']['RunDataPath'][];
+      /** Run Id */
+      run_id: string;
+    };
+    /** RunDataPath */
+    RunDataPath: {
+      /**
+       * Current
+       * @description The data on disk is this version already.
+       */
+      current: boolean;
+      /** In Cache */
+      in_cache: boolean;
+      /**
+       * Kind
+       * @description 'dvc' (a snapshot) or 'dvc-unsaved' (changes not snapshotted).
+       */
+      kind: string;
+      /** Md5 */
+      md5: string;
+      /**
+       * Path
+       * @description Relative to the project root.
+       */
+      path: string;
+      /**
+       * Reason
+       * @description Why it cannot be restored, when it cannot.
+       */
+      reason: string | null;
+      /** Restorable */
+      restorable: boolean;
+      /**
+       * Tracked
+       * @description A .dvc file tracks the path now.
+       */
+      tracked: boolean;
     };
     /** RunDetails */
     RunDetails: {
@@ -510,6 +1493,74 @@ export interface components {
       /** Runs */
       runs: components['schemas']['RunSummary'][];
     };
+    /** SnapshotRequest */
+    SnapshotRequest: {
+      /**
+       * Commit
+       * @description Commit the .dvc files with the message (git only).
+       * @default false
+       */
+      commit?: boolean;
+      /**
+       * Link
+       * @description Set DVC's cache.type for the project first.
+       * @default null
+       */
+      link?: ('reflink' | 'hardlink' | 'symlink' | 'copy') | null;
+      /**
+       * Message
+       * @default null
+       */
+      message?: string | null;
+      /**
+       * Paths
+       * @description Data paths to snapshot.
+       */
+      paths: string[];
+      /**
+       * Push
+       * @description Push the new versions to the DVC remote.
+       * @default false
+       */
+      push?: boolean;
+      /**
+       * Remote
+       * @description DVC remote name.
+       * @default null
+       */
+      remote?: string | null;
+    };
+    /** SnapshotResult */
+    SnapshotResult: {
+      /** Git Commit */
+      git_commit: string | null;
+      /**
+       * Git Staged
+       * @description Files staged with git (project-relative).
+       */
+      git_staged: string[];
+      /**
+       * Initialised
+       * @description What was set up first, when something was.
+       */
+      initialised: string | null;
+      /** Paths */
+      paths: components['schemas']['PathSnapshot'][];
+      /**
+       * Push Error
+       * @description Why the push failed; the snapshot is kept.
+       */
+      push_error: string | null;
+      /**
+       * Pushed
+       * @description Null when no push was asked for.
+       */
+      pushed: boolean | null;
+      /** Remote */
+      remote: string | null;
+      /** Warnings */
+      warnings: string[];
+    };
     /** StatusResponse */
     StatusResponse: {
       container_engine: components['schemas']['ContainerEngineStatus'];
@@ -562,6 +1613,38 @@ export interface components {
        */
       uri: string;
     };
+    /** TransferRequest */
+    TransferRequest: {
+      /**
+       * Paths
+       * @description Data paths; empty: every one.
+       */
+      paths?: string[];
+      /**
+       * Remote
+       * @default null
+       */
+      remote?: string | null;
+    };
+    /** TransferResult */
+    TransferResult: {
+      /**
+       * Direction
+       * @enum {string}
+       */
+      direction: 'push' | 'pull';
+      /**
+       * Objects
+       * @description Objects transferred (files and manifests).
+       */
+      objects: number;
+      /** Paths */
+      paths: string[];
+      /** Remote */
+      remote: string | null;
+      /** Warnings */
+      warnings: string[];
+    };
   };
   responses: never;
   parameters: never;
@@ -571,6 +1654,610 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  get_data_diff: {
+    parameters: {
+      query: {
+        /** @description A path relative to the project root (the server's root folder). */
+        path: string;
+        /** @description The older version (its md5). */
+        a: string;
+        /** @description The newer version, or 'workspace' for the data on disk now. */
+        b?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataDiff'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_data_history: {
+    parameters: {
+      query: {
+        /** @description A path relative to the project root (the server's root folder). */
+        path: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataHistory'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_data_paths: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataPaths'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_data_pull: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TransferRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataTask'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_data_push: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TransferRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataTask'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_data_restore: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RestoreRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataTask'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_data_runs_run_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The MLflow run id. */
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunData'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_data_snapshots: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['SnapshotRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataTask'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_data_tasks: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataTasks'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_data_tasks_task_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        task_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataTask'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  delete_data_tasks_task_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        task_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DataTask'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
   get_experiments: {
     parameters: {
       query?: {
@@ -616,6 +2303,378 @@ export interface operations {
       };
       /** @description A service it depends on (tracking server, container engine) does not answer. */
       503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_jobs: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['JobsList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_jobs_build: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['BuildRequest'];
+      };
+    };
+    responses: {
+      /** @description A stream: one JSON object per line. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/x-ndjson': components['schemas']['BuildProgressEvent'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_jobs_export: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ExportRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['JobInfo'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_jobs_runs: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['JobExecutionList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_jobs_runs: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['JobRunRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['JobExecution'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_jobs_runs_execution_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        execution_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['JobExecution'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  delete_jobs_runs_execution_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        execution_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['JobExecution'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
         headers: {
           [name: string]: unknown;
         };
