@@ -12,6 +12,8 @@ import os
 import posixpath
 import re
 import sys
+import types
+from collections import OrderedDict
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -114,20 +116,32 @@ class MlopsMagics(Magics):
 
     def _compile(self, cell: str) -> tuple[Any, Any, bool]:
         """The cell compiled as IPython compiles it: the code without its last expression,
-        that expression (or None), and whether a trailing ';' hides its value."""
+        that expression (or None), and whether a trailing ';' hides its value. A cell run
+        again (the steady state of notebook work) reuses its compiled code."""
         __tracebackhide__ = True
         shell: Any = self.shell
-        transformed = shell.transform_cell(cell)
+        key = (cell, tuple(map(id, shell.ast_transformers)))
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            transformed = shell.transform_cell(cell)
+            tree = shell.compile.ast_parse(transformed, filename=_PENDING_NAME)
+            tree = shell.transform_ast(tree)
+            last = None
+            if tree.body and isinstance(tree.body[-1], ast.Expr):
+                last = compile(ast.Expression(tree.body.pop().value), _PENDING_NAME, "eval")
+            code = compile(tree, _PENDING_NAME, "exec")
+            compiled = (transformed, code, last, _ends_with_semicolon(transformed))
+            _COMPILED[key] = compiled
+            while len(_COMPILED) > COMPILE_CACHE:
+                _COMPILED.popitem(last=False)
+        else:
+            _COMPILED.move_to_end(key)
+        transformed, code, last, quiet = compiled
         # Tracebacks name the cell as IPython does: "Cell In[n]" of the cell being run.
         history = getattr(shell.history_manager, "input_hist_parsed", None)
         number = len(history) - 1 if history else shell.execution_count
         filename = shell.compile.cache(transformed, number, raw_code=cell)
-        tree = shell.compile.ast_parse(transformed, filename=filename)
-        tree = shell.transform_ast(tree)
-        last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
-        return compile(tree, filename, "exec"), last, _ends_with_semicolon(transformed)
+        return _named(code, filename), _named(last, filename), quiet
 
     def _execute(self, code: Any, last: Any) -> Any:
         """Run the compiled cell in the user namespace; return the value of its last
@@ -230,6 +244,23 @@ _TAG_NAME = re.compile(r"[\w.\- /:]{1,250}")
 def _not_a_unique_path(key: str) -> bool:
     norm = posixpath.normpath(key)
     return norm != key or norm == "." or norm.startswith(("..", "/"))
+
+
+#: Cells compiled lately (source and AST transformers -> transformed source, code, last
+#: expression, quiet): a cell run again is neither transformed nor compiled again.
+_COMPILED: OrderedDict[tuple[str, tuple[int, ...]], tuple[str, Any, Any, bool]] = OrderedDict()
+COMPILE_CACHE = 64
+_PENDING_NAME = "<jupyter-mlops-cell>"
+
+
+def _named(code: Any, filename: str) -> Any:
+    """``code`` (and the functions and classes it defines) as compiled from ``filename``."""
+    if code is None or code.co_filename == filename:
+        return code
+    consts = tuple(
+        _named(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 def _ends_with_semicolon(code: str) -> bool:

@@ -12,6 +12,7 @@ Two kinds of capture:
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import json
@@ -41,6 +42,12 @@ def assigned_names(source: str) -> list[str]:
     """Names a cell binds at its top level by assignment, in order (inside ``if``,
     ``with`` and ``try`` too); loop variables and whatever a loop body assigns (it changes
     every round), comprehensions, functions and classes are left out."""
+    return list(_assigned_names(source))
+
+
+@functools.lru_cache(maxsize=256)
+def _assigned_names(source: str) -> tuple[str, ...]:
+    """Cached: a cell run again (the steady state of notebook work) is not parsed again."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -49,7 +56,7 @@ def assigned_names(source: str) -> list[str]:
 
             tree = ast.parse(TransformerManager().transform_cell(source))
         except Exception:
-            return []
+            return ()
     names: dict[str, None] = {}
     skip = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.comprehension)
 
@@ -71,7 +78,7 @@ def assigned_names(source: str) -> list[str]:
 
     for statement in tree.body:
         visit(statement)
-    return [n for n in names if not n.startswith("_")]
+    return tuple(n for n in names if not n.startswith("_"))
 
 
 def _scalar(value: Any) -> bool:

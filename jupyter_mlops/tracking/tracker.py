@@ -13,6 +13,7 @@ to the real store on delivery.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -353,6 +354,7 @@ def _base_tags(tags: dict[str, str], notebook: str | None, from_cell: bool) -> d
     return tags
 
 
+@functools.cache
 def _user() -> str:
     try:
         import getpass
