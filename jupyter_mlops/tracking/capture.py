@@ -206,7 +206,7 @@ def new_figures_png(before: set[int]) -> list[tuple[str, bytes]]:
     return images
 
 
-# -- lineage (background thread) ------------------------------------------------------------
+# -- lineage (captured by the deliverer) -------------------------------------------------
 @dataclass
 class Lineage:
     tags: dict[str, str] = field(default_factory=dict)
@@ -327,15 +327,21 @@ def data_param_name(raw: str) -> str:
 
 
 def capture_lineage(
-    cwd: str, data_paths: list[str], root: str | None = None, state_dir: str | None = None
+    cwd: str,
+    data_paths: list[str],
+    root: str | None = None,
+    state_dir: str | None = None,
+    packages: bool = True,
 ) -> Lineage:
-    """Runs in a background thread while the cell runs. With the project's ``root`` and
+    """Runs in the delivering process (the kernel's agent), once per run; ``packages`` only
+    where that process runs the kernel's Python. With the project's ``root`` and
     ``state_dir``, a path DVC tracks gets the DVC md5 of the bytes on disk (see
     ``jupyter_mlops.data.lineage``) and a ``jupyter_mlops.data.<path>`` tag linking the run
     to that version."""
     found = git_state(cwd)
-    found.tags["jupyter_mlops.python"] = platform.python_version()
-    found.artifacts["lineage/requirements.txt"] = package_versions().encode()
+    if packages:
+        found.tags["jupyter_mlops.python"] = platform.python_version()
+        found.artifacts["lineage/requirements.txt"] = package_versions().encode()
     data = {}
     for raw in data_paths:
         path = Path(cwd, raw) if not os.path.isabs(raw) else Path(raw)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -128,6 +129,7 @@ def deliver(spool: Spool, key: str, *, timeout: float = 3.0) -> Outcome:
         record = spool.read(key)
         if record is None:
             return Outcome(key, "gone")
+        with_lineage(spool, record)
         progress = spool.read_delivery(key)
         progress.attempts += 1
         spool.write_delivery(key, progress)  # a crash from here on makes the retry search
@@ -296,6 +298,41 @@ def sync(
     # Runs are independent: a few at a time keep the tracking server busy.
     with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="jupyter-mlops-sync") as pool:
         return list(pool.map(lambda key: deliver(spool, key, timeout=timeout), ready))
+
+
+def with_lineage(spool: Spool, record: RunRecord) -> None:
+    """Add the run's lineage to ``record`` (in memory): captured on first need, here, out of
+    the kernel's process (git, package versions, data hashes cost the kernel nothing),
+    then kept in the journal so that every attempt sends the same."""
+    request = record.lineage
+    if request is None:
+        return
+    found = spool.read_lineage(record.key)
+    if found is None:
+        from .capture import capture_lineage
+
+        found = {"tags": {}, "params": {}}
+        # Packages are those of the kernel's environment: only its own Python can tell.
+        same_python = request.get("executable") in (None, sys.executable)
+        try:
+            lineage = capture_lineage(
+                str(request.get("cwd") or "."),
+                list(request.get("data") or []),
+                request.get("root"),
+                request.get("state_dir"),
+                packages=same_python,
+            )
+        except Exception as exc:  # lineage is best effort; the run itself must go
+            found["tags"]["jupyter_mlops.lineage_error"] = _one_line(exc)
+        else:
+            for path, content in lineage.artifacts.items():
+                if content:
+                    spool.add_artifact(record.key, path, content)
+            found = {"tags": lineage.tags, "params": lineage.params}
+        spool.write_lineage(record.key, found)
+    record.tags.update(found.get("tags") or {})
+    for name, value in (found.get("params") or {}).items():
+        record.params.setdefault(name, value)
 
 
 def finish_orphan(spool: Spool, record: RunRecord) -> None:

@@ -35,9 +35,6 @@ class TrackingSession:
         #: One background thread writes the journal, in order; its work is quick, so a run
         #: is journaled (and its outcome too) within milliseconds of the cell's start and end.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="jupyter-mlops")
-        #: Another captures the lineage (git, packages, data hashes: up to seconds for big
-        #: data) and completes each record, so the journal never waits for it.
-        self.lineage_executor = ThreadPoolExecutor(1, thread_name_prefix="jupyter-mlops-lineage")
         self.stack: list[Tracker] = []
         self._agent: subprocess.Popen[bytes] | None = None
         self._listeners: dict[str, tuple[Callable[[Outcome], None], str]] = {}
@@ -79,13 +76,12 @@ class TrackingSession:
         call this before exiting, since their container or shell may take the agent down
         with them). True when nothing is left pending."""
         deadline = time.monotonic() + timeout
-        for executor in (self.executor, self.lineage_executor):
-            try:
-                executor.submit(lambda: None).result(timeout=max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                return False
-            except RuntimeError:
-                pass  # shut down at interpreter exit, after finishing what it had queued
+        try:
+            self.executor.submit(lambda: None).result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            return False
+        except RuntimeError:
+            pass  # shut down at interpreter exit, after finishing what it had queued
         pid = os.getpid()
         while time.monotonic() < deadline:
             if not self.spool.keys_of(pid):

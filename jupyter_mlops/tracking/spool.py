@@ -57,8 +57,11 @@ class RunRecord:
     run_id: str | None = None
     #: a local fallback store holding the run when the target was down at its start
     outbox_uri: str | None = None
-    #: True once the owner has written everything (outcome and lineage): deliver it all
+    #: True once the owner has written everything (outcome and files): deliver it all
     complete: bool = False
+    #: What the deliverer captures as the run's lineage, out of the owner's process (git
+    #: state, packages, data versions): {"cwd", "data", "root", "state_dir", "executable"}
+    lineage: dict[str, Any] | None = None
     version: int = RECORD_VERSION
 
     @property
@@ -160,6 +163,17 @@ class Spool:
             with contextlib.suppress(OSError):
                 if path.stat().st_mtime < limit:
                     path.unlink()
+
+    # -- lineage, captured once by the deliverer --------------------------------------------
+    def read_lineage(self, key: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self.folder(key) / "lineage.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def write_lineage(self, key: str, lineage: dict[str, Any]) -> None:
+        _atomic_write(self.folder(key) / "lineage.json", json.dumps(lineage))
 
     # -- delivery progress --------------------------------------------------------------
     def read_delivery(self, key: str) -> Delivery:

@@ -14,14 +14,12 @@ to the real store on delivery.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
 import time
 import traceback
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
 from typing import Any, Literal
 
 from .. import store
@@ -72,7 +70,6 @@ class Tracker:
         )
         self.error: BaseException | None = None
         self._figures: set[int] = set()
-        self._lineage: Future[capture.Lineage] | None = None
         self._fluent = False
         self._previous_uri: str | None = None
         self._started = 0.0
@@ -104,10 +101,9 @@ class Tracker:
 
     # -- lifecycle ------------------------------------------------------------------------
     # The main thread only takes snapshots. The session's journal thread writes them (the
-    # start, then the outcome with the cell's files) and wakes the delivery agent; its
-    # lineage thread captures git, packages and data versions meanwhile and then completes
-    # the record. A process that dies after the cell leaves its outcome journaled, lineage
-    # or not.
+    # start, then the outcome with the cell's files) and wakes the delivery agent, a
+    # process of its own, which captures the lineage (git, packages, data versions) and
+    # delivers. A process that dies after the cell leaves its outcome journaled.
     def __enter__(self) -> Tracker:
         self._started = time.perf_counter()
         self._figures = capture.open_figures()
@@ -117,14 +113,14 @@ class Tracker:
             except Exception as error:  # the cell runs all the same, its MLflow calls untracked
                 self.record.tags["jupyter_mlops.fluent_error"] = _one_line(error)
         session = self.session
+        self.record.lineage = {
+            "cwd": self.cwd,
+            "data": self.data,
+            "root": str(session.settings.root_dir),
+            "state_dir": str(session.settings.state_dir),
+            "executable": sys.executable,
+        }
         session.executor.submit(self._begin, serialise(self.record))
-        self._lineage = session.lineage_executor.submit(
-            capture.capture_lineage,
-            self.cwd,
-            self.data,
-            str(session.settings.root_dir),
-            str(session.settings.state_dir),
-        )
         session.stack.append(self)
         return self
 
@@ -156,9 +152,8 @@ class Tracker:
                 record.tags["jupyter_mlops.fluent_error"] = _one_line(error)
         finally:
             # Even when an interrupt cuts the capture short: the run must not stay RUNNING.
-            snapshot = serialise(record)
-            ended = self.session.executor.submit(self._end, snapshot, files)
-            self.session.lineage_executor.submit(self._finish, snapshot, ended)
+            record.complete = True
+            self.session.executor.submit(self._end, serialise(record), files)
         return False
 
     def _begin(self, snapshot: str) -> None:
@@ -213,35 +208,13 @@ class Tracker:
         return files
 
     def _end(self, snapshot: str, files: dict[str, bytes | str]) -> None:
-        """Journal thread: keep the outcome and the cell's files as soon as the cell ends."""
+        """Journal thread: keep the outcome and the cell's files as soon as the cell ends;
+        the agent captures the lineage (git, packages, data versions) and delivers it all."""
         spool = self.session.spool
         for path, content in files.items():
             if content:
                 spool.add_artifact(self.key, path, content)
         spool.write_serialised(self.key, snapshot)
-
-    def _finish(self, snapshot: str, ended: Future[None]) -> None:
-        """Lineage thread: once the lineage is captured and the outcome journaled, merge
-        them and mark the record complete (the agent then delivers it all)."""
-        spool = self.session.spool
-        record = RunRecord(**json.loads(snapshot))
-        assert self._lineage is not None
-        files: dict[str, bytes] = {}
-        try:
-            found = self._lineage.result()
-        except Exception as exc:  # lineage is best effort; the run itself must go
-            record.tags["jupyter_mlops.lineage_error"] = str(exc)[:300]
-        else:
-            record.tags.update(found.tags)
-            for key, value in found.params.items():
-                record.params.setdefault(key, value)
-            files = found.artifacts
-        ended.result()
-        for path, content in files.items():
-            if content:
-                spool.add_artifact(record.key, path, content)
-        record.complete = True
-        spool.write(record)
         self.session.ensure_agent()
 
     # -- fluent MLflow inside the cell --------------------------------------------------
