@@ -1,4 +1,7 @@
-"""Run the benchmarks: ``python -m bench [name ...]`` (names: tracking, delivery, runs, export)."""
+"""Run the benchmarks: ``python -m bench [name ...]``.
+
+Names: tracking, delivery, runs, export, data.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ SUITES = {
     "delivery": "bench.bench_delivery",
     "runs": "bench.bench_runs",
     "export": "bench.bench_export",
+    "data": "bench.bench_data",
 }
 
 

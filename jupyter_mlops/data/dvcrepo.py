@@ -37,7 +37,7 @@ import yaml
 
 from ..settings import mask_uri
 from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy, one_line
-from .hashing import FileEntry
+from .hashing import FileEntry, Progress
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -108,7 +108,8 @@ class DvcProject:
         self.dvc_dir = root / DVC_DIR
         self.tmp_dir = self.dvc_dir / "tmp"
         self._config: DvcConfig | None = None
-        self._config_stamp: tuple[float, ...] | None = None
+        self._prefix = ""
+        self._made_dirs: set[str] = set()
         self._failed_links: set[str] = set()
 
     # -- creation ---------------------------------------------------------------------------
@@ -140,23 +141,13 @@ class DvcProject:
         return cls(root), done
 
     # -- configuration ----------------------------------------------------------------------
-    def _stamp(self) -> tuple[float, ...]:
-        stamps = []
-        for name in ("config", "config.local"):
-            try:
-                stamps.append(os.stat(self.dvc_dir / name).st_mtime)
-            except FileNotFoundError:
-                stamps.append(0.0)
-        return tuple(stamps)
-
     @property
     def config(self) -> DvcConfig:
-        """DVC's configuration, all levels merged by DVC; reread when the repository's
-        config files change."""
-        stamp = self._stamp()
-        if self._config is None or stamp != self._config_stamp:
+        """DVC's configuration, all levels merged by DVC; read once per project object
+        (one per operation), again after :meth:`set_cache_type`."""
+        if self._config is None:
             self._config = self._load_config()
-            self._config_stamp = stamp
+            self._prefix = str(self.objects_dir) + os.sep
         return self._config
 
     def _load_config(self) -> DvcConfig:
@@ -197,48 +188,59 @@ class DvcProject:
         with Config(dvc_dir=str(self.dvc_dir)).edit("repo") as conf:
             conf["cache"]["type"] = [link]
         self._config = None
+        self._failed_links.clear()
 
     @property
     def objects_dir(self) -> Path:
         return self.config.cache_dir / "files" / "md5"
 
+    def object_file(self, md5: str) -> str:
+        """``<cache>/files/md5/xx/yyyy...`` (a string: this is called once per file)."""
+        if self._config is None:
+            _ = self.config
+        return f"{self._prefix}{md5[:2]}{os.sep}{md5[2:]}"
+
     def object_path(self, md5: str) -> Path:
-        return self.objects_dir / md5[:2] / md5[2:]
+        return Path(self.object_file(md5))
 
     def has_object(self, md5: str) -> bool:
-        return os.path.isfile(self.object_path(md5))
+        return os.path.isfile(self.object_file(md5))
 
     # -- objects ------------------------------------------------------------------------------
-    def _mkdir(self, folder: Path) -> None:
-        if folder.is_dir():
+    def _mkdir(self, folder: str) -> None:
+        if folder in self._made_dirs:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        if self.config.shared:  # DVC's shared cache: group-writable folders
-            with contextlib.suppress(OSError):
-                os.chmod(folder, 0o2775)  # noqa: S103 - DVC's cache.shared = group
+        if not os.path.isdir(folder):
+            os.makedirs(folder, exist_ok=True)
+            if self.config.shared:  # DVC's shared cache: group-writable folders
+                with contextlib.suppress(OSError):
+                    os.chmod(folder, 0o2775)  # noqa: S103 - DVC's cache.shared = group
+        self._made_dirs.add(folder)
 
     def store_file(self, entry: FileEntry, md5: str) -> str:
         """Put one workspace file into the cache under ``md5`` with the first link type
         that works (DVC's ``cache.type`` order). Returns the type used, or ``"present"``
         when the cache had the object already (the workspace is then relinked to it if
         links are configured, as ``dvc add`` does)."""
-        dest = self.object_path(md5)
+        dest = self.object_file(md5)
         types = [t for t in self.config.cache_types if t in LINK_TYPES] or ["copy"]
-        if dest.is_file():
-            self._relink(entry, dest, types[0])
+        # A hard link fails on its own when the object exists: no need to look first.
+        if (types[0] != "hardlink" or types[0] in self._failed_links) and os.path.isfile(dest):
+            self._relink(entry, Path(dest), types[0])
             return "present"
-        self._mkdir(dest.parent)
+        self._mkdir(os.path.dirname(dest))
         last: OSError | None = None
         for kind in types:
             if kind in self._failed_links:
                 continue
             try:
-                self._put(kind, entry, dest)
+                self._put(kind, entry, Path(dest))
                 return kind
             except ChangedWhileReading:
                 raise
             except OSError as exc:
-                if exc.errno == errno.EEXIST or dest.is_file():
+                if exc.errno == errno.EEXIST or os.path.isfile(dest):
+                    self._relink(entry, Path(dest), types[0])
                     return "present"
                 self._failed_links.add(kind)
                 last = exc
@@ -246,6 +248,25 @@ class DvcProject:
             f"Cannot put {entry.path} into DVC's cache with any of "
             f"{', '.join(types)}: {one_line(last) if last else 'no link type left'}."
         )
+
+    def store_files(
+        self, files: list[tuple[FileEntry, str]], progress: Progress | None = None
+    ) -> set[str]:
+        """:meth:`store_file` for each file (one object per content, as DVC stores it);
+        returns the link types used. One thread: each file is a few system calls, and
+        threads contending for the GIL were measured slower."""
+        used: set[str] = set()
+        seen: set[str] = set()
+        for entry, md5 in files:
+            if md5 in seen:
+                continue
+            seen.add(md5)
+            if progress is not None:
+                progress.check()
+            used.add(self.store_file(entry, md5))
+            if progress is not None:
+                progress.advance(1)
+        return used
 
     def _put(self, kind: str, entry: FileEntry, dest: Path) -> None:
         src = entry.path
@@ -301,7 +322,7 @@ class DvcProject:
         dest = self.object_path(md5)
         if dest.is_file():
             return
-        self._mkdir(dest.parent)
+        self._mkdir(str(dest.parent))
         tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex}.tmp")
         try:
             tmp.write_bytes(data)
@@ -457,9 +478,10 @@ class DvcProject:
         ).hexdigest()
         return os.path.join(repos_dir, token)
 
-    def save_state(self, rows: Iterable[tuple[str, str]]) -> None:
+    def save_state(self, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Tell DVC's state database the md5 of files just read, keyed by the same
-        (inode, mtime, size) DVC checks, so ``dvc status`` does not hash them again."""
+        (inode, mtime, size) DVC checks (``os.stat`` values, as DVC reads them), so
+        ``dvc status`` does not hash them again."""
         items = list(rows)
         if not items:
             return
@@ -469,7 +491,9 @@ class DvcProject:
 
         state = State(str(self.root), self.site_cache_dir(), None)
         try:
-            state.save_many(((p, HashInfo("md5", m), None) for p, m in items), LocalFileSystem())
+            state.save_many(
+                ((p, HashInfo("md5", m), info) for p, m, info in items), LocalFileSystem()
+            )
         finally:
             state.close()
 

@@ -27,10 +27,11 @@ import sqlite3
 import stat as stat_mod
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 from .errors import BadData, Cancelled, ChangedWhileReading, OutsideProject
 
@@ -324,7 +325,21 @@ def cache_for(state_dir: Path) -> HashCache:
 
 
 # -- hashing ----------------------------------------------------------------------------------
-def md5_file(path: str, size: int, progress: Progress | None = None) -> str:
+@overload
+def md5_file(path: str, size: int, progress: Progress | None = None) -> str: ...
+
+
+@overload
+def md5_file(
+    path: str, size: int, progress: Progress | None, *, stat_after: Literal[True]
+) -> tuple[str, os.stat_result]: ...
+
+
+def md5_file(
+    path: str, size: int, progress: Progress | None = None, *, stat_after: bool = False
+) -> str | tuple[str, os.stat_result]:
+    """The md5 of a file's bytes; with ``stat_after``, also its ``fstat`` once read (a
+    write meanwhile shows in its time stamp)."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb", buffering=0) as handle:
         if size <= SMALL_FILE:
@@ -332,6 +347,8 @@ def md5_file(path: str, size: int, progress: Progress | None = None) -> str:
             digest.update(data)
             if progress is not None:
                 progress.advance(len(data))
+            if stat_after:
+                return digest.hexdigest(), os.fstat(handle.fileno())
             return digest.hexdigest()
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
@@ -346,6 +363,8 @@ def md5_file(path: str, size: int, progress: Progress | None = None) -> str:
             digest.update(view[:n])
             if progress is not None:
                 progress.advance(n)
+        if stat_after:
+            return digest.hexdigest(), os.fstat(handle.fileno())
     return digest.hexdigest()
 
 
@@ -472,12 +491,8 @@ def _hash_single(
 
 
 def _hash_checked(entry: FileEntry, progress: Progress | None) -> str:
-    md5 = md5_file(entry.path, entry.size, progress)
-    try:
-        after = os.stat(entry.path)
-    except FileNotFoundError:
-        after = None
-    if after is None or (after.st_size, after.st_mtime_ns, after.st_ino) != entry.identity:
+    md5, after = md5_file(entry.path, entry.size, progress, stat_after=True)
+    if (after.st_size, after.st_mtime_ns, after.st_ino) != entry.identity:
         raise ChangedWhileReading(
             f"{entry.path} changed while it was being read; snapshot it again once it is written."
         )
@@ -487,43 +502,44 @@ def _hash_checked(entry: FileEntry, progress: Progress | None) -> str:
 def _hash_many(
     todo: list[FileEntry], progress: Progress | None, workers: int | None
 ) -> list[tuple[FileEntry, str]]:
+    """Hash files: large ones on a thread pool (hashlib releases the GIL while it digests
+    a buffer), small ones one after the other on one more thread (for them Python's own
+    work dominates, and threads contending for the GIL were measured slower)."""
     if progress is not None:
         progress.begin("hashing", sum(f.size for f in todo), "bytes")
     if not todo:
         return []
-    if len(todo) == 1:
-        return [(todo[0], _hash_checked(todo[0], progress))]
+    large = sorted((f for f in todo if f.size >= SMALL_FILE), key=lambda f: -f.size)
+    small = [f for f in todo if f.size < SMALL_FILE]
+
+    def batch(files: list[FileEntry]) -> list[tuple[FileEntry, str]]:
+        found = []
+        for f in files:
+            if progress is not None:
+                progress.check()
+            found.append((f, _hash_checked(f, progress)))
+        return found
+
+    if len(large) <= 1:
+        return batch(large + small)
     results: list[tuple[FileEntry, str]] = []
-    # Large files first, so one big file at the end does not leave the other threads idle.
-    ordered = sorted(todo, key=lambda f: -f.size)
-    with ThreadPoolExecutor(workers or hash_workers(), thread_name_prefix="mlops-hash") as pool:
-        pending: set[Future[tuple[FileEntry, str]]] = set()
-        items: Iterator[FileEntry] = iter(ordered)
-        window = 4 * (workers or hash_workers())
-
-        def one(f: FileEntry) -> tuple[FileEntry, str]:
-            return f, _hash_checked(f, progress)
-
-        def fill() -> None:
-            for f in items:
-                pending.add(pool.submit(one, f))
-                if len(pending) >= window:
-                    break
-
+    count = min(workers or hash_workers(), len(large))
+    with ThreadPoolExecutor(count + 1, thread_name_prefix="mlops-hash") as pool:
+        futures = [pool.submit(batch, [f]) for f in large]
+        if small:
+            futures.append(pool.submit(batch, small))
         try:
-            fill()
+            pending = set(futures)
             while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
-                    pending.discard(future)
-                    results.append(future.result())
+                    results.extend(future.result())
                 if progress is not None:
                     progress.check()
-                fill()
         except BaseException:
             if progress is not None:
                 progress.cancel()  # stops the other threads at their next buffer
-            for future in pending:
+            for future in futures:
                 future.cancel()
             raise
     return results

@@ -325,13 +325,10 @@ class DataService:
             return self._dvc_add(project, git_top, target, old, message, started, progress)
 
         self._check_nested(hashed, target)
-        # A folder whose signature matched was not read. Its objects must still be in the
-        # cache (a `dvc gc` may have removed them); else read the file list.
-        if (
-            hashed.isdir
-            and hashed.manifest is None
-            and project.missing_objects(hashed.md5, limit=1)
-        ):
+        # A folder whose signature matched was not read. Its manifest must still be in the
+        # cache (written after all its files, so it says they are there; `dvc gc` may
+        # have removed them all); else read the file list and store what is missing.
+        if hashed.isdir and hashed.manifest is None and not project.has_object(hashed.md5):
             hashed = hash_path(
                 target.path,
                 root=self.root,
@@ -344,11 +341,8 @@ class DataService:
         with project.locked():
             if hashed.isdir and hashed.manifest is not None:
                 progress.begin("caching", len(hashed.files), "files")
-                for entry, md5 in hashed.files:
-                    progress.check()
-                    kind = project.store_file(entry, md5)
-                    method = kind if kind != "present" else method
-                    progress.advance(1)
+                used = project.store_files(hashed.files, progress)
+                method = next((k for k in used if k != "present"), method)
                 project.store_manifest(hashed.md5, hashed.manifest)
             elif not hashed.isdir:
                 progress.begin("caching", 1, "files")
@@ -1184,7 +1178,9 @@ def _differs(old: DvcOut | None, hashed: Hashed) -> bool:
     )
 
 
-def _state_rows(hashed: Hashed) -> list[tuple[str, str]]:
+def _state_rows(hashed: Hashed) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, md5, what DVC's state keys it by) of the files read, where they are still
+    the files that were read."""
     rows = []
     for entry, md5 in hashed.fresh:
         try:
@@ -1192,7 +1188,8 @@ def _state_rows(hashed: Hashed) -> list[tuple[str, str]]:
         except OSError:
             continue
         if (st.st_size, st.st_mtime_ns, st.st_ino) == entry.identity:
-            rows.append((entry.path, md5))
+            rows.append((entry.path, md5, {"ino": st.st_ino, "mtime": st.st_mtime,
+                                           "size": st.st_size}))  # fmt: skip
     return rows
 
 
