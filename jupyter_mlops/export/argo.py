@@ -37,13 +37,13 @@ from hera.workflows import (
     Workflow,
     models,
 )
-from traitlets import Enum, Int, Unicode
+from traitlets import Int
 
 from .._version import __version__
 from . import cluster
 from .job import ENV_IMAGE_DIGEST, EXIT_FAILED, EXIT_INVALID
 from .parameters import Parameter as JobParameter
-from .targets import ExportContext, ExportTarget
+from .targets import ExportContext
 
 FOLDER = "argo"
 WORKFLOW_FILE = f"{FOLDER}/workflow.yaml"
@@ -57,7 +57,7 @@ RETRY_EXPRESSION = f'not (lastRetry.exitCode in ["{EXIT_INVALID}", "{EXIT_FAILED
 Arguments = list[tuple[JobParameter, Parameter]]
 
 
-class ArgoTarget(ExportTarget):
+class ArgoTarget(cluster.ScheduledPodTarget):
     """An Argo Workflow (and CronWorkflow) that runs the job's image."""
 
     name = "argo"
@@ -68,23 +68,6 @@ class ArgoTarget(ExportTarget):
     ).tag(config=True)
     ttl_seconds = Int(
         7 * 24 * 3600, help="Seconds a finished workflow is kept before Argo deletes it."
-    ).tag(config=True)
-    active_deadline_seconds = Int(
-        None, allow_none=True, help="Seconds a workflow may run before it is stopped."
-    ).tag(config=True)
-    time_zone = Unicode(
-        cluster.DEFAULT_TIME_ZONE, help="Time zone of --schedule (an IANA name)."
-    ).tag(config=True)
-    concurrency_policy = Enum(
-        ["Forbid", "Allow", "Replace"],
-        "Forbid",
-        help="What a CronWorkflow does when a run is due while the last one still runs.",
-    ).tag(config=True)
-    starting_deadline_seconds = Int(
-        3600, help="Seconds a CronWorkflow may start a run late before skipping it."
-    ).tag(config=True)
-    history_limit = Int(
-        3, help="Finished workflows a CronWorkflow keeps, successful and failed each."
     ).tag(config=True)
 
     def write(self, context: ExportContext) -> None:

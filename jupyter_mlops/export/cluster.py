@@ -21,6 +21,8 @@ import json
 import re
 from typing import Any
 
+from traitlets import Enum, Int, Unicode
+
 from .._version import __version__
 from ..errors import InvalidInput, MlopsError
 from .deploy import SECRETS_ROOT, Deployment
@@ -39,6 +41,31 @@ MANAGED_BY = "jupyter-mlops"
 CRON_NAME_MAX = 52
 #: Time zone of schedules unless a target's ``time_zone`` setting says otherwise.
 DEFAULT_TIME_ZONE = "Etc/UTC"
+
+
+class ScheduledPodTarget(ExportTarget):
+    """Base of the targets that run the job as a pod on a schedule (Kubernetes, Argo): the
+    settings they share, also settable for both at once (``c.ScheduledPodTarget.time_zone``)."""
+
+    active_deadline_seconds = Int(
+        None, allow_none=True, help="Seconds a run may take before it is stopped (none: no limit)."
+    ).tag(config=True)
+    time_zone = Unicode(DEFAULT_TIME_ZONE, help="Time zone of --schedule (an IANA name).").tag(
+        config=True
+    )
+    concurrency_policy = Enum(
+        ["Forbid", "Allow", "Replace"],
+        "Forbid",
+        help="What the schedule does when a run is due while the last one still runs.",
+    ).tag(config=True)
+    starting_deadline_seconds = Int(
+        3600, help="Seconds a scheduled run may start late (after downtime) before it is skipped."
+    ).tag(config=True)
+    history_limit = Int(
+        3, help="Finished runs the schedule keeps, successful and failed each."
+    ).tag(config=True)
+
+
 _ENGINE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CRON_MACROS = {
     "@yearly": "0 0 1 1 *",

@@ -26,12 +26,12 @@ import json
 from typing import Any
 
 import yaml
-from traitlets import Enum, Int, Unicode
+from traitlets import Int
 
 from .._version import __version__
 from . import cluster
 from .job import ENV_IMAGE_DIGEST, EXIT_FAILED, EXIT_INVALID
-from .targets import ExportContext, ExportTarget
+from .targets import ExportContext
 
 FOLDER = "kubernetes"
 JOB_FILE = f"{FOLDER}/job.yaml"
@@ -42,7 +42,7 @@ MIN_VERSION = "1.31"
 ENV_POD_NAME = "POD_NAME"
 
 
-class KubernetesTarget(ExportTarget):
+class KubernetesTarget(cluster.ScheduledPodTarget):
     """A Kubernetes Job (and CronJob) that runs the job's image."""
 
     name = "kubernetes"
@@ -54,23 +54,6 @@ class KubernetesTarget(ExportTarget):
     ttl_seconds_after_finished = Int(
         7 * 24 * 3600, help="Seconds a finished Job (and its pod's logs) is kept."
     ).tag(config=True)
-    active_deadline_seconds = Int(
-        None, allow_none=True, help="Seconds a Job may run before it is stopped (none: no limit)."
-    ).tag(config=True)
-    time_zone = Unicode(
-        cluster.DEFAULT_TIME_ZONE, help="Time zone of --schedule (an IANA name)."
-    ).tag(config=True)
-    concurrency_policy = Enum(
-        ["Forbid", "Allow", "Replace"],
-        "Forbid",
-        help="What a CronJob does when a run is due while the last one still runs.",
-    ).tag(config=True)
-    starting_deadline_seconds = Int(
-        3600, help="Seconds a CronJob may start a run late (after downtime) before skipping it."
-    ).tag(config=True)
-    history_limit = Int(3, help="Finished Jobs a CronJob keeps, successful and failed each.").tag(
-        config=True
-    )
 
     def write(self, context: ExportContext) -> None:
         for path, document in self.manifests(context).items():
