@@ -13,7 +13,9 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { MlopsClient } from './api/client';
-import { mlopsIcon } from './icons';
+import { showExportDialog, showJobDialog } from './export/dialog';
+import type { IJobActions } from './export/JobResult';
+import { exportIcon, mlopsIcon } from './icons';
 import { MlopsModel } from './model';
 import { MlopsPanel, PANEL_ID } from './panel';
 import type { RunDetails } from './api/types';
@@ -28,6 +30,7 @@ export namespace CommandIDs {
   export const openRun = 'mlops:open-run';
   export const compareRuns = 'mlops:compare-runs';
   export const openRunFromUrl = 'mlops:open-run-from-url';
+  export const exportNotebook = 'mlops:export-notebook';
 }
 
 /** `?mlops-run=<id>` in a JupyterLab URL (the run cards link to it) opens that run. */
@@ -66,11 +69,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const client = new MlopsClient(app.serviceManager.serverSettings);
     const model = new MlopsModel(client);
     const runs = new RunsModel(client);
+    const jobActions: IJobActions = {
+      openPath: path => void app.commands.execute('docmanager:open', { path }),
+      openFolder: path =>
+        void app.commands.execute('filebrowser:go-to-path', { path }),
+      changed: () => void panel.jobs.refresh()
+    };
     const panel = new MlopsPanel(model, runs, translator_, {
       openRun: runId =>
         void app.commands.execute(CommandIDs.openRun, { runId }),
       compareRuns: runIds =>
-        void app.commands.execute(CommandIDs.compareRuns, { runIds })
+        void app.commands.execute(CommandIDs.compareRuns, { runIds }),
+      openJob: (job, pane) =>
+        void showJobDialog({ client, trans, actions: jobActions, job, pane }),
+      openPath: jobActions.openPath,
+      openFolder: jobActions.openFolder
     });
     const tabs = new WidgetTracker({ namespace: 'jupyter-mlops-runs' });
 
@@ -125,8 +138,42 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.refresh, {
       label: trans.__('Refresh MLOps Status'),
       caption: trans.__('Reload the tracking status, experiments and runs'),
-      execute: () => Promise.all([model.refresh(), runs.refresh()])
+      execute: () =>
+        Promise.all([model.refresh(), runs.refresh(), panel.jobs.refresh()])
     });
+    app.commands.addCommand(CommandIDs.exportNotebook, {
+      label: trans.__('Export to Pipeline…'),
+      caption: trans.__(
+        'Turn this notebook into a job: parameters, image, orchestrator manifests'
+      ),
+      icon: args => (args.isPalette ? undefined : exportIcon),
+      isEnabled: () => !!notebooks?.currentWidget,
+      execute: async () => {
+        const current = notebooks?.currentWidget;
+        if (!current) {
+          return;
+        }
+        await current.context.ready;
+        const context = current.context;
+        await showExportDialog({
+          client,
+          trans,
+          actions: jobActions,
+          notebook: context.localPath,
+          // The server exports the file on disk: what the person sees must be saved.
+          prepare: async () => {
+            if (context.model.dirty && !context.model.readOnly) {
+              await context.save();
+            }
+          }
+        });
+      }
+    });
+    if (notebooks) {
+      const notify = () =>
+        app.commands.notifyCommandChanged(CommandIDs.exportNotebook);
+      notebooks.currentChanged.connect(notify);
+    }
     app.commands.addCommand(CommandIDs.openRun, {
       label: trans.__('Open Run Details'),
       caption: trans.__(
@@ -192,10 +239,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.openPanel, category });
       palette.addItem({ command: CommandIDs.refresh, category });
       palette.addItem({ command: CommandIDs.compareRuns, category });
+      palette.addItem({ command: CommandIDs.exportNotebook, category });
     }
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings) => {
+        panel.jobs.configure(
+          settings.get('refreshInterval').composite as number
+        );
         void model.configure({
           refreshInterval: settings.get('refreshInterval').composite as number,
           maxExperiments: settings.get('maxExperiments').composite as number,

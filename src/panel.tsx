@@ -9,6 +9,10 @@ import {
 import * as React from 'react';
 
 import { ExperimentsView } from './components/ExperimentsView';
+import { JobsView } from './components/JobsView';
+import type { JobInfo } from './api/types';
+import type { JobPane } from './export/JobResult';
+import { JobsModel } from './export/model';
 import { RunsView } from './components/RunsView';
 import { RunsModel } from './runs/model';
 import { StatusView } from './components/StatusView';
@@ -22,6 +26,10 @@ export const PANEL_ID = 'jp-mlops-panel';
 export interface IPanelHandlers {
   openRun: (runId: string) => void;
   compareRuns: (runIds: string[]) => void;
+  /** Open a job's Build or Run pane; open a file; show a folder in the file browser. */
+  openJob: (job: JobInfo, pane: JobPane) => void;
+  openPath: (path: string) => void;
+  openFolder: (path: string) => void;
 }
 
 /**
@@ -51,7 +59,7 @@ export class MlopsPanel extends SidePanel {
       new ToolbarButton({
         icon: refreshIcon,
         tooltip: trans.__('Refresh status and experiments'),
-        onClick: () => void model.refresh()
+        onClick: () => void Promise.all([model.refresh(), this.jobs.refresh()])
       })
     );
     this.addWidget(section(model, trans, trans.__('Status'), 'status'));
@@ -78,6 +86,23 @@ export class MlopsPanel extends SidePanel {
     runsSection.title.label = trans.__('Runs');
     runsSection.addClass('jp-mlops-Section-runs');
     this.addWidget(runsSection);
+    this.jobs = new JobsModel(model.client);
+    const jobsSection = ReactWidget.create(
+      <UseSignal signal={this.jobs.changed} initialSender={this.jobs}>
+        {() => (
+          <JobsView
+            model={this.jobs}
+            trans={trans}
+            onAction={handlers.openJob}
+            openPath={handlers.openPath}
+            openFolder={handlers.openFolder}
+          />
+        )}
+      </UseSignal>
+    );
+    jobsSection.title.label = trans.__('Jobs');
+    jobsSection.addClass('jp-mlops-Section-jobs');
+    this.addWidget(jobsSection);
     model.changed.connect(this._pickExperiment, this);
   }
 
@@ -95,13 +120,18 @@ export class MlopsPanel extends SidePanel {
     );
   }
 
+  /** Exported job folders and the job runs this server started. */
+  readonly jobs: JobsModel;
+
   protected onAfterShow(): void {
     void this.model.start();
+    void this.jobs.start();
   }
 
   dispose(): void {
     this.model.dispose();
     this.runs.dispose();
+    this.jobs.dispose();
     super.dispose();
   }
 }

@@ -8,11 +8,20 @@ import {
   requestAPI
 } from './request';
 import { URLExt } from '@jupyterlab/coreutils';
+import { readNdjson } from './ndjson';
 import type {
   ArtifactList,
+  BuildProgressEvent,
+  BuildRequest,
+  ExportRequest,
   ExperimentsResponse,
   IExperimentsQuery,
   IRunsQuery,
+  JobExecution,
+  JobExecutionList,
+  JobInfo,
+  JobRunRequest,
+  JobsList,
   MetricHistory,
   RunDetails,
   RunSummary,
@@ -114,6 +123,119 @@ export class MlopsClient {
     return requestAPI<RunSummary>(
       `runs/${encodeURIComponent(runId)}/restore`,
       { method: 'POST' },
+      this.serverSettings
+    );
+  }
+
+  /** The job folders under the server's root, with their last build. */
+  jobs(): Promise<JobsList> {
+    return requestAPI<JobsList>('jobs', {}, this.serverSettings);
+  }
+
+  /** Export a notebook to a job folder. */
+  exportJob(request: ExportRequest): Promise<JobInfo> {
+    return requestAPI<JobInfo>(
+      'jobs/export',
+      { method: 'POST', body: JSON.stringify(request) },
+      this.serverSettings
+    );
+  }
+
+  /**
+   * Build a job's image, handing each progress event to `onEvent` as the server streams
+   * it. Resolves with the last event: `done` (with the build) or `error` (a failure during
+   * the build). Errors found before the build starts (no such job, no container engine:
+   * 503 `no_container_engine`) reject with an MlopsApiError, as other calls do.
+   */
+  async buildJob(
+    request: BuildRequest,
+    onEvent: (event: BuildProgressEvent) => void,
+    signal?: AbortSignal
+  ): Promise<BuildProgressEvent> {
+    const url = URLExt.join(
+      this.serverSettings.baseUrl,
+      API_PREFIX,
+      'jobs/build'
+    );
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        url,
+        { method: 'POST', body: JSON.stringify(request), signal },
+        this.serverSettings
+      );
+    } catch (error) {
+      throw new MlopsApiError(
+        `Cannot reach the Jupyter server: ${(error as Error).message}`,
+        0,
+        'network_error'
+      );
+    }
+    if (!response.ok) {
+      throw errorFromResponse(response.status, await response.text());
+    }
+    if (!response.body) {
+      throw new MlopsApiError(
+        'The browser cannot read the build progress as it arrives.',
+        0,
+        'no_stream'
+      );
+    }
+    let last: BuildProgressEvent | null = null;
+    try {
+      await readNdjson<BuildProgressEvent>(response.body.getReader(), event => {
+        last = event;
+        onEvent(event);
+      });
+    } catch (error) {
+      if (error instanceof MlopsApiError) {
+        throw error;
+      }
+      throw new MlopsApiError(
+        `The build progress stopped: ${(error as Error).message}`,
+        0,
+        'network_error'
+      );
+    }
+    const final = last as BuildProgressEvent | null;
+    if (!final || (final.event !== 'done' && final.event !== 'error')) {
+      throw new MlopsApiError(
+        'The build stream ended before the build finished; the server may have stopped. The job list shows the build once it is recorded.',
+        0,
+        'stream_ended'
+      );
+    }
+    return final;
+  }
+
+  /** The job runs this server started, newest first. */
+  jobExecutions(): Promise<JobExecutionList> {
+    return requestAPI<JobExecutionList>('jobs/runs', {}, this.serverSettings);
+  }
+
+  /** Run a job (locally or in its image); the server checks the parameters first. */
+  runJob(request: JobRunRequest): Promise<JobExecution> {
+    return requestAPI<JobExecution>(
+      'jobs/runs',
+      { method: 'POST', body: JSON.stringify(request) },
+      this.serverSettings
+    );
+  }
+
+  /** A job run: status, exit code, output notebook and the log's last lines. */
+  jobExecution(executionId: string): Promise<JobExecution> {
+    return requestAPI<JobExecution>(
+      `jobs/runs/${encodeURIComponent(executionId)}`,
+      {},
+      this.serverSettings
+    );
+  }
+
+  /** Stop a job run as Ctrl-C does. */
+  stopJobExecution(executionId: string): Promise<JobExecution> {
+    return requestAPI<JobExecution>(
+      `jobs/runs/${encodeURIComponent(executionId)}`,
+      { method: 'DELETE' },
       this.serverSettings
     );
   }

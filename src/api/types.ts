@@ -35,3 +35,14 @@ export interface IRunsQuery {
   page_token?: string;
   include_deleted?: boolean;
 }
+
+export type JobInfo = Schemas['JobInfo'];
+export type JobBuild = Schemas['JobBuild'];
+export type JobsList = Schemas['JobsList'];
+export type ExportRequest = Schemas['ExportRequest'];
+export type Deployment = Schemas['Deployment'];
+export type BuildRequest = Schemas['BuildRequest'];
+export type BuildProgressEvent = Schemas['BuildProgressEvent'];
+export type JobRunRequest = Schemas['JobRunRequest'];
+export type JobExecution = Schemas['JobExecution'];
+export type JobExecutionList = Schemas['JobExecutionList'];

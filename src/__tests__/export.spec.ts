@@ -1,0 +1,612 @@
+import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator } from '@jupyterlab/translation';
+import * as React from 'react';
+
+// Node's modules, for what jsdom lacks (the browser has them); react-dom has no types here.
+declare const require: (id: string) => any;
+const { TextDecoder, TextEncoder } = require('util');
+const { ReadableStream } = require('stream/web');
+const { createRoot } = require('react-dom/client');
+Object.assign(globalThis, { TextDecoder, TextEncoder });
+const act = React.act;
+
+import { MlopsClient } from '../api/client';
+import { IByteReader, LineSplitter, readNdjson } from '../api/ndjson';
+import { MlopsApiError } from '../api/request';
+import type { BuildProgressEvent, JobBuild } from '../api/types';
+import {
+  IDLE_BUILD,
+  buildReducer,
+  failedBuild,
+  sizeText,
+  startedBuild
+} from '../export/build';
+import { BuildProgress } from '../export/BuildPane';
+import { deriveJobName, jobNameProblem, slug } from '../export/names';
+import {
+  exportFieldErrors,
+  exportProblems,
+  exportRequest,
+  initialExportValues
+} from '../export/options';
+import {
+  collectValues,
+  initialText,
+  inputKind,
+  parameterErrors,
+  parameterSpecs,
+  parseInput
+} from '../export/parameters';
+
+const trans = nullTranslator.load('jupyter_mlops');
+const encoder = new TextEncoder();
+
+/** A reader that hands out the given byte chunks, one per read. */
+function chunks(...parts: Uint8Array[]): IByteReader & { cancelled: boolean } {
+  let index = 0;
+  return {
+    cancelled: false,
+    read: async () =>
+      index < parts.length
+        ? { done: false, value: parts[index++] }
+        : { done: true, value: undefined },
+    async cancel() {
+      this.cancelled = true;
+    }
+  };
+}
+
+/** The bytes of `text` cut at the given byte offsets. */
+function cut(text: string, ...offsets: number[]): Uint8Array[] {
+  const bytes = encoder.encode(text);
+  const edges = [0, ...offsets, bytes.length];
+  return edges.slice(1).map((end, i) => bytes.slice(edges[i], end));
+}
+
+const BUILD: JobBuild = {
+  image: 'train:latest',
+  image_id: 'sha256:0123456789ab',
+  size: 414_000_000,
+  seconds: 21.4,
+  steps: 9,
+  engine: 'Podman Engine',
+  built_at: '2026-11-02T10:00:00+00:00'
+};
+
+describe('NDJSON stream reader', () => {
+  it('splits lines across chunks and keeps a partial last line', () => {
+    const lines = new LineSplitter();
+    expect(lines.push('{"a":1}\n{"b"')).toEqual(['{"a":1}']);
+    expect(lines.push(':2}\r\n\n{"c":')).toEqual(['{"b":2}', '']);
+    expect(lines.push('3}')).toEqual([]);
+    expect(lines.flush()).toEqual(['{"c":3}']);
+    expect(lines.flush()).toEqual([]);
+  });
+
+  it('reads objects whose lines and characters are split across chunks', async () => {
+    const text =
+      '{"event":"step","step":1,"total":2,"text":"FROM python"}\n' +
+      '{"event":"log","text":"café ☕"}\n' +
+      '{"event":"done","text":"built","build":{"image":"x"}}\n';
+    const accent = encoder.encode(text).indexOf(0xc3); // inside "é"
+    const seen: BuildProgressEvent[] = [];
+    await readNdjson<BuildProgressEvent>(
+      chunks(...cut(text, 10, 57, accent + 1, accent + 6)),
+      event => seen.push(event)
+    );
+    expect(seen.map(e => e.event)).toEqual(['step', 'log', 'done']);
+    expect(seen[0]).toMatchObject({ step: 1, total: 2, text: 'FROM python' });
+    expect(seen[1].text).toBe('café ☕');
+  });
+
+  it('reads a final error line without a newline', async () => {
+    const seen: BuildProgressEvent[] = [];
+    await readNdjson<BuildProgressEvent>(
+      chunks(
+        ...cut(
+          '{"event":"log","text":"x"}\n{"event":"error","text":"pip failed","code":"build_failed"}',
+          30
+        )
+      ),
+      event => seen.push(event)
+    );
+    expect(seen[1]).toEqual({
+      event: 'error',
+      text: 'pip failed',
+      code: 'build_failed'
+    });
+  });
+
+  it('refuses a line that is not JSON and stops reading', async () => {
+    const reader = chunks(...cut('{"event":"log"}\n<html>\n{"event":"log"}\n'));
+    await expect(readNdjson(reader, () => undefined)).rejects.toMatchObject({
+      code: 'invalid_json'
+    });
+    expect(reader.cancelled).toBe(true);
+  });
+});
+
+describe('MlopsClient.buildJob', () => {
+  const settings = ServerConnection.makeSettings({
+    baseUrl: 'http://localhost:8888/'
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  function streamed(...parts: string[]): Response {
+    const body = new ReadableStream({
+      start(controller: any) {
+        for (const part of parts) {
+          controller.enqueue(encoder.encode(part));
+        }
+        controller.close();
+      }
+    });
+    return new Response(body as any, {
+      status: 200,
+      headers: { 'Content-Type': 'application/x-ndjson' }
+    });
+  }
+
+  it('hands out events as they come and resolves with the last one', async () => {
+    const request = jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockResolvedValue(
+        streamed(
+          '{"event":"step","step":1,"to',
+          'tal":2,"text":"FROM x"}\n{"event":"step","step":2,"total":2,"text":"COPY . ."}\n',
+          `{"event":"done","text":"built","build":${JSON.stringify(BUILD)}}\n`
+        )
+      );
+    const events: BuildProgressEvent[] = [];
+    const last = await new MlopsClient(settings).buildJob(
+      { job: 'pipelines/train' },
+      event => events.push(event)
+    );
+    expect(request.mock.calls[0][0]).toBe(
+      'http://localhost:8888/jupyter-mlops/jobs/build'
+    );
+    expect(request.mock.calls[0][1].method).toBe('POST');
+    expect(events.map(e => e.step)).toEqual([1, 2, undefined]);
+    expect(last.event).toBe('done');
+    expect(last.build).toEqual(BUILD);
+  });
+
+  it('rejects with the server message when no engine answers', async () => {
+    jest.spyOn(ServerConnection, 'makeRequest').mockResolvedValue(
+      new Response(
+        JSON.stringify({
+          message:
+            'no container engine answers at unix:///x.sock; install Docker',
+          code: 'no_container_engine'
+        }),
+        { status: 503 }
+      )
+    );
+    const error = await new MlopsClient(settings)
+      .buildJob({ job: 'pipelines/train' }, () => undefined)
+      .catch(e => e);
+    expect(error).toBeInstanceOf(MlopsApiError);
+    expect(error.status).toBe(503);
+    expect(error.code).toBe('no_container_engine');
+    expect(error.message).toContain('install Docker');
+  });
+
+  it('says so when the stream ends before the build does', async () => {
+    jest
+      .spyOn(ServerConnection, 'makeRequest')
+      .mockResolvedValue(streamed('{"event":"step","step":1,"total":3}\n'));
+    await expect(
+      new MlopsClient(settings).buildJob({ job: 'j' }, () => undefined)
+    ).rejects.toMatchObject({ code: 'stream_ended' });
+  });
+});
+
+describe('build progress', () => {
+  const events: BuildProgressEvent[] = [
+    { event: 'step', step: 1, total: 4, text: 'FROM python:3.11-slim' },
+    { event: 'log', text: ' ---> 1234' },
+    {
+      event: 'step',
+      step: 2,
+      total: 4,
+      text: 'RUN pip install -r requirements.txt'
+    },
+    { event: 'log', text: 'Collecting papermill\nCollecting mlflow-skinny' }
+  ];
+
+  it('follows the steps, keeps the log and ends with the build', () => {
+    const state = events.reduce(buildReducer, startedBuild());
+    expect(state).toMatchObject({
+      phase: 'building',
+      step: 2,
+      total: 4,
+      instruction: 'RUN pip install -r requirements.txt'
+    });
+    expect(state.log).toEqual([
+      'Step 1/4 : FROM python:3.11-slim',
+      ' ---> 1234',
+      'Step 2/4 : RUN pip install -r requirements.txt',
+      'Collecting papermill',
+      'Collecting mlflow-skinny'
+    ]);
+    const done = buildReducer(state, {
+      event: 'done',
+      text: 'built',
+      build: BUILD
+    });
+    expect(done).toMatchObject({ phase: 'done', step: 4, build: BUILD });
+  });
+
+  it('ends with the error line as the failure', () => {
+    const state = [
+      ...events,
+      {
+        event: 'error',
+        text: 'step 2 failed: No matching distribution',
+        code: 'build_failed'
+      } as BuildProgressEvent
+    ].reduce(buildReducer, startedBuild());
+    expect(state.phase).toBe('failed');
+    expect(state.error).toEqual({
+      message: 'step 2 failed: No matching distribution',
+      code: 'build_failed'
+    });
+  });
+
+  describe('rendered', () => {
+    let host: HTMLDivElement;
+    beforeAll(() => {
+      (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
+    });
+    beforeEach(() => {
+      host = document.createElement('div');
+      document.body.appendChild(host);
+    });
+    afterEach(() => host.remove());
+
+    function render(state: Parameters<typeof BuildProgress>[0]['state']): any {
+      const root = createRoot(host);
+      act(() => {
+        root.render(React.createElement(BuildProgress, { state, trans }));
+      });
+      return root;
+    }
+
+    it('shows nothing before a build', () => {
+      const root = render(IDLE_BUILD);
+      expect(host.innerHTML).toBe('');
+      act(() => root.unmount());
+    });
+
+    it('shows the step bar, the instruction and a folded log', () => {
+      const root = render(events.reduce(buildReducer, startedBuild()));
+      const bar = host.querySelector('[role=progressbar]')!;
+      expect(bar.getAttribute('aria-valuenow')).toBe('2');
+      expect(bar.getAttribute('aria-valuemax')).toBe('4');
+      expect(
+        (host.querySelector('.jp-mlops-export-barFill') as HTMLElement).style
+          .width
+      ).toBe('50%');
+      expect(host.textContent).toContain('Step 2 of 4');
+      expect(host.querySelector('code')!.textContent).toBe(
+        'RUN pip install -r requirements.txt'
+      );
+      const log = host.querySelector('details')!;
+      expect(log.open).toBe(false);
+      expect(log.querySelector('summary')!.textContent).toContain('5 lines');
+      expect(log.querySelector('pre')!.textContent).toContain(
+        'Collecting mlflow-skinny'
+      );
+      act(() => root.unmount());
+    });
+
+    it('shows what was built', () => {
+      const state = buildReducer(events.reduce(buildReducer, startedBuild()), {
+        event: 'done',
+        build: BUILD
+      });
+      const root = render(state);
+      expect(host.querySelector('[role=status]')!.textContent).toContain(
+        'train:latest'
+      );
+      expect(host.textContent).toContain('414 MB');
+      act(() => root.unmount());
+    });
+
+    it('shows a failure with its message and opens the log', () => {
+      const state = buildReducer(events.reduce(buildReducer, startedBuild()), {
+        event: 'error',
+        text: 'pip install failed',
+        code: 'build_failed'
+      });
+      const root = render(state);
+      expect(host.querySelector('[role=alert]')!.textContent).toContain(
+        'pip install failed'
+      );
+      expect(host.textContent).toContain('At step 2');
+      expect(host.querySelector('[role=progressbar]')).toBeNull();
+      expect(host.querySelector('details')!.open).toBe(true);
+      act(() => root.unmount());
+    });
+
+    it('shows the server message when no engine answers', () => {
+      const root = render(
+        failedBuild(
+          startedBuild(),
+          'no container engine answers at unix:///x.sock; install Docker, or Podman',
+          'no_container_engine'
+        )
+      );
+      expect(host.querySelector('[role=alert]')!.textContent).toContain(
+        'install Docker, or Podman'
+      );
+      act(() => root.unmount());
+    });
+  });
+
+  it('writes sizes for people', () => {
+    expect(sizeText(512)).toBe('512 B');
+    expect(sizeText(414_000_000)).toBe('414 MB');
+    expect(sizeText(1_230_000_000)).toBe('1.2 GB');
+  });
+});
+
+const SCHEMA = {
+  type: 'object',
+  properties: {
+    epochs: {
+      type: 'integer',
+      default: 10,
+      description: 'passes over the data',
+      'x-jupyter-mlops': { python_type: 'int', line: 1 }
+    },
+    lr: {
+      type: 'number',
+      default: 0.001,
+      'x-jupyter-mlops': { python_type: 'float' }
+    },
+    layers: {
+      type: 'array',
+      items: { type: 'integer' },
+      default: [64, 32],
+      'x-jupyter-mlops': { python_type: 'list[int]' }
+    },
+    run_name: {
+      type: ['string', 'null'],
+      default: null,
+      'x-jupyter-mlops': { python_type: 'str | None' }
+    },
+    mode: { type: 'string', enum: ['fast', 'slow'], default: 'slow' },
+    debug: { type: 'boolean', default: false },
+    note: { type: 'string', default: 'hi' },
+    opts: {
+      type: 'object',
+      additionalProperties: { type: 'integer' },
+      default: { a: 1 }
+    }
+  },
+  additionalProperties: false
+};
+
+describe('parameter form', () => {
+  const specs = parameterSpecs(SCHEMA);
+  const spec = (name: string) => specs.find(s => s.name === name)!;
+
+  it('reads the schema in the order of the parameters cell', () => {
+    expect(specs.map(s => s.name)).toEqual([
+      'epochs',
+      'lr',
+      'layers',
+      'run_name',
+      'mode',
+      'debug',
+      'note',
+      'opts'
+    ]);
+    expect(spec('epochs')).toMatchObject({
+      typeText: 'int',
+      default: 10,
+      help: 'passes over the data'
+    });
+    expect(spec('mode').typeText).toBe('Literal["fast", "slow"]');
+    expect(spec('opts').typeText).toBe('dict[str, int]');
+  });
+
+  it('gives each type its input, prefilled with the default', () => {
+    expect(specs.map(s => inputKind(s.type))).toEqual([
+      'integer',
+      'number',
+      'json',
+      'json',
+      'choice',
+      'boolean',
+      'string',
+      'json'
+    ]);
+    expect(specs.map(initialText)).toEqual([
+      '10',
+      '0.001',
+      '[64,32]',
+      'null',
+      '1',
+      'false',
+      'hi',
+      '{"a":1}'
+    ]);
+  });
+
+  it('types integers and numbers strictly', () => {
+    expect(parseInput(spec('epochs'), ' 25 ', trans)).toEqual({ value: 25 });
+    expect(parseInput(spec('epochs'), '5.0', trans)).toEqual({
+      error: 'Expected an integer.'
+    });
+    expect(parseInput(spec('epochs'), 'ten', trans)).toHaveProperty('error');
+    expect(
+      parseInput(spec('epochs'), '123456789012345678901', trans)
+    ).toHaveProperty('error');
+    expect(parseInput(spec('lr'), '1e-4', trans)).toEqual({ value: 0.0001 });
+    expect(parseInput(spec('lr'), '.5', trans)).toEqual({ value: 0.5 });
+    expect(parseInput(spec('lr'), '0x10', trans)).toHaveProperty('error');
+    expect(parseInput(spec('lr'), '', trans)).toHaveProperty('error');
+  });
+
+  it('types booleans, choices and strings as given', () => {
+    expect(parseInput(spec('debug'), 'true', trans)).toEqual({ value: true });
+    expect(parseInput(spec('mode'), '0', trans)).toEqual({ value: 'fast' });
+    expect(parseInput(spec('mode'), '7', trans)).toHaveProperty('error');
+    expect(parseInput(spec('note'), ' "quoted" ', trans)).toEqual({
+      value: ' "quoted" '
+    });
+  });
+
+  it('checks JSON values against their type, naming the wrong part', () => {
+    expect(parseInput(spec('layers'), '[128, 64, 8]', trans)).toEqual({
+      value: [128, 64, 8]
+    });
+    expect(parseInput(spec('layers'), '[1, "a"]', trans)).toEqual({
+      error:
+        'layers[1] is wrong here. Expected a list whose items are an integer.'
+    });
+    expect(parseInput(spec('layers'), '[1, true]', trans)).toHaveProperty(
+      'error'
+    );
+    expect(parseInput(spec('layers'), 'null', trans)).toHaveProperty('error');
+    expect(parseInput(spec('layers'), '[1,', trans)).toMatchObject({
+      error: expect.stringContaining('Not valid JSON')
+    });
+    expect(parseInput(spec('run_name'), 'null', trans)).toEqual({
+      value: null
+    });
+    expect(parseInput(spec('run_name'), '"nightly"', trans)).toEqual({
+      value: 'nightly'
+    });
+    expect(parseInput(spec('run_name'), 'nightly', trans)).toHaveProperty(
+      'error'
+    );
+    expect(parseInput(spec('run_name'), '3', trans)).toEqual({
+      error: 'Expected a string, or null.'
+    });
+    expect(parseInput(spec('opts'), '{"a": 2.5}', trans)).toEqual({
+      error:
+        "opts['a'] is wrong here. Expected a JSON object whose values are an integer."
+    });
+  });
+
+  it('sends only what was changed, and reports every mistake', () => {
+    const texts = Object.fromEntries(specs.map(s => [s.name, initialText(s)]));
+    expect(collectValues(specs, texts, trans)).toEqual({
+      values: {},
+      errors: {}
+    });
+    const changed = {
+      ...texts,
+      epochs: '3',
+      layers: '[8]',
+      debug: 'true',
+      lr: 'fast'
+    };
+    const { values, errors } = collectValues(specs, changed, trans);
+    expect(values).toEqual({ epochs: 3, layers: [8], debug: true });
+    expect(Object.keys(errors)).toEqual(['lr']);
+  });
+
+  it("puts the server's problems beside their parameters", () => {
+    const message =
+      "unknown parameter 'epoch' (did you mean 'epochs'?); known: epochs, layers; " +
+      "parameter 'epochs' expects an integer, got 'x'; " +
+      "parameter 'layers' expects a list of integers, got [1, 'a'] (layers[1] is 'a')";
+    expect(parameterErrors(message, ['epochs', 'layers'])).toEqual({
+      epochs: "parameter 'epochs' expects an integer, got 'x'",
+      layers:
+        "parameter 'layers' expects a list of integers, got [1, 'a'] (layers[1] is 'a')"
+    });
+    expect(parameterErrors('no image built', ['epochs'])).toEqual({});
+  });
+
+  it('has no fields for a notebook without parameters', () => {
+    expect(parameterSpecs({ type: 'object', properties: {} })).toEqual([]);
+    expect(parameterSpecs({})).toEqual([]);
+  });
+});
+
+describe('job names', () => {
+  it('are derived from the notebook name as the server derives them', () => {
+    expect(deriveJobName('notebooks/Train Model (v2).ipynb')).toBe(
+      'train-model-v2'
+    );
+    expect(deriveJobName('Été 2024.ipynb')).toBe('ete-2024');
+    expect(deriveJobName('___.ipynb')).toBe('notebook-job');
+    const long = deriveJobName(`${'a'.repeat(62)} b.ipynb`);
+    expect(long).toBe('a'.repeat(62));
+    expect(slug('My Job')).toBe('my-job');
+  });
+
+  it('are checked like a DNS label of at most 63 characters', () => {
+    expect(jobNameProblem('train-2', trans)).toBeNull();
+    expect(jobNameProblem('a'.repeat(63), trans)).toBeNull();
+    expect(jobNameProblem('', trans)).toBe('A job name is needed.');
+    expect(jobNameProblem('a'.repeat(64), trans)).toBe(
+      'At most 63 characters (this one has 64).'
+    );
+    for (const bad of ['Train', '-train', 'train-', 'tr_ain', 'tr ain']) {
+      expect(jobNameProblem(bad, trans)).toContain('lowercase letters');
+    }
+    expect(jobNameProblem('My Job', trans)).toContain('"my-job"');
+  });
+});
+
+describe('export request', () => {
+  it('starts from the notebook name and the docker target', () => {
+    const values = initialExportValues('work/Churn Model.ipynb');
+    expect(values.name).toBe('churn-model');
+    expect(values.targets).toEqual(['docker']);
+    expect(exportRequest('work/Churn Model.ipynb', values)).toEqual({
+      notebook: 'work/Churn Model.ipynb',
+      name: 'churn-model',
+      targets: ['docker']
+    });
+  });
+
+  it('sends the deployment options with an orchestrator target only', () => {
+    const values = initialExportValues('a.ipynb');
+    values.deployment.schedule = ' @daily ';
+    values.deployment.gpu = '1';
+    values.deployment.secrets = 'mlflow-creds, s3-creds\nother';
+    expect(exportRequest('a.ipynb', values).deployment).toBeUndefined();
+    values.targets = ['docker', 'kubernetes'];
+    expect(exportRequest('a.ipynb', values).deployment).toEqual({
+      schedule: '@daily',
+      gpu: 1,
+      secrets: ['mlflow-creds', 's3-creds', 'other']
+    });
+  });
+
+  it('checks the name, the targets and the GPUs first', () => {
+    const values = initialExportValues('a.ipynb');
+    values.name = 'Bad Name';
+    values.targets = [];
+    expect(Object.keys(exportProblems(values, trans))).toEqual([
+      'name',
+      'targets'
+    ]);
+    values.name = 'ok';
+    values.targets = ['argo'];
+    values.deployment.gpu = 'two';
+    expect(Object.keys(exportProblems(values, trans))).toEqual(['gpu']);
+  });
+
+  it("puts the server's refusals beside their fields", () => {
+    const message =
+      "Field 'deployment.schedule': Value error, 'bad cron' is not a valid cron expression: 2 fields, expected 5. " +
+      "Field 'deployment.secrets': Value error, the value given looks like a secret itself.";
+    expect(exportFieldErrors(message)).toEqual({
+      schedule:
+        "'bad cron' is not a valid cron expression: 2 fields, expected 5.",
+      secrets: 'the value given looks like a secret itself.'
+    });
+    expect(
+      exportFieldErrors("invalid job name 'X': use lowercase letters").name
+    ).toContain('invalid job name');
+    expect(exportFieldErrors('the notebook is not found')).toEqual({});
+  });
+});

@@ -1,0 +1,259 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  Button,
+  buildIcon,
+  folderIcon,
+  notebookIcon,
+  runIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { MlopsApiError } from '../api/request';
+import type { JobExecution, JobInfo } from '../api/types';
+import { sizeText } from '../export/build';
+import {
+  ExecutionStatus,
+  executionDuration,
+  hasOutput
+} from '../export/ExecutionView';
+import type { JobPane } from '../export/JobResult';
+import { JobsModel } from '../export/model';
+import { relativeTime } from '../format';
+import { ErrorCard } from './ErrorCard';
+import { durationText } from './RunsView';
+
+interface IJobsViewProps {
+  model: JobsModel;
+  trans: TranslationBundle;
+  /** Open a job's Build or Run pane (the export dialog's pieces). */
+  onAction: (job: JobInfo, pane: JobPane) => void;
+  openPath: (path: string) => void;
+  openFolder: (path: string) => void;
+}
+
+function JobCard(props: {
+  job: JobInfo;
+  trans: TranslationBundle;
+  onAction: (job: JobInfo, pane: JobPane) => void;
+  openPath: (path: string) => void;
+  openFolder: (path: string) => void;
+}): JSX.Element {
+  const { job, trans } = props;
+  const build = job.build;
+  return (
+    <li className="jp-mlops-export-job" data-job={job.path}>
+      <div className="jp-mlops-export-jobHead">
+        <a
+          className="jp-mlops-export-jobName"
+          href="#"
+          title={trans.__('Show %1 in the file browser', job.path)}
+          onClick={event => {
+            event.preventDefault();
+            props.openFolder(job.path);
+          }}
+        >
+          <folderIcon.react tag="span" className="jp-mlops-export-icon" />
+          {job.name}
+        </a>
+        <span className="jp-mlops-export-jobActions">
+          <Button
+            minimal
+            small
+            title={trans.__('Build the image of %1', job.name)}
+            onClick={() => props.onAction(job, 'build')}
+          >
+            <buildIcon.react tag="span" className="jp-mlops-export-icon" />
+            {trans.__('Build')}
+          </Button>
+          <Button
+            minimal
+            small
+            title={trans.__('Run %1 with parameters', job.name)}
+            onClick={() => props.onAction(job, 'run')}
+          >
+            <runIcon.react tag="span" className="jp-mlops-export-icon" />
+            {trans.__('Run')}
+          </Button>
+        </span>
+      </div>
+      <div className="jp-mlops-export-jobMeta">
+        {job.source ? (
+          <a
+            className="jp-mlops-Link"
+            href="#"
+            title={trans.__('Open the source notebook')}
+            onClick={event => {
+              event.preventDefault();
+              props.openPath(job.source!);
+            }}
+          >
+            {job.source}
+          </a>
+        ) : (
+          <span className="jp-mlops-Muted">{job.notebook}</span>
+        )}
+        <span className="jp-mlops-export-badges">
+          {job.targets.map(target => (
+            <span key={target} className="jp-mlops-export-badge">
+              {target}
+            </span>
+          ))}
+        </span>
+      </div>
+      <div className="jp-mlops-export-jobBuild">
+        {build ? (
+          <span title={build.image_id}>
+            <code>{build.pushed ?? build.image}</code>
+            {' · '}
+            {sizeText(build.size)}
+            {' · '}
+            <span title={build.built_at}>
+              {relativeTime(Date.parse(build.built_at))}
+            </span>
+          </span>
+        ) : (
+          <span className="jp-mlops-Muted">{trans.__('no image built')}</span>
+        )}
+      </div>
+    </li>
+  );
+}
+
+function ExecutionRow(props: {
+  execution: JobExecution;
+  name: string;
+  trans: TranslationBundle;
+  openPath: (path: string) => void;
+  onStop: (execution: JobExecution) => void;
+}): JSX.Element {
+  const { execution, trans } = props;
+  return (
+    <li
+      className="jp-mlops-export-executionRow"
+      data-execution-id={execution.execution_id}
+    >
+      <div className="jp-mlops-export-executionHead">
+        <ExecutionStatus status={execution.status} trans={trans} />
+        <span className="jp-mlops-export-executionJob" title={execution.job}>
+          {props.name}
+        </span>
+        {execution.status === 'running' ? (
+          <Button
+            minimal
+            small
+            title={trans.__('Stop this run')}
+            onClick={() => props.onStop(execution)}
+          >
+            <stopIcon.react tag="span" className="jp-mlops-export-icon" />
+            {trans.__('Stop')}
+          </Button>
+        ) : hasOutput(execution) ? (
+          <a
+            className="jp-mlops-Link"
+            href="#"
+            title={execution.output}
+            onClick={event => {
+              event.preventDefault();
+              props.openPath(execution.output);
+            }}
+          >
+            <notebookIcon.react tag="span" className="jp-mlops-export-icon" />
+            {trans.__('output')}
+          </a>
+        ) : null}
+      </div>
+      <div className="jp-mlops-export-executionMeta">
+        <span title={new Date(execution.started_at).toLocaleString()}>
+          {relativeTime(Date.parse(execution.started_at))}
+        </span>
+        {' · '}
+        {durationText(executionDuration(execution))}
+        {execution.in_container && ` · ${trans.__('in the container')}`}
+      </div>
+    </li>
+  );
+}
+
+/** The Jobs section: exported job folders with Build and Run, and the runs started here. */
+export function JobsView(props: IJobsViewProps): JSX.Element {
+  const { model, trans } = props;
+  const [stopError, setStopError] = React.useState<MlopsApiError | null>(null);
+  const names = new Map(model.jobs.map(job => [job.path, job.name]));
+  const stop = async (execution: JobExecution) => {
+    try {
+      await model.client.stopJobExecution(execution.execution_id);
+      setStopError(null);
+    } catch (error) {
+      setStopError(error as MlopsApiError);
+    }
+    await model.refresh();
+  };
+  if (model.error) {
+    return (
+      <div className="jp-mlops-export-jobs">
+        <ErrorCard
+          error={model.error}
+          trans={trans}
+          onRetry={() => void model.refresh()}
+        />
+      </div>
+    );
+  }
+  if (!model.loaded) {
+    return (
+      <div className="jp-mlops-Placeholder">{trans.__('Loading jobs…')}</div>
+    );
+  }
+  return (
+    <div className="jp-mlops-export-jobs" data-testid="mlops-jobs">
+      {model.jobs.length === 0 ? (
+        <div className="jp-mlops-Placeholder">
+          {trans.__(
+            'No jobs yet. Export a notebook with "Export to Pipeline…" in its toolbar.'
+          )}
+        </div>
+      ) : (
+        <ul className="jp-mlops-export-jobList">
+          {model.jobs.map(job => (
+            <JobCard
+              key={job.path}
+              job={job}
+              trans={trans}
+              onAction={props.onAction}
+              openPath={props.openPath}
+              openFolder={props.openFolder}
+            />
+          ))}
+        </ul>
+      )}
+      {stopError && (
+        <ErrorCard
+          error={stopError}
+          trans={trans}
+          onRetry={() => {
+            setStopError(null);
+            void model.refresh();
+          }}
+        />
+      )}
+      {model.executions.length > 0 && (
+        <>
+          <h3 className="jp-mlops-export-heading">{trans.__('Job runs')}</h3>
+          <ul className="jp-mlops-export-executions">
+            {model.executions.map(execution => (
+              <ExecutionRow
+                key={execution.execution_id}
+                execution={execution}
+                name={names.get(execution.job) ?? execution.job}
+                trans={trans}
+                openPath={props.openPath}
+                onStop={e => void stop(e)}
+              />
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,234 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  Button,
+  InputGroup,
+  buildIcon,
+  checkIcon,
+  errorIcon
+} from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { MlopsClient } from '../api/client';
+import { MlopsApiError } from '../api/request';
+import type { JobBuild, JobInfo } from '../api/types';
+import {
+  IBuildState,
+  IDLE_BUILD,
+  buildReducer,
+  failedBuild,
+  sizeText,
+  startedBuild
+} from './build';
+
+/** What a build made, in one line. */
+export function BuildSummary(props: {
+  build: JobBuild;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { build, trans } = props;
+  return (
+    <span className="jp-mlops-export-buildSummary">
+      <code>{build.pushed ?? build.image}</code>{' '}
+      {trans.__(
+        '%1 · %2 steps in %3 s',
+        sizeText(build.size),
+        build.steps,
+        build.seconds.toFixed(1)
+      )}
+    </span>
+  );
+}
+
+/** A build as it goes: the step bar, the instruction running, the log, the outcome. */
+export function BuildProgress(props: {
+  state: IBuildState;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { state, trans } = props;
+  if (state.phase === 'idle') {
+    return null;
+  }
+  const { step, total } = state;
+  const known = step !== null && total !== null && total > 0;
+  const percent = known ? Math.round((step! / total!) * 100) : 0;
+  return (
+    <div
+      className={`jp-mlops-export-build jp-mod-${state.phase}`}
+      data-testid="mlops-build-progress"
+    >
+      {state.phase !== 'failed' && (
+        <div
+          className={`jp-mlops-export-bar${known ? '' : ' jp-mod-indeterminate'}`}
+          role="progressbar"
+          aria-label={trans.__('Build progress')}
+          aria-valuemin={0}
+          aria-valuemax={total ?? undefined}
+          aria-valuenow={step ?? undefined}
+        >
+          <div
+            className="jp-mlops-export-barFill"
+            style={{ width: known ? `${percent}%` : undefined }}
+          />
+        </div>
+      )}
+      {state.phase === 'building' && (
+        <div className="jp-mlops-export-step">
+          {known
+            ? trans.__('Step %1 of %2', step!, total!)
+            : trans.__('Starting the build…')}
+          {state.instruction && (
+            <code className="jp-mlops-export-instruction">
+              {state.instruction}
+            </code>
+          )}
+          {state.pushing && (
+            <div className="jp-mlops-export-push">
+              {trans.__('Pushing: %1', state.pushing)}
+            </div>
+          )}
+        </div>
+      )}
+      {state.phase === 'done' && state.build && (
+        <div className="jp-mlops-export-outcome jp-mod-ok" role="status">
+          <checkIcon.react tag="span" className="jp-mlops-export-icon" />
+          {trans.__('Built')} <BuildSummary build={state.build} trans={trans} />
+        </div>
+      )}
+      {state.phase === 'failed' && state.error && (
+        <div className="jp-mlops-export-outcome jp-mod-error" role="alert">
+          <errorIcon.react tag="span" className="jp-mlops-export-icon" />
+          <div>
+            <div className="jp-mlops-export-errorMessage">
+              {state.error.message}
+            </div>
+            {state.step !== null && state.instruction && (
+              <div className="jp-mlops-export-errorWhere">
+                {trans.__('At step %1: ', state.step)}
+                <code>{state.instruction}</code>
+              </div>
+            )}
+          </div>
+        </div>
+      )}
+      {state.log.length > 0 && (
+        <details
+          className="jp-mlops-export-log"
+          open={state.phase === 'failed' ? true : undefined}
+        >
+          <summary>
+            {trans.__('Build log (%1 lines)', state.log.length + state.dropped)}
+          </summary>
+          <pre>
+            {state.dropped > 0 &&
+              trans.__('(%1 earlier lines not shown)\n', state.dropped)}
+            {state.log.join('\n')}
+          </pre>
+        </details>
+      )}
+    </div>
+  );
+}
+
+interface IBuildPaneProps {
+  client: MlopsClient;
+  job: JobInfo;
+  trans: TranslationBundle;
+  /** Start building as soon as the pane shows (the Build action of the Jobs list). */
+  autoStart?: boolean;
+  onBuilt: (build: JobBuild) => void;
+}
+
+/** Build (and optionally push) a job's image, with its progress streamed. */
+export function BuildPane(props: IBuildPaneProps): JSX.Element {
+  const { client, job, trans } = props;
+  const [tag, setTag] = React.useState('');
+  const [push, setPush] = React.useState(false);
+  const [state, setState] = React.useState<IBuildState>(IDLE_BUILD);
+  const abort = React.useRef<AbortController | null>(null);
+  const onBuilt = React.useRef(props.onBuilt);
+  onBuilt.current = props.onBuilt;
+
+  const start = React.useCallback(async () => {
+    const controller = new AbortController();
+    abort.current = controller;
+    setState(startedBuild());
+    try {
+      const last = await client.buildJob(
+        { job: job.path, tag: tag.trim() || null, push },
+        event => {
+          if (!controller.signal.aborted) {
+            setState(previous => buildReducer(previous, event));
+          }
+        },
+        controller.signal
+      );
+      if (!controller.signal.aborted && last.event === 'done' && last.build) {
+        onBuilt.current(last.build);
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) {
+        const failure =
+          error instanceof MlopsApiError
+            ? error
+            : new MlopsApiError(String(error), 0, 'client_error');
+        setState(previous =>
+          failedBuild(previous, failure.message, failure.code)
+        );
+      }
+    }
+  }, [client, job.path, tag, push]);
+
+  React.useEffect(() => {
+    if (props.autoStart) {
+      void start();
+    }
+    return () => abort.current?.abort();
+    // Only on mount: later changes of the options wait for the button.
+  }, []);
+
+  const building = state.phase === 'building';
+  return (
+    <section className="jp-mlops-export-pane" aria-label={trans.__('Build')}>
+      <div className="jp-mlops-export-row">
+        <InputGroup
+          className="jp-mlops-export-tag"
+          type="text"
+          aria-label={trans.__('Image tag')}
+          placeholder={trans.__('Image tag (default %1:latest)', job.name)}
+          value={tag}
+          disabled={building}
+          onChange={event => setTag(event.target.value)}
+        />
+        <label className="jp-mlops-export-check">
+          <input
+            type="checkbox"
+            checked={push}
+            disabled={building}
+            onChange={event => setPush(event.target.checked)}
+          />
+          {trans.__('Push to the registry')}
+        </label>
+        <Button
+          className="jp-mlops-export-primary"
+          disabled={building}
+          onClick={() => void start()}
+        >
+          <buildIcon.react tag="span" className="jp-mlops-export-icon" />
+          {building
+            ? trans.__('Building…')
+            : state.phase === 'idle'
+              ? trans.__('Build image')
+              : trans.__('Build again')}
+        </Button>
+      </div>
+      {state.error?.code === 'no_container_engine' && (
+        <div className="jp-mlops-export-hint">
+          {trans.__(
+            'Building needs a container engine on the server. The export itself is done: the job folder can be built elsewhere with `jupyter mlops build`.'
+          )}
+        </div>
+      )}
+      <BuildProgress state={state} trans={trans} />
+    </section>
+  );
+}

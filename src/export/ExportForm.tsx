@@ -1,0 +1,234 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { InputGroup } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { JOB_NAME_MAX } from './names';
+import {
+  DeploymentField,
+  EXPORT_TARGETS,
+  ExportField,
+  ExportTarget,
+  IExportValues,
+  usesOrchestrator
+} from './options';
+
+interface IExportFormProps {
+  notebook: string;
+  values: IExportValues;
+  errors: Partial<Record<ExportField, string>>;
+  disabled: boolean;
+  trans: TranslationBundle;
+  onChange: (values: IExportValues) => void;
+  onSubmit: () => void;
+  /** The form's id: its submit button lives outside it (`form` attribute). */
+  id: string;
+}
+
+/** A label, an input and the line under it: a problem, or help. */
+function Field(props: {
+  id: string;
+  label: string;
+  help?: string;
+  error?: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <div
+      className={`jp-mlops-export-field${props.error ? ' jp-mod-invalid' : ''}`}
+    >
+      <label htmlFor={props.id}>{props.label}</label>
+      {props.children}
+      {(props.error || props.help) && (
+        <div
+          id={`${props.id}-note`}
+          className={
+            props.error ? 'jp-mlops-export-fieldError' : 'jp-mlops-export-help'
+          }
+          role={props.error ? 'alert' : undefined}
+        >
+          {props.error ?? props.help}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** Job name, targets and, with an orchestrator target, how the job is deployed. */
+export function ExportForm(props: IExportFormProps): JSX.Element {
+  const { values, errors, disabled, trans } = props;
+  const prefix = React.useId();
+  const targetLabels: Record<ExportTarget, [string, string]> = {
+    docker: [
+      trans.__('Docker image'),
+      trans.__('Dockerfile and pinned requirements; build and run it here')
+    ],
+    kubernetes: [
+      trans.__('Kubernetes'),
+      trans.__('a Job, or a CronJob with a schedule')
+    ],
+    argo: [
+      trans.__('Argo Workflows'),
+      trans.__('a Workflow, or a CronWorkflow')
+    ],
+    kfp: [
+      trans.__('Kubeflow Pipelines'),
+      trans.__('a compiled KFP v2 pipeline')
+    ],
+    airflow: [trans.__('Airflow'), trans.__('a DAG with typed Params')],
+    dvc: [trans.__('DVC pipeline'), trans.__('a stage that `dvc repro` reruns')]
+  };
+  const options: [DeploymentField, string, string][] = [
+    [
+      'image',
+      trans.__('Image'),
+      trans.__('Default: the image built here, else NAME:latest')
+    ],
+    [
+      'schedule',
+      trans.__('Schedule'),
+      trans.__('Cron expression (e.g. 0 3 * * *) or @daily; empty: run once')
+    ],
+    ['cpu', trans.__('CPU'), trans.__('e.g. 500m or 2')],
+    ['memory', trans.__('Memory'), trans.__('e.g. 512Mi or 4Gi')],
+    ['gpu', trans.__('GPUs'), trans.__('Number of NVIDIA GPUs')],
+    [
+      'secrets',
+      trans.__('Secrets'),
+      trans.__('Secret names, mounted under /etc/secrets/NAME (never values)')
+    ],
+    [
+      'env_from_secrets',
+      trans.__('Environment from secrets'),
+      trans.__('Secret names whose keys become environment variables')
+    ],
+    [
+      'output',
+      trans.__('Output'),
+      trans.__('Where output notebooks go: a path or s3://, gs://... URL')
+    ],
+    ['namespace', trans.__('Namespace'), trans.__('Kubernetes namespace')],
+    [
+      'service_account',
+      trans.__('Service account'),
+      trans.__('Kubernetes service account')
+    ]
+  ];
+  const setDeployment = (field: DeploymentField, text: string) =>
+    props.onChange({
+      ...values,
+      deployment: { ...values.deployment, [field]: text }
+    });
+  const toggleTarget = (target: ExportTarget, on: boolean) =>
+    props.onChange({
+      ...values,
+      targets: EXPORT_TARGETS.filter(t =>
+        t === target ? on : values.targets.includes(t)
+      )
+    });
+
+  return (
+    <form
+      id={props.id}
+      className="jp-mlops-export-form"
+      noValidate
+      onSubmit={event => {
+        event.preventDefault();
+        props.onSubmit();
+      }}
+    >
+      <fieldset disabled={disabled}>
+        <div className="jp-mlops-export-notebook">
+          {trans.__('Notebook')} <code>{props.notebook}</code>
+        </div>
+        <Field
+          id={`${prefix}-name`}
+          label={trans.__('Job name')}
+          help={trans.__(
+            'Lowercase letters, digits and "-", at most %1 characters; the folder is pipelines/NAME beside the notebook.',
+            JOB_NAME_MAX
+          )}
+          error={errors.name}
+        >
+          <InputGroup
+            id={`${prefix}-name`}
+            name="name"
+            type="text"
+            autoFocus
+            spellCheck={false}
+            maxLength={JOB_NAME_MAX + 20}
+            className={errors.name ? 'jp-mlops-export-invalid' : undefined}
+            aria-invalid={!!errors.name}
+            aria-describedby={`${prefix}-name-note`}
+            value={values.name}
+            onChange={event =>
+              props.onChange({ ...values, name: event.target.value })
+            }
+          />
+        </Field>
+        <fieldset className="jp-mlops-export-group">
+          <legend>{trans.__('Targets')}</legend>
+          <div className="jp-mlops-export-targets">
+            {EXPORT_TARGETS.map(target => (
+              <label
+                key={target}
+                className="jp-mlops-export-target"
+                title={targetLabels[target][1]}
+              >
+                <input
+                  type="checkbox"
+                  name="target"
+                  value={target}
+                  checked={values.targets.includes(target)}
+                  onChange={event => toggleTarget(target, event.target.checked)}
+                />
+                <span>{targetLabels[target][0]}</span>
+                <span className="jp-mlops-export-help">
+                  {targetLabels[target][1]}
+                </span>
+              </label>
+            ))}
+          </div>
+          {errors.targets && (
+            <div className="jp-mlops-export-fieldError" role="alert">
+              {errors.targets}
+            </div>
+          )}
+        </fieldset>
+        {usesOrchestrator(values.targets) && (
+          <fieldset
+            className="jp-mlops-export-group"
+            data-testid="mlops-export-orchestrator"
+          >
+            <legend>{trans.__('Orchestrator options')}</legend>
+            <div className="jp-mlops-export-grid">
+              {options.map(([field, label, help]) => (
+                <Field
+                  key={field}
+                  id={`${prefix}-${field}`}
+                  label={label}
+                  help={help}
+                  error={errors[field]}
+                >
+                  <InputGroup
+                    id={`${prefix}-${field}`}
+                    name={field}
+                    type="text"
+                    spellCheck={false}
+                    inputMode={field === 'gpu' ? 'numeric' : undefined}
+                    className={
+                      errors[field] ? 'jp-mlops-export-invalid' : undefined
+                    }
+                    aria-invalid={!!errors[field]}
+                    aria-describedby={`${prefix}-${field}-note`}
+                    value={values.deployment[field]}
+                    onChange={event => setDeployment(field, event.target.value)}
+                  />
+                </Field>
+              ))}
+            </div>
+          </fieldset>
+        )}
+      </fieldset>
+    </form>
+  );
+}
