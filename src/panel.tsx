@@ -17,6 +17,9 @@ import { RunsView } from './components/RunsView';
 import { RunsModel } from './runs/model';
 import { StatusView } from './components/StatusView';
 import { mlopsIcon } from './icons';
+import { DataClient } from './api/data';
+import { DataModel } from './data/model';
+import { DataView, confirmLosingChanges } from './components/DataView';
 import { MlopsModel } from './model';
 
 /** Identifier of the panel in the left sidebar (and in the layout restorer). */
@@ -86,6 +89,24 @@ export class MlopsPanel extends SidePanel {
     runsSection.title.label = trans.__('Runs');
     runsSection.addClass('jp-mlops-Section-runs');
     this.addWidget(runsSection);
+    this.data = new DataModel(
+      new DataClient(model.client.serverSettings),
+      confirmLosingChanges(trans)
+    );
+    const dataSection = ReactWidget.create(
+      <UseSignal signal={this.data.changed} initialSender={this.data}>
+        {() => (
+          <DataView
+            model={this.data}
+            trans={trans}
+            onOpenRun={handlers.openRun}
+          />
+        )}
+      </UseSignal>
+    );
+    dataSection.title.label = trans.__('Data');
+    dataSection.addClass('jp-mlops-Section-data');
+    this.addWidget(dataSection);
     this.jobs = new JobsModel(model.client);
     const jobsSection = ReactWidget.create(
       <UseSignal signal={this.jobs.changed} initialSender={this.jobs}>
@@ -123,15 +144,20 @@ export class MlopsPanel extends SidePanel {
   /** Exported job folders and the job runs this server started. */
   readonly jobs: JobsModel;
 
+  /** Tracked data, its versions, and the snapshot or restore running from the panel. */
+  readonly data: DataModel;
+
   protected onAfterShow(): void {
     void this.model.start();
     void this.jobs.start();
+    void this.data.refresh();
   }
 
   dispose(): void {
     this.model.dispose();
     this.runs.dispose();
     this.jobs.dispose();
+    this.data.dispose();
     super.dispose();
   }
 }

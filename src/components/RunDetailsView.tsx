@@ -3,10 +3,12 @@ import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
+import { DataClient } from '../api/data';
 import { MlopsApiError } from '../api/request';
 import type { ArtifactList, MetricHistory, RunDetails } from '../api/types';
 import { shortCommit } from '../format';
 import { Chart } from './Chart';
+import { RunDataRestore } from './DataView';
 import { ErrorCard } from './ErrorCard';
 import { durationText } from './RunsView';
 
@@ -283,6 +285,11 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
               ])
             )
           }}
+        />
+        <RunDataRestore
+          client={new DataClient(client.serverSettings)}
+          runId={runId}
+          trans={trans}
         />
       </section>
       <section>

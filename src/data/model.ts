@@ -1,0 +1,214 @@
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  DataClient,
+  type DataHistory,
+  type DataPaths,
+  type DataTask
+} from '../api/data';
+import { MlopsApiError } from '../api/request';
+
+/**
+ * Asks the person whether to go on (the restore would lose local changes); the message
+ * is the server's, naming the files.
+ */
+export type Confirm = (message: string) => Promise<boolean>;
+
+/**
+ * The Data section's state: tracked paths, the history of the one opened, and the one
+ * long operation (snapshot, restore, push, pull) running from the panel, with its
+ * progress.
+ */
+export class DataModel implements IDisposable {
+  constructor(
+    readonly client: DataClient,
+    private readonly _confirm: Confirm
+  ) {}
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get paths(): DataPaths | null {
+    return this._paths;
+  }
+
+  get error(): MlopsApiError | null {
+    return this._error;
+  }
+
+  get loading(): boolean {
+    return this._loading;
+  }
+
+  /** The path whose history is open, if any. */
+  get selected(): string | null {
+    return this._selected;
+  }
+
+  get history(): DataHistory | null {
+    return this._history;
+  }
+
+  get historyError(): MlopsApiError | null {
+    return this._historyError;
+  }
+
+  /** The operation running (or the last one), as the server reports it. */
+  get task(): DataTask | null {
+    return this._task;
+  }
+
+  /** Why the last operation failed (cancelled included), until the next one starts. */
+  get taskError(): MlopsApiError | null {
+    return this._taskError;
+  }
+
+  get busy(): boolean {
+    return this._task !== null && this._task.state === 'running';
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  async refresh(): Promise<void> {
+    this._loading = true;
+    this._emit();
+    try {
+      this._paths = await this.client.paths();
+      this._error = null;
+    } catch (error) {
+      this._error = error as MlopsApiError;
+    } finally {
+      this._loading = false;
+      this._emit();
+    }
+    if (this._selected !== null) {
+      await this._loadHistory(this._selected);
+    }
+  }
+
+  /** Open the history of a path (null: close it). */
+  async select(path: string | null): Promise<void> {
+    this._selected = path;
+    this._history = null;
+    this._historyError = null;
+    this._emit();
+    if (path !== null) {
+      await this._loadHistory(path);
+    }
+  }
+
+  snapshot(path: string, message?: string): Promise<DataTask | null> {
+    return this._run(() =>
+      this.client.snapshot({ paths: [path], message: message || null })
+    );
+  }
+
+  /** Check out a version of a path, asking first if local changes would be lost. */
+  restore(path: string, version: string): Promise<DataTask | null> {
+    return this._run(force => this.client.restore({ path, version, force }));
+  }
+
+  /** Check out every version a run read, asking first if local changes would be lost. */
+  restoreRun(runId: string): Promise<DataTask | null> {
+    return this._run(force => this.client.restore({ run_id: runId, force }));
+  }
+
+  push(): Promise<DataTask | null> {
+    return this._run(() => this.client.push({}));
+  }
+
+  pull(): Promise<DataTask | null> {
+    return this._run(() => this.client.pull({}));
+  }
+
+  async cancel(): Promise<void> {
+    if (this._task && this._task.state === 'running') {
+      await this.client.cancel(this._task.task_id);
+    }
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    Signal.clearData(this);
+  }
+
+  /**
+   * Start an operation and follow it to the end. A 409 `local_changes` answer is put to
+   * the person; the operation is started again with force only if they agree. Resolves
+   * with the finished task, or null when it failed (see {@link taskError}) or the person
+   * declined.
+   */
+  private async _run(
+    start: (force: boolean) => Promise<DataTask>
+  ): Promise<DataTask | null> {
+    if (this.busy) {
+      return null;
+    }
+    this._taskError = null;
+    this._emit();
+    try {
+      let task: DataTask;
+      try {
+        task = await start(false);
+      } catch (error) {
+        const apiError = error as MlopsApiError;
+        if (apiError.code !== 'local_changes') {
+          throw error;
+        }
+        if (!(await this._confirm(apiError.message))) {
+          return null;
+        }
+        task = await start(true);
+      }
+      const done = await this.client.waitForTask(task, current => {
+        this._task = current;
+        this._emit();
+      });
+      await this.refresh();
+      return done;
+    } catch (error) {
+      this._taskError = error as MlopsApiError;
+      this._emit();
+      return null;
+    }
+  }
+
+  private async _loadHistory(path: string): Promise<void> {
+    try {
+      const history = await this.client.history(path);
+      if (this._selected === path) {
+        this._history = history;
+        this._historyError = null;
+      }
+    } catch (error) {
+      if (this._selected === path) {
+        this._historyError = error as MlopsApiError;
+      }
+    }
+    this._emit();
+  }
+
+  private _emit(): void {
+    if (!this._isDisposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _paths: DataPaths | null = null;
+  private _error: MlopsApiError | null = null;
+  private _loading = false;
+  private _selected: string | null = null;
+  private _history: DataHistory | null = null;
+  private _historyError: MlopsApiError | null = null;
+  private _task: DataTask | null = null;
+  private _taskError: MlopsApiError | null = null;
+  private _isDisposed = false;
+}
