@@ -125,10 +125,9 @@ function VersionRow(props: {
   return (
     <li className="jp-mlops-DataVersion" data-md5={v.md5}>
       <div className="jp-mlops-DataVersion-head">
-        <code title={v.md5}>{shortMd5(v.md5)}</code>
-        <span className="jp-mlops-DataVersion-message">
-          {v.message ?? trans.__('(no message)')}
-        </span>
+        <code className="jp-mlops-DataVersion-md5" title={v.md5}>
+          {shortMd5(v.md5)}
+        </code>
         {!v.workspace && (
           <Button
             minimal
@@ -140,6 +139,9 @@ function VersionRow(props: {
             {trans.__('Restore')}
           </Button>
         )}
+      </div>
+      <div className="jp-mlops-DataVersion-message">
+        {v.message ?? trans.__('(no message)')}
       </div>
       <div className="jp-mlops-Muted">
         {[
