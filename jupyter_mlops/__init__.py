@@ -54,3 +54,11 @@ def log(step: int | None = None, **metrics: Any) -> None:
     from .tracking.tracker import log as _log
 
     _log(step=step, **metrics)
+
+
+def snapshot(*paths: str, **options: Any) -> Any:
+    """Snapshot data with DVC, as ``%snapshot`` does (see ``jupyter_mlops.data.snapshot``
+    for the options: message, push, commit, remote, link, progress)."""
+    from .data import snapshot as _snapshot
+
+    return _snapshot(*paths, **options)

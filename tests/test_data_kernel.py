@@ -184,6 +184,11 @@ def test_python_api_has_the_same_powers(kernel, project):
         "print([p.path for p in data.tracked().paths])\n"
     )
     assert "True fast" in out
+    top = kernel.ok(
+        "import jupyter_mlops\n"
+        "print(jupyter_mlops.snapshot('data', message='top level', progress=False).paths[0].path)"
+    )
+    assert top.strip().endswith("data")
     assert "['api 2', 'api']" in out
     assert "b'weights'" in out
     assert "['model.bin']" in out
