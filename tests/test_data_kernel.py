@@ -93,8 +93,10 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     (root / "data").mkdir(parents=True)
     (root / "data" / "a.csv").write_text("x\n1\n2\n")
+    # Data of its own: runs of other tests on the shared MLflow server read other versions.
+    (root / "data" / "id.txt").write_text(f"{time.time_ns()}\n")
     (root / "model.bin").write_bytes(b"weights")
-    for p in (root / "data" / "a.csv", root / "model.bin"):
+    for p in (root / "data" / "a.csv", root / "data" / "id.txt", root / "model.bin"):
         os.utime(p, (OLD, OLD))
     return root
 

@@ -243,6 +243,8 @@ async def test_runs_link_to_versions_and_restore_by_run(fetch_json, jp_root_dir,
 
     from jupyter_mlops.tracking.capture import capture_lineage
 
+    # Data of its own: runs of other tests on the shared server read other versions.
+    write(jp_root_dir / "data" / "id.txt", f"{time.time_ns()}\n")
     first = await snapshot(fetch_json, paths=["data"], message="v1")
     assert first.snapshot is not None
     v1 = first.snapshot.paths[0].md5

@@ -384,6 +384,8 @@ def test_runs_that_read_a_version_are_listed_and_restorable(plain, mlflow_server
     from jupyter_mlops.tracking.capture import capture_lineage
 
     svc = service(plain, mlflow_server.uri)
+    # Data of its own: runs of other tests on the shared server read other versions.
+    write(plain / "data" / "id.txt", f"{time.time_ns()}\n")
     v1 = svc.snapshot(["data"], message="v1").paths[0].md5
     state = str(plain / ".mlops")
     client = MlflowClient(mlflow_server.uri)
