@@ -194,6 +194,7 @@ def test_links_keep_a_single_copy_and_dvc_agrees(tmp_path, link):
     result = svc.snapshot(["model.bin", "data"], link=link)
     assert {p.cache for p in result.paths} == {link}
     assert "type = " + link in (root / ".dvc" / "config").read_text().replace('"', "")
+    assert ".dvc/config" in result.git_staged
     project = DvcProject(root)
     md5 = result.paths[0].md5
     workspace, cached = root / "model.bin", project.object_path(md5)

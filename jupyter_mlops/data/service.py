@@ -251,6 +251,8 @@ class DataService:
                     ]
             if link:
                 project.set_cache_type(link)
+                if git_top is not None:  # the project's DVC settings belong in git
+                    staged.append(project.dvc_dir / "config")
             for target in targets:
                 progress.check()
                 one, to_stage = self._snapshot_one(project, git_top, target, message, progress)
