@@ -87,7 +87,8 @@ test.describe('Export to Pipeline', () => {
     await dialog.locator('input[name=target][value=kubernetes]').uncheck();
     await expect(options).toHaveCount(0);
 
-    await dialog.getByRole('button', { name: 'Export', exact: true }).click();
+    // Enter in a field submits the form (not the dialog, which stays open).
+    await name.press('Enter');
     const result = dialog.getByTestId('mlops-job-result');
     await expect(result).toBeVisible({ timeout: 120000 });
     await expect(result.locator('.jp-mlops-export-folder')).toHaveText(
@@ -120,7 +121,7 @@ test.describe('Export to Pipeline', () => {
     await expect(
       result.locator('.jp-mlops-export-runForm input[type=checkbox]')
     ).toBeDisabled(); // "in the container" needs a built image
-    await run.click();
+    await epochs.press('Enter');
 
     const execution = result.getByTestId('mlops-execution');
     await expect(execution.locator('[data-status]')).toHaveAttribute(
