@@ -8,6 +8,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
 export PATH="${JUPYTER_MLOPS_VENV:-$ROOT/.venv}/bin:$PATH"
 
+# Image builds from the Export dialog: use DOCKER_HOST if set, else Podman's Docker API
+# when Podman is set up (scripts/containers.sh setup); jobs run locally without either.
+if [ -z "${DOCKER_HOST:-}" ] && command -v podman >/dev/null && [ -f "$ROOT/.containers/storage.conf" ]; then
+  eval "$("$ROOT/scripts/containers.sh" start)" || echo "demo.sh: no container engine; builds disabled" >&2
+fi
+# Machines behind a TLS-inspecting proxy trust extra CA certificates: builds need them too
+# (the product's setting; see docs/export.md).
+if [ -z "${JUPYTER_MLOPS_CA_CERTS:-}" ] && compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  export JUPYTER_MLOPS_CA_CERTS=/usr/local/share/ca-certificates
+fi
+
 args=(--ServerApp.root_dir="$ROOT/demo" --LabApp.default_url=/lab/tree/getting-started.ipynb)
 [ "$(id -u)" -eq 0 ] && args+=(--allow-root)
 # Without a display there is no browser to open: print the URL instead.
