@@ -32,19 +32,11 @@ def tracked_output(path: Path, root: Path) -> Path | None:
     """The DVC output holding ``path``: the path itself when it has a ``.dvc`` file beside
     it, else the nearest folder above it (inside ``root``) that has one."""
     for candidate in (path, *path.parents):
-        if not _inside(candidate, root) or candidate == root:
+        if not candidate.is_relative_to(root) or candidate == root:
             return None
         if dvc_file_for(candidate).is_file():
             return candidate
     return None
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return True
 
 
 def dvc_version(path: Path, root: Path, state_dir: Path) -> dict[str, str] | None:

@@ -126,8 +126,8 @@ class DataService:
             raise BadData(f"{raw!r} is not a data path.")
         parent = Path(os.path.realpath(lexical.parent))
         path = parent / lexical.name
-        if not _inside(parent, self.root):
-            if _inside(lexical, self.root):
+        if not parent.is_relative_to(self.root):
+            if lexical.is_relative_to(self.root):
                 raise OutsideProject(
                     f"{raw} leads outside the project through a symbolic link "
                     f"({parent}); only data inside {self.root} can be snapshotted."
@@ -142,7 +142,7 @@ class DataService:
             raise BadData(f"{rel} is a .dvc file; give the data path {rel[:-4]} instead.")
         if os.path.islink(path):
             target = os.path.realpath(path)
-            if not _inside(Path(target), self.root) and not self._in_cache(target):
+            if not Path(target).is_relative_to(self.root) and not self._in_cache(target):
                 raise OutsideProject(
                     f"{rel} is a symbolic link to {target}, outside the project; copy the "
                     "data into the project instead."
@@ -154,7 +154,7 @@ class DataService:
         if dvc_root is None:
             return False
         cache = DvcProject(dvc_root).config.cache_dir
-        return _inside(Path(target), Path(os.path.realpath(cache)))
+        return Path(target).is_relative_to(os.path.realpath(cache))
 
     def _project(self) -> DvcProject | None:
         root = find_root(self.root)
@@ -186,7 +186,7 @@ class DataService:
         if project is None:
             return
         for folder in target.path.parents:
-            if not _inside(folder, project.root) or folder == project.root:
+            if not folder.is_relative_to(project.root) or folder == project.root:
                 break
             if dvc_file_for(folder).is_file():
                 outer = _rel(folder, self.root)
@@ -464,7 +464,7 @@ class DataService:
     def _ignore_rules(self, project: DvcProject, path: Path) -> bool:
         """Whether a ``.dvcignore`` above ``path`` has rules (left to DVC's own add)."""
         for folder in path.parents:
-            if not _inside(folder, project.root):
+            if not folder.is_relative_to(project.root):
                 break
             try:
                 text = (folder / ".dvcignore").read_text(encoding="utf-8")
@@ -1145,14 +1145,6 @@ class DataService:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return True
-
-
 def _rel(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, MlopsError, ServiceUnavailable
+from ..services.containers import DEFAULT_DOCKER_HOST
 from .deploy import BUILD_RECORD, Deployment
 from .job import load_job
 
 BUILD_LOG = "build.log"
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _STEP = re.compile(r"^\s*step\s+(\d+)/(\d+)\s*:\s*(.*)$", re.IGNORECASE)
 _BUILT = re.compile(r"^(?:Successfully built |COMMIT\b.*?|--> )([0-9a-f]{12,64})\s*$")
 
