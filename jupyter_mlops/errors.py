@@ -3,13 +3,16 @@
 Every error a user can cause is a :class:`MlopsError` carrying a stable ``code`` and the
 HTTP status it maps to, so the server, the CLI and the UI all report it the same way:
 routes answer ``{"message", "code"}`` with that status, the CLI prints one line.
+An error may add structured detail to that body (``InvalidParameters`` adds
+``parameters``: each problem with the parameter it names, so a form can show it beside
+its field); ``message`` always says everything on its own, for the CLI and other clients.
 Anything else that escapes is a bug and is answered as a 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -27,7 +30,8 @@ class MlopsError(Exception):
         if code is not None:
             self.code = code
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
+        """The API's error body (``ErrorBody``)."""
         return {"message": self.message, "code": self.code}
 
 

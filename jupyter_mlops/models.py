@@ -18,11 +18,27 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ParameterError(ApiModel):
+    """One problem with a job's parameters, and the parameter it is about."""
+
+    parameter: str | None = Field(
+        description="The parameter's name as given (also an unknown one); null when the "
+        "problem is not about one parameter (a line of the parameters cell that assigns "
+        "several names at once)."
+    )
+    message: str = Field(description="The problem, naming the parameter.")
+
+
 class ErrorBody(ApiModel):
     """What every 4xx/5xx answer of the API carries."""
 
     message: str = Field(description="A sentence for people: what went wrong and what to do.")
     code: str = Field(description="A stable machine-readable error code.")
+    parameters: list[ParameterError] | None = Field(
+        default=None,
+        description="With code 'invalid_parameters': each problem with the parameter it names, "
+        "for a form to show beside its field ('message' joins them all).",
+    )
 
 
 class TrackingStatus(ApiModel):

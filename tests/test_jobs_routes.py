@@ -139,6 +139,46 @@ async def test_run_refuses_bad_parameters_and_unbuilt_images(fetch_json: Any) ->
     assert status == 400
 
 
+async def test_parameter_errors_are_listed_by_parameter(fetch_json: Any) -> None:
+    status, job = await export(fetch_json, notebook="notebooks/train.ipynb")
+    assert status == 200, job
+    body = json.dumps(
+        {"job": job["path"], "parameters": {"epoch": 1, "epochs": "many", "label": 5}}
+    )
+    status, answer = await fetch_json("jobs", "runs", method="POST", body=body)
+    assert status == 400, answer
+    assert answer["code"] == "invalid_parameters"
+    problems = answer["parameters"]
+    assert [p["parameter"] for p in problems] == ["epoch", "epochs", "label"]
+    assert problems[0]["message"].startswith("unknown parameter 'epoch' (did you mean 'epochs'?)")
+    assert problems[1]["message"] == "parameter 'epochs' expects an integer, got 'many'"
+    assert problems[2]["message"] == "parameter 'label' expects a string, got 5"
+    # The message still says everything, on one line, for clients that read only it.
+    assert answer["message"] == "; ".join(p["message"] for p in problems)
+
+    # Other errors carry no parameter list.
+    body = json.dumps({"job": job["path"], "in_container": True})
+    status, answer = await fetch_json("jobs", "runs", method="POST", body=body)
+    assert (status, answer["code"], answer["parameters"]) == (400, "not_built", None)
+
+
+async def test_export_lists_the_mistakes_of_the_parameters_cell(
+    fetch_json: Any, jp_root_dir: Path
+) -> None:
+    cell = "epochs: int = 'two'\nlr = compute_it()\nimport os\nx, y = 1, 2\n"
+    notebook = new_notebook(cells=[new_code_cell(cell, metadata={"tags": ["parameters"]})])
+    nbformat.write(notebook, jp_root_dir / "notebooks" / "bad.ipynb")
+    status, answer = await export(fetch_json, notebook="notebooks/bad.ipynb")
+    assert status == 400, answer
+    assert answer["code"] == "invalid_parameters"
+    problems = answer["parameters"]
+    assert [p["parameter"] for p in problems] == ["epochs", "lr", None]
+    assert "default 'two' is not an integer" in problems[0]["message"]
+    assert "compute_it()" in problems[1]["message"]
+    assert "unpacks several names" in problems[2]["message"]
+    assert answer["message"] == "\n".join(p["message"] for p in problems)
+
+
 async def test_build_without_an_engine_is_503(
     fetch_json: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

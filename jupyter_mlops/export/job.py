@@ -38,6 +38,7 @@ from .. import settings as settings_mod
 from ..errors import InvalidInput, MlopsError
 from .parameters import (
     InvalidParameters,
+    ParameterProblem,
     ParameterSchema,
     parse_cli_values,
     parse_params_file,
@@ -122,7 +123,7 @@ def values_for(
     (``--params-json``), then ``-p`` pairs (text, typed by the schema; a later one wins),
     then the defaults."""
     given: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[ParameterProblem] = []
     if params_file is not None:
         given.update(parse_params_file(params_file))
     if params_json is not None:
@@ -130,11 +131,11 @@ def values_for(
     try:
         given.update(parse_cli_values(job.schema, pairs))
     except InvalidParameters as exc:
-        problems += exc.problems
+        problems += exc.details
     try:
         values = validate(job.schema, given)
     except InvalidParameters as exc:
-        problems += [p for p in exc.problems if p not in problems]
+        problems += [p for p in exc.details if p not in problems]
     if problems:
         raise InvalidParameters(problems)
     return values

@@ -68,16 +68,41 @@ _SUPPORTED = "int, float, str, bool, list, dict, Literal, Any and Optional of th
 _MAX_SHOWN = 60
 
 
+@dataclass(frozen=True)
+class ParameterProblem:
+    """One mistake and the parameter it is about (``None``: no single parameter, such as a
+    line of the parameters cell that assigns several names at once)."""
+
+    parameter: str | None
+    message: str
+
+
 class InvalidParameters(InvalidInput):
-    """One or more parameter values (or a parameters cell) are wrong. ``problems`` keeps one
-    line per mistake, so a caller can show them separately; the message joins them, so the
+    """One or more parameter values (or a parameters cell) are wrong. :attr:`details` keeps
+    each mistake with the parameter it names, so a caller can show it beside that parameter
+    (the API's error body lists them); the message joins them with ``separator``, so the
     user sees every mistake at once instead of fixing them one run at a time."""
 
     code = "invalid_parameters"
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    def __init__(
+        self, problems: Iterable[str | ParameterProblem], *, separator: str = "\n"
+    ) -> None:
+        self.details = [
+            p if isinstance(p, ParameterProblem) else ParameterProblem(None, p) for p in problems
+        ]
+        super().__init__(separator.join(p.message for p in self.details))
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per mistake (what the CLI prints)."""
+        return [p.message for p in self.details]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **super().to_json(),
+            "parameters": [{"parameter": p.parameter, "message": p.message} for p in self.details],
+        }
 
 
 # -- types ----------------------------------------------------------------------------------
@@ -419,7 +444,7 @@ class ParameterSchema:
         for parameter in self.parameters:
             if parameter.name == name:
                 return parameter
-        raise InvalidParameters([_unknown_message(name, self.names)])
+        raise InvalidParameters([ParameterProblem(name, _unknown_message(name, self.names))])
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter's default (copies: a caller may change them freely)."""
@@ -558,14 +583,16 @@ def schema_from_source(source: str) -> ParameterSchema:
             f"the parameters cell is not valid Python: line {line}: {exc.msg}"
         ) from None
     found: dict[str, Parameter] = {}
-    problems: list[str] = []
+    problems: list[ParameterProblem] = []
     for statement in tree.body:
         try:
             for parameter in _parameters_of(statement, cell):
                 found.pop(parameter.name, None)  # a later assignment wins, as when run
                 found[parameter.name] = parameter
+        except InvalidParameters as exc:
+            problems += exc.details
         except InvalidInput as exc:
-            problems.append(exc.message)
+            problems.append(ParameterProblem(None, exc.message))
     if problems:
         raise InvalidParameters(problems)
     return ParameterSchema(tuple(found.values()))
@@ -676,18 +703,25 @@ def _parameter(
     statement: ast.Assign | ast.AnnAssign,
     cell: _Cell,
 ) -> Parameter:
+    """The parameter ``name``; a mistake in its assignment is raised as
+    :class:`InvalidParameters` naming it."""
     line = cell.original_line(statement.lineno)
     where = f"parameter '{name}' (line {line} of the parameters cell)"
-    default = _literal_default(where, statement.value, cell)
-    help_text, type_comment = cell.help_for(statement)
-    kind = _declared_type(where, annotation, type_comment) or type_of_value(default)
     try:
-        default = convert(kind, default)
-    except _Mismatch:
-        raise InvalidInput(
-            f"{where}: default {_show(default)} is not {kind.describe()}, "
-            f"as its type {kind.python_text()} says"
-        ) from None
+        default = _literal_default(where, statement.value, cell)
+        help_text, type_comment = cell.help_for(statement)
+        kind = _declared_type(where, annotation, type_comment) or type_of_value(default)
+        try:
+            default = convert(kind, default)
+        except _Mismatch:
+            raise InvalidInput(
+                f"{where}: default {_show(default)} is not {kind.describe()}, "
+                f"as its type {kind.python_text()} says"
+            ) from None
+    except InvalidParameters:
+        raise
+    except InvalidInput as exc:
+        raise InvalidParameters([ParameterProblem(name, exc.message)]) from None
     return Parameter(name, kind, default, help_text, line)
 
 
@@ -729,7 +763,11 @@ def validate(schema: ParameterSchema, values: Mapping[str, Any]) -> dict[str, An
     """Every parameter's value, typed: those given, converted as :func:`convert` says, and
     the defaults for the rest. Unknown names and values of the wrong type are refused, all of
     them in one :class:`InvalidParameters`, before any kernel starts."""
-    problems = [_unknown_message(str(n), schema.names) for n in values if n not in schema]
+    problems = [
+        ParameterProblem(str(n), _unknown_message(str(n), schema.names))
+        for n in values
+        if n not in schema
+    ]
     result: dict[str, Any] = {}
     for parameter in schema:
         if parameter.name not in values:
@@ -739,7 +777,8 @@ def validate(schema: ParameterSchema, values: Mapping[str, Any]) -> dict[str, An
         try:
             result[parameter.name] = convert(parameter.type, value)
         except _Mismatch as exc:
-            problems.append(_mismatch_message(parameter.name, parameter.type, value, exc))
+            message = _mismatch_message(parameter.name, parameter.type, value, exc)
+            problems.append(ParameterProblem(parameter.name, message))
     if problems:
         raise InvalidParameters(problems)
     return result
@@ -763,18 +802,19 @@ def parse_cli_value(schema: ParameterSchema, name: str, text: str) -> Any:
     try:
         return convert(parameter.type, _from_text(parameter.type, text))
     except _Mismatch as exc:
-        raise InvalidParameters([_mismatch_message(name, parameter.type, text, exc)]) from None
+        message = _mismatch_message(name, parameter.type, text, exc)
+        raise InvalidParameters([ParameterProblem(name, message)]) from None
 
 
 def parse_cli_values(schema: ParameterSchema, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """All ``-p NAME TEXT`` pairs typed (a later one wins), every mistake in one error."""
     values: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[ParameterProblem] = []
     for name, text in pairs:
         try:
             values[name] = parse_cli_value(schema, name, text)
         except InvalidParameters as exc:
-            problems += exc.problems
+            problems += exc.details
     if problems:
         raise InvalidParameters(problems)
     return values

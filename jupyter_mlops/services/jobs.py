@@ -181,7 +181,8 @@ class JobsService:
         try:
             values = validate(job.schema, request.parameters)
         except InvalidParameters as exc:
-            raise InvalidInput("; ".join(exc.problems), code="invalid_parameters") from None
+            # One line for the message; the error body lists each problem with its parameter.
+            raise InvalidParameters(exc.details, separator="; ") from None
         if request.in_container and not read_build(folder):
             raise InvalidInput(
                 f"no image built for {request.job}; build it first", code="not_built"

@@ -13,7 +13,7 @@ const act = React.act;
 import { MlopsClient } from '../api/client';
 import { IByteReader, LineSplitter, readNdjson } from '../api/ndjson';
 import { MlopsApiError } from '../api/request';
-import type { BuildProgressEvent, JobBuild } from '../api/types';
+import type { BuildProgressEvent, JobBuild, JobInfo } from '../api/types';
 import {
   IDLE_BUILD,
   buildReducer,
@@ -37,9 +37,36 @@ import {
   parameterSpecs,
   parseInput
 } from '../export/parameters';
+import { RunPane } from '../export/RunPane';
 
 const trans = nullTranslator.load('jupyter_mlops');
 const encoder = new TextEncoder();
+
+/** A host element for React, rendered into with `act`. */
+function mount(element: React.ReactElement): {
+  host: HTMLDivElement;
+  unmount: () => void;
+} {
+  (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
+  const host = document.createElement('div');
+  document.body.appendChild(host);
+  const root = createRoot(host);
+  act(() => root.render(element));
+  return {
+    host,
+    unmount: () => {
+      act(() => root.unmount());
+      host.remove();
+    }
+  };
+}
+
+/** Let pending promises settle and React render what they set. */
+async function settle(): Promise<void> {
+  await act(async () => {
+    await new Promise(resolve => setTimeout(resolve, 0));
+  });
+}
 
 /** A reader that hands out the given byte chunks, one per read. */
 function chunks(...parts: Uint8Array[]): IByteReader & { cancelled: boolean } {
@@ -511,16 +538,169 @@ describe('parameter form', () => {
   });
 
   it("puts the server's problems beside their parameters", () => {
-    const message =
-      "unknown parameter 'epoch' (did you mean 'epochs'?); known: epochs, layers; " +
-      "parameter 'epochs' expects an integer, got 'x'; " +
-      "parameter 'layers' expects a list of integers, got [1, 'a'] (layers[1] is 'a')";
-    expect(parameterErrors(message, ['epochs', 'layers'])).toEqual({
-      epochs: "parameter 'epochs' expects an integer, got 'x'",
-      layers:
-        "parameter 'layers' expects a list of integers, got [1, 'a'] (layers[1] is 'a')"
+    const problems = [
+      {
+        parameter: 'epoch',
+        message:
+          "unknown parameter 'epoch' (did you mean 'epochs'?); known: epochs, layers"
+      },
+      {
+        parameter: 'epochs',
+        message: "parameter 'epochs' expects an integer, got 'x'"
+      },
+      {
+        parameter: 'layers',
+        message:
+          "parameter 'layers' expects a list of integers, got [1, 'a'] (layers[1] is 'a')"
+      },
+      { parameter: null, message: 'line 4 unpacks several names' }
+    ];
+    expect(parameterErrors(problems, ['epochs', 'layers'])).toEqual({
+      fields: {
+        epochs: "parameter 'epochs' expects an integer, got 'x'",
+        layers:
+          "parameter 'layers' expects a list of integers, got [1, 'a'] (layers[1] is 'a')"
+      },
+      others: [
+        "unknown parameter 'epoch' (did you mean 'epochs'?); known: epochs, layers",
+        'line 4 unpacks several names'
+      ]
     });
-    expect(parameterErrors('no image built', ['epochs'])).toEqual({});
+    expect(parameterErrors([], ['epochs'])).toEqual({ fields: {}, others: [] });
+  });
+
+  describe('run pane', () => {
+    const JOB: JobInfo = {
+      name: 'train',
+      path: 'pipelines/train',
+      notebook: 'train.ipynb',
+      source: 'train.ipynb',
+      experiment: 'train',
+      targets: ['docker'],
+      parameters: SCHEMA,
+      exported_at: '2026-11-02T10:00:00+00:00',
+      warnings: [],
+      build: null
+    };
+
+    function renderPane(runJob: jest.Mock) {
+      const client = { runJob } as unknown as MlopsClient;
+      return mount(
+        React.createElement(RunPane, {
+          client,
+          job: JOB,
+          built: false,
+          trans,
+          openPath: () => undefined,
+          onChanged: () => undefined
+        })
+      );
+    }
+
+    async function submit(host: HTMLElement): Promise<void> {
+      const form = host.querySelector('form')!;
+      await act(async () => {
+        form.dispatchEvent(
+          new Event('submit', { bubbles: true, cancelable: true })
+        );
+      });
+      await settle();
+    }
+
+    const note = (host: HTMLElement, name: string) =>
+      host.querySelector(
+        `[data-parameter="${name}"] .jp-mlops-export-fieldError`
+      )?.textContent;
+
+    it("shows each server problem beside its parameter's field", async () => {
+      const runJob = jest.fn().mockRejectedValue(
+        new MlopsApiError(
+          "parameter 'epochs' expects an integer, got 'x'; parameter 'mode' expects one of 'fast', 'slow', got 'medium'",
+          400,
+          'invalid_parameters',
+          [
+            {
+              parameter: 'epochs',
+              message: "parameter 'epochs' expects an integer, got 'x'"
+            },
+            {
+              parameter: 'mode',
+              message:
+                "parameter 'mode' expects one of 'fast', 'slow', got 'medium'"
+            }
+          ]
+        )
+      );
+      const { host, unmount } = renderPane(runJob);
+      await submit(host);
+      expect(runJob).toHaveBeenCalledWith({
+        job: 'pipelines/train',
+        parameters: {},
+        in_container: false
+      });
+      expect(note(host, 'epochs')).toBe(
+        "parameter 'epochs' expects an integer, got 'x'"
+      );
+      expect(note(host, 'mode')).toBe(
+        "parameter 'mode' expects one of 'fast', 'slow', got 'medium'"
+      );
+      expect(note(host, 'lr')).toBeUndefined();
+      expect(
+        host
+          .querySelector('[data-parameter="epochs"] input')!
+          .getAttribute('aria-invalid')
+      ).toBe('true');
+      expect(host.querySelector('.jp-mlops-ErrorCard')).toBeNull();
+      unmount();
+    });
+
+    it('shows the problems the form has no field for in an error card', async () => {
+      const runJob = jest.fn().mockRejectedValue(
+        new MlopsApiError(
+          "unknown parameter 'seed'; known: epochs; parameter 'epochs' expects an integer, got 'x'",
+          400,
+          'invalid_parameters',
+          [
+            {
+              parameter: 'seed',
+              message: "unknown parameter 'seed'; known: epochs"
+            },
+            {
+              parameter: 'epochs',
+              message: "parameter 'epochs' expects an integer, got 'x'"
+            }
+          ]
+        )
+      );
+      const { host, unmount } = renderPane(runJob);
+      await submit(host);
+      expect(note(host, 'epochs')).toBe(
+        "parameter 'epochs' expects an integer, got 'x'"
+      );
+      expect(
+        host.querySelector('.jp-mlops-ErrorCard-message')!.textContent
+      ).toBe("unknown parameter 'seed'; known: epochs");
+      unmount();
+    });
+
+    it('shows other refusals in an error card', async () => {
+      const runJob = jest
+        .fn()
+        .mockRejectedValue(
+          new MlopsApiError(
+            'no image built for pipelines/train; build it first',
+            400,
+            'not_built'
+          )
+        );
+      const { host, unmount } = renderPane(runJob);
+      await submit(host);
+      expect(host.querySelector('.jp-mlops-export-fieldError')).toBeNull();
+      expect(
+        host.querySelector('.jp-mlops-ErrorCard-message')!.textContent
+      ).toContain('build it first');
+      unmount();
+    });
   });
 
   it('has no fields for a notebook without parameters', () => {

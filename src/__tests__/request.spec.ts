@@ -14,6 +14,30 @@ describe('errorFromResponse', () => {
     expect(error.message).toBe("Query parameter 'x' is not known.");
   });
 
+  it('keeps the problems of each parameter', () => {
+    const error = errorFromResponse(
+      400,
+      JSON.stringify({
+        message: "unknown parameter 'x'; parameter 'n' expects an integer",
+        code: 'invalid_parameters',
+        parameters: [
+          { parameter: 'x', message: "unknown parameter 'x'" },
+          { parameter: 'n', message: "parameter 'n' expects an integer" },
+          { parameter: null, message: 'line 3 unpacks several names' },
+          { message: 42 }
+        ]
+      })
+    );
+    expect(error.parameters).toEqual([
+      { parameter: 'x', message: "unknown parameter 'x'" },
+      { parameter: 'n', message: "parameter 'n' expects an integer" },
+      { parameter: null, message: 'line 3 unpacks several names' }
+    ]);
+    expect(
+      errorFromResponse(400, '{"message":"m","code":"c"}').parameters
+    ).toEqual([]);
+  });
+
   it('explains a body that is not JSON', () => {
     const error = errorFromResponse(502, '<html>Bad gateway</html>');
     expect(error.code).toBe('http_502');

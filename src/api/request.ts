@@ -1,28 +1,43 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { ParameterError } from './types';
+
 /** The prefix of every route of the jupyter-mlops server extension. */
 export const API_PREFIX = 'jupyter-mlops';
 
 /**
  * An error answered by the server extension (or the network), with the server's
- * `{message, code}` body when there is one.
+ * `{message, code}` body when there is one, and, for `invalid_parameters`, each problem
+ * with the parameter it names.
  */
 export class MlopsApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
-    readonly code: string
+    readonly code: string,
+    readonly parameters: readonly ParameterError[] = []
   ) {
     super(message);
     this.name = 'MlopsApiError';
   }
 }
 
+function isParameterError(value: unknown): value is ParameterError {
+  const item = value as ParameterError | null;
+  return (
+    typeof item === 'object' &&
+    item !== null &&
+    typeof item.message === 'string' &&
+    (item.parameter === null || typeof item.parameter === 'string')
+  );
+}
+
 /** Parse an error response body into an MlopsApiError, whatever the body holds. */
 export function errorFromResponse(status: number, body: string): MlopsApiError {
   let message = '';
   let code = `http_${status}`;
+  let parameters: ParameterError[] = [];
   try {
     const data = JSON.parse(body);
     if (data && typeof data.message === 'string') {
@@ -31,13 +46,16 @@ export function errorFromResponse(status: number, body: string): MlopsApiError {
     if (data && typeof data.code === 'string') {
       code = data.code;
     }
+    if (data && Array.isArray(data.parameters)) {
+      parameters = data.parameters.filter(isParameterError);
+    }
   } catch {
     // Not JSON: a proxy or a crashed server answered.
   }
   if (!message) {
     message = `The jupyter-mlops server extension answered HTTP ${status}.`;
   }
-  return new MlopsApiError(message, status, code);
+  return new MlopsApiError(message, status, code, parameters);
 }
 
 /** Build the query string of a request, leaving out undefined and null values. */

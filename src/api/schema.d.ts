@@ -908,6 +908,12 @@ export interface components {
        * @description A sentence for people: what went wrong and what to do.
        */
       message: string;
+      /**
+       * Parameters
+       * @description With code 'invalid_parameters': each problem with the parameter it names, for a form to show beside its field ('message' joins them all).
+       * @default null
+       */
+      parameters?: components['schemas']['ParameterError'][] | null;
     };
     /** ExperimentSummary */
     ExperimentSummary: {
@@ -1195,6 +1201,22 @@ export interface components {
        * @description null for NaN or an infinity (JSON has none).
        */
       value: number | null;
+    };
+    /**
+     * ParameterError
+     * @description One problem with a job's parameters, and the parameter it is about.
+     */
+    ParameterError: {
+      /**
+       * Message
+       * @description The problem, naming the parameter.
+       */
+      message: string;
+      /**
+       * Parameter
+       * @description The parameter's name as given (also an unknown one); null when the problem is not about one parameter (a line of the parameters cell that assigns several names at once).
+       */
+      parameter: string | null;
     };
     /** PathRestore */
     PathRestore: {

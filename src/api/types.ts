@@ -13,6 +13,7 @@ export type ContainerEngineStatus = Schemas['ContainerEngineStatus'];
 export type ExperimentsResponse = Schemas['ExperimentsResponse'];
 export type ExperimentSummary = Schemas['ExperimentSummary'];
 export type ErrorBody = Schemas['ErrorBody'];
+export type ParameterError = Schemas['ParameterError'];
 
 export interface IExperimentsQuery {
   search?: string;

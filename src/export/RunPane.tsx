@@ -254,15 +254,21 @@ export function RunPane(props: IRunPaneProps): JSX.Element {
         reason instanceof MlopsApiError
           ? reason
           : new MlopsApiError(String(reason), 0, 'client_error');
-      const named =
-        error.code === 'invalid_parameters'
-          ? parameterErrors(
-              error.message,
-              specs.map(s => s.name)
-            )
-          : {};
-      setErrors(named);
-      if (Object.keys(named).length === 0) {
+      if (error.code === 'invalid_parameters' && error.parameters.length) {
+        // Each problem beside its parameter; the others (a parameter the form does not
+        // have) in the error card.
+        const { fields, others } = parameterErrors(
+          error.parameters,
+          specs.map(s => s.name)
+        );
+        setErrors(fields);
+        if (others.length) {
+          setFailure(
+            new MlopsApiError(others.join(' '), error.status, error.code)
+          );
+        }
+      } else {
+        setErrors({});
         setFailure(error);
       }
     } finally {

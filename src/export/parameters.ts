@@ -6,6 +6,8 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 
+import type { ParameterError } from '../api/types';
+
 /** The key of the extension's own keywords in a parameter's schema. */
 export const EXTENSION = 'x-jupyter-mlops';
 
@@ -353,19 +355,24 @@ export function collectValues(
 }
 
 /**
- * The server's refusal of parameter values (`invalid_parameters`: one problem per
- * parameter, joined by "; "), split into the problem of each named parameter.
+ * The server's refusal of parameter values (`invalid_parameters`), mapped onto the form:
+ * the problems of each parameter it has a field for, and the others (a
+ * parameter the form does not know, or none in particular) to show on their own.
  */
 export function parameterErrors(
-  message: string,
-  names: string[]
-): Record<string, string> {
-  const errors: Record<string, string> = {};
-  for (const part of message.split(/;\s+(?=(?:unknown )?parameter ')/)) {
-    const match = /parameter '([^']+)'/.exec(part);
-    if (match && names.includes(match[1])) {
-      errors[match[1]] = part.trim();
+  problems: readonly ParameterError[],
+  names: readonly string[]
+): { fields: Record<string, string>; others: string[] } {
+  const fields: Record<string, string> = {};
+  const others: string[] = [];
+  for (const { parameter, message } of problems) {
+    if (parameter !== null && names.includes(parameter)) {
+      fields[parameter] = fields[parameter]
+        ? `${fields[parameter]} ${message}`
+        : message;
+    } else {
+      others.push(message);
     }
   }
-  return errors;
+  return { fields, others };
 }
