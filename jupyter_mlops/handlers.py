@@ -35,6 +35,7 @@ from .models import (
     ExperimentsQuery,
     ExperimentsResponse,
     ExportRequest,
+    ExportTargetList,
     JobExecution,
     JobExecutionList,
     JobExecutionPath,
@@ -428,6 +429,25 @@ class JobsHandler(MlopsHandler):
         self.send_model(await self.call(self.mlops.jobs.list_jobs))
 
 
+class JobTargetsHandler(MlopsHandler):
+    operations = {
+        "get": Operation(
+            summary="The export targets installed (built in and plugins), with whether each "
+            "runs on an orchestrator.",
+            description="A target whose plugin cannot be loaded is listed with an 'error'; "
+            "export refuses it.",
+            response=ExportTargetList,
+            errors=(400, 403),
+        )
+    }
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.parse_query(_NoQuery)
+        self.send_model(await self.call(self.mlops.jobs.targets))
+
+
 class JobExportHandler(MlopsHandler):
     operations = {
         "post": Operation(
@@ -588,6 +608,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     ("runs/{run_id}/artifacts", ArtifactsHandler),
     ("runs/{run_id}/artifact", ArtifactHandler),
     ("jobs", JobsHandler),
+    ("jobs/targets", JobTargetsHandler),
     ("jobs/export", JobExportHandler),
     ("jobs/build", JobBuildHandler),
     ("jobs/runs", JobRunsHandler),

@@ -302,6 +302,26 @@ class JobsList(ApiModel):
     jobs: list[JobInfo]
 
 
+class ExportTargetInfo(ApiModel):
+    """An export target installed on the server (built in, or a plugin's)."""
+
+    name: str = Field(description="What export's 'targets' (and --target) take.")
+    description: str = Field(description="One line for people: what the target writes.")
+    orchestrator: bool = Field(
+        description="Runs the job on an orchestrator: uses the job's image and the "
+        "deployment options (image, schedule, resources, secrets...)."
+    )
+    error: str | None = Field(
+        default=None,
+        description="Why the target cannot be loaded (a broken or half-installed plugin); "
+        "export refuses it until that is fixed.",
+    )
+
+
+class ExportTargetList(ApiModel):
+    targets: list[ExportTargetInfo] = Field(description="Sorted by name.")
+
+
 class ExportRequest(ApiModel):
     notebook: str = Field(description="The notebook, relative to the server's root.")
     name: str | None = Field(

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+
+from jupyter_mlops.export import targets as targets_module
+from jupyter_mlops.export.targets import ExportContext, ExportTarget
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +93,82 @@ async def test_export_refuses_bad_input(
     assert code == status, answer
     assert says in answer["message"]
     assert not (jp_root_dir / "notebooks" / "pipelines").exists()
+
+
+class NomadTarget(ExportTarget):
+    """Nomad job specification (a plugin made by the tests).
+
+    Only the docstring's first line describes it."""
+
+    name = "nomad-test"
+    orchestrator = True
+
+    def write(self, context: ExportContext) -> None:
+        context.write_text("nomad.hcl", f'job "{context.name}" {{ image = "{context.image}" }}\n')
+
+
+@pytest.fixture
+def plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin target registered through :func:`targets.register`, and a broken plugin: an
+    entry point whose module is not installed."""
+    monkeypatch.setattr(targets_module, "_registered", dict(targets_module._registered))
+    targets_module.register(NomadTarget)
+    installed = targets_module._entry_points()
+    broken = EntryPoint(
+        name="broken-test",
+        value="jupyter_mlops_no_such_plugin:Target",
+        group=targets_module.GROUP,
+    )
+    monkeypatch.setattr(targets_module, "_entry_points", lambda: {**installed, broken.name: broken})
+
+
+async def test_targets_lists_the_built_in_ones(fetch_json: Any) -> None:
+    status, answer = await fetch_json("jobs", "targets")
+    assert status == 200, answer
+    listed = {t["name"]: t for t in answer["targets"]}
+    assert list(listed) == sorted(listed)
+    assert {"docker", "kubernetes", "argo", "kfp", "airflow", "dvc"} <= set(listed)
+    orchestrators = {name for name, t in listed.items() if t["orchestrator"]}
+    assert orchestrators == {"kubernetes", "argo", "kfp", "airflow"}
+    assert all(t["description"] and t["error"] is None for t in listed.values())
+    assert "Dockerfile" in listed["docker"]["description"]
+    status, answer = await fetch_json("jobs", "targets", params={"surprise": "1"})
+    assert status == 400
+    assert answer["code"] == "invalid_query"
+
+
+async def test_targets_lists_plugins_and_survives_a_broken_one(
+    fetch_json: Any, jp_root_dir: Path, plugins: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger=targets_module.__name__):
+        status, answer = await fetch_json("jobs", "targets")
+    assert status == 200, answer
+    listed = {t["name"]: t for t in answer["targets"]}
+    assert listed["nomad-test"] == {
+        "name": "nomad-test",
+        "description": "Nomad job specification (a plugin made by the tests).",
+        "orchestrator": True,
+        "error": None,
+    }
+    broken = listed["broken-test"]
+    assert broken["orchestrator"] is False
+    assert "cannot be loaded" in broken["error"]
+    assert "jupyter_mlops_no_such_plugin" in broken["error"]
+    assert "docker" in listed
+    assert listed["docker"]["error"] is None
+    assert any("broken-test" in r.getMessage() for r in caplog.records)
+
+    # The listed plugin is the one export uses.
+    status, job = await export(
+        fetch_json,
+        notebook="notebooks/train.ipynb",
+        targets=["nomad-test"],
+        deployment={"image": "registry.example.com/train:1"},
+    )
+    assert status == 200, job
+    assert job["targets"] == ["nomad-test"]
+    written = jp_root_dir / job["path"] / "nomad.hcl"
+    assert written.read_text() == 'job "train" { image = "registry.example.com/train:1" }\n'
 
 
 async def wait_for(fetch_json: Any, execution: str, timeout: float = 180) -> dict[str, Any]:

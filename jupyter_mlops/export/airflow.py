@@ -93,6 +93,7 @@ class AirflowTarget(ExportTarget):
 
     name = "airflow"
     description = "Airflow DAGs running the job's image (KubernetesPodOperator, DockerOperator)"
+    orchestrator = True
 
     retries = Int(2, help="How often Airflow retries a failed run of the job.").tag(config=True)
     retry_delay_minutes = Int(5, help="Minutes between retries.").tag(config=True)

@@ -47,6 +47,8 @@ class ScheduledPodTarget(ExportTarget):
     """Base of the targets that run the job as a pod on a schedule (Kubernetes, Argo): the
     settings they share, also settable for both at once (``c.ScheduledPodTarget.time_zone``)."""
 
+    orchestrator = True
+
     active_deadline_seconds = Int(
         None, allow_none=True, help="Seconds a run may take before it is stopped (none: no limit)."
     ).tag(config=True)

@@ -129,6 +129,7 @@ class KubeflowTarget(ExportTarget):
 
     name = "kfp"
     description = "Kubeflow Pipelines v2 pipeline (kfp/pipeline.yaml), compiled with the kfp SDK"
+    orchestrator = True
 
     retries = Int(
         0, help="Retries of a failed run of the job (KFP retries whatever the exit code)."

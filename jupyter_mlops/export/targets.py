@@ -16,6 +16,7 @@ given by the server extension's configuration when it exports.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path, PurePosixPath
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 #: The entry-point group export targets are registered in.
 GROUP = "jupyter_mlops.exporters"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -118,14 +121,28 @@ class ExportContext:
 class ExportTarget(Configurable):
     """Base class of export targets.
 
-    Subclasses set :attr:`name` (what ``--target`` says) and :attr:`description`, implement
-    :meth:`write`, and may add a section to the job's README with :meth:`readme`. A user's
-    mistake is raised as :class:`~jupyter_mlops.errors.InvalidInput` (one line); problems
-    that do not stop the export go to :meth:`ExportContext.warn`.
+    Subclasses set :attr:`name` (what ``--target`` says), :attr:`description` (else the
+    first line of their docstring is used) and :attr:`orchestrator`, implement :meth:`write`,
+    and may add a section to the job's README with :meth:`readme`. A user's mistake is
+    raised as :class:`~jupyter_mlops.errors.InvalidInput` (one line); problems that do not
+    stop the export go to :meth:`ExportContext.warn`.
     """
 
     name: ClassVar[str] = ""
+    #: One line for people (the export dialog and ``GET jobs/targets`` show it).
     description: ClassVar[str] = ""
+    #: Whether the target runs the job on an orchestrator, from the job's image, and so
+    #: reads :attr:`ExportContext.deployment` (image, schedule, resources, secrets): the
+    #: export dialog asks for those options when one of these targets is chosen.
+    orchestrator: ClassVar[bool] = False
+
+    @classmethod
+    def summary(cls) -> str:
+        """:attr:`description`, else the first line of the class's own docstring."""
+        if cls.description:
+            return cls.description
+        doc = cls.__dict__.get("__doc__") or ""
+        return next((line.strip() for line in doc.strip().splitlines() if line.strip()), "")
 
     def write(self, context: ExportContext) -> None:
         """Add this target's files to ``context.job_dir``."""
@@ -156,8 +173,38 @@ def known_targets() -> list[str]:
     return sorted({*_entry_points(), *_registered})
 
 
+@dataclass(frozen=True)
+class TargetInfo:
+    """What a target is, for a list of them; ``error`` says why it cannot be loaded."""
+
+    name: str
+    description: str = ""
+    orchestrator: bool = False
+    error: str | None = None
+
+
+def describe_targets() -> list[TargetInfo]:
+    """Every known target, sorted by name. A target that cannot be loaded (a broken plugin)
+    is listed with its ``error`` (and logged) rather than hiding the others."""
+    found = []
+    for name in known_targets():
+        try:
+            cls = target_class(name)
+        except MlopsError as exc:
+            log.warning("jupyter-mlops: %s", exc.message)
+            found.append(TargetInfo(name, error=exc.message))
+            continue
+        found.append(TargetInfo(name, cls.summary(), bool(cls.orchestrator)))
+    return found
+
+
 def load_target(name: str, **kwargs: Any) -> ExportTarget:
     """The target called ``name``, made with ``kwargs`` (``parent=``, ``config=``)."""
+    return target_class(name)(**kwargs)
+
+
+def target_class(name: str) -> type[ExportTarget]:
+    """The class of the target called ``name``: a registered one, else its entry point's."""
     cls: Any = _registered.get(name)
     if cls is None:
         found = _entry_points().get(name)
@@ -177,4 +224,4 @@ def load_target(name: str, **kwargs: Any) -> ExportTarget:
             f"export target '{name}' is {cls!r}, not an ExportTarget subclass",
             code="target_unavailable",
         )
-    return cls(**kwargs)
+    return cls

@@ -28,9 +28,12 @@ from ..export.build import BuildEvent, build_image, engine, read_build
 from ..export.exporter import JOB_FILE, PIPELINES_DIR, export_notebook
 from ..export.job import default_output, load_job
 from ..export.parameters import InvalidParameters, validate
+from ..export.targets import describe_targets
 from ..models import (
     BuildRequest,
     ExportRequest,
+    ExportTargetInfo,
+    ExportTargetList,
     JobBuild,
     JobExecution,
     JobInfo,
@@ -129,6 +132,21 @@ class JobsService:
         return None
 
     # -- export, build --------------------------------------------------------------------
+    def targets(self) -> ExportTargetList:
+        """The export targets installed (built in and plugins); loading one imports its
+        module, hence a worker thread. A broken plugin is listed with its error."""
+        return ExportTargetList(
+            targets=[
+                ExportTargetInfo(
+                    name=t.name,
+                    description=t.description,
+                    orchestrator=t.orchestrator,
+                    error=t.error,
+                )
+                for t in describe_targets()
+            ]
+        )
+
     def export(self, request: ExportRequest) -> JobInfo:
         notebook = paths.inside_root(self.root, request.notebook, "notebook")
         out = (

@@ -13,7 +13,12 @@ const act = React.act;
 import { MlopsClient } from '../api/client';
 import { IByteReader, LineSplitter, readNdjson } from '../api/ndjson';
 import { MlopsApiError } from '../api/request';
-import type { BuildProgressEvent, JobBuild, JobInfo } from '../api/types';
+import type {
+  BuildProgressEvent,
+  ExportTargetInfo,
+  JobBuild,
+  JobInfo
+} from '../api/types';
 import {
   IDLE_BUILD,
   buildReducer,
@@ -22,13 +27,17 @@ import {
   startedBuild
 } from '../export/build';
 import { BuildProgress } from '../export/BuildPane';
+import { ExportFlow } from '../export/ExportFlow';
 import { deriveJobName, jobNameProblem, slug } from '../export/names';
 import {
   exportFieldErrors,
   exportProblems,
   exportRequest,
-  initialExportValues
+  initialExportValues,
+  usableTargets,
+  usesOrchestrator
 } from '../export/options';
+import { RunPane } from '../export/RunPane';
 import {
   collectValues,
   initialText,
@@ -37,10 +46,49 @@ import {
   parameterSpecs,
   parseInput
 } from '../export/parameters';
-import { RunPane } from '../export/RunPane';
 
 const trans = nullTranslator.load('jupyter_mlops');
 const encoder = new TextEncoder();
+
+/** What `GET jobs/targets` answers: built-in targets, a plugin, a broken plugin. */
+const TARGETS: ExportTargetInfo[] = [
+  {
+    name: 'argo',
+    description: 'Argo Workflow',
+    orchestrator: true,
+    error: null
+  },
+  {
+    name: 'broken',
+    description: '',
+    orchestrator: false,
+    error: "export target 'broken' (no_such:Target) cannot be loaded"
+  },
+  {
+    name: 'docker',
+    description: 'Dockerfile',
+    orchestrator: false,
+    error: null
+  },
+  {
+    name: 'dvc',
+    description: 'DVC stage',
+    orchestrator: false,
+    error: null
+  },
+  {
+    name: 'kubernetes',
+    description: 'Kubernetes Job',
+    orchestrator: true,
+    error: null
+  },
+  {
+    name: 'nomad',
+    description: 'Nomad job specification',
+    orchestrator: true,
+    error: null
+  }
+];
 
 /** A host element for React, rendered into with `act`. */
 function mount(element: React.ReactElement): {
@@ -66,6 +114,21 @@ async function settle(): Promise<void> {
   await act(async () => {
     await new Promise(resolve => setTimeout(resolve, 0));
   });
+}
+
+/** A promise with its resolve and reject at hand. */
+function deferred<T>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (reason: unknown) => void;
+} {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (reason: unknown) => void = () => undefined;
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
 }
 
 /** A reader that hands out the given byte chunks, one per read. */
@@ -740,7 +803,7 @@ describe('export request', () => {
     const values = initialExportValues('work/Churn Model.ipynb');
     expect(values.name).toBe('churn-model');
     expect(values.targets).toEqual(['docker']);
-    expect(exportRequest('work/Churn Model.ipynb', values)).toEqual({
+    expect(exportRequest('work/Churn Model.ipynb', values, TARGETS)).toEqual({
       notebook: 'work/Churn Model.ipynb',
       name: 'churn-model',
       targets: ['docker']
@@ -752,27 +815,49 @@ describe('export request', () => {
     values.deployment.schedule = ' @daily ';
     values.deployment.gpu = '1';
     values.deployment.secrets = 'mlflow-creds, s3-creds\nother';
-    expect(exportRequest('a.ipynb', values).deployment).toBeUndefined();
+    expect(
+      exportRequest('a.ipynb', values, TARGETS).deployment
+    ).toBeUndefined();
     values.targets = ['docker', 'kubernetes'];
-    expect(exportRequest('a.ipynb', values).deployment).toEqual({
+    expect(exportRequest('a.ipynb', values, TARGETS).deployment).toEqual({
+      schedule: '@daily',
+      gpu: 1,
+      secrets: ['mlflow-creds', 's3-creds', 'other']
+    });
+    // A plugin's target is an orchestrator when the server says so.
+    values.targets = ['nomad'];
+    expect(exportRequest('a.ipynb', values, TARGETS).deployment).toEqual({
       schedule: '@daily',
       gpu: 1,
       secrets: ['mlflow-creds', 's3-creds', 'other']
     });
   });
 
+  it("takes the orchestrators and the usable targets from the server's list", () => {
+    expect(usesOrchestrator(['docker', 'dvc'], TARGETS)).toBe(false);
+    expect(usesOrchestrator(['docker', 'nomad'], TARGETS)).toBe(true);
+    expect(usesOrchestrator(['kubernetes'], [])).toBe(false);
+    expect(
+      usableTargets(['nomad', 'broken', 'gone', 'docker'], TARGETS)
+    ).toEqual(['docker', 'nomad']);
+  });
+
   it('checks the name, the targets and the GPUs first', () => {
     const values = initialExportValues('a.ipynb');
     values.name = 'Bad Name';
     values.targets = [];
-    expect(Object.keys(exportProblems(values, trans))).toEqual([
+    expect(Object.keys(exportProblems(values, TARGETS, trans))).toEqual([
       'name',
       'targets'
     ]);
     values.name = 'ok';
     values.targets = ['argo'];
     values.deployment.gpu = 'two';
-    expect(Object.keys(exportProblems(values, trans))).toEqual(['gpu']);
+    expect(Object.keys(exportProblems(values, TARGETS, trans))).toEqual([
+      'gpu'
+    ]);
+    values.targets = ['docker'];
+    expect(exportProblems(values, TARGETS, trans)).toEqual({});
   });
 
   it("puts the server's refusals beside their fields", () => {
@@ -788,5 +873,99 @@ describe('export request', () => {
       exportFieldErrors("invalid job name 'X': use lowercase letters").name
     ).toContain('invalid job name');
     expect(exportFieldErrors('the notebook is not found')).toEqual({});
+  });
+});
+
+describe('export dialog targets', () => {
+  const exportButton = (host: HTMLElement) =>
+    host.querySelector('button.jp-mlops-export-primary') as HTMLButtonElement;
+  const targetBox = (host: HTMLElement, name: string) =>
+    host.querySelector(
+      `input[name=target][value="${name}"]`
+    ) as HTMLInputElement | null;
+
+  function renderFlow(exportTargets: jest.Mock) {
+    const client = { exportTargets } as unknown as MlopsClient;
+    return mount(
+      React.createElement(ExportFlow, {
+        client,
+        notebook: 'work/train.ipynb',
+        trans,
+        actions: {
+          openPath: () => undefined,
+          openFolder: () => undefined,
+          changed: () => undefined
+        },
+        prepare: async () => undefined
+      })
+    );
+  }
+
+  it("waits for the server's list, then shows its targets", async () => {
+    const answer = deferred<{ targets: ExportTargetInfo[] }>();
+    const exportTargets = jest.fn().mockReturnValue(answer.promise);
+    const { host, unmount } = renderFlow(exportTargets);
+    expect(exportTargets).toHaveBeenCalledTimes(1);
+    expect(host.querySelector('[role=status]')!.textContent).toContain(
+      'Loading the export targets'
+    );
+    expect(host.querySelector('fieldset[aria-busy=true]')).not.toBeNull();
+    expect(targetBox(host, 'docker')).toBeNull();
+    expect(exportButton(host).disabled).toBe(true);
+
+    answer.resolve({ targets: TARGETS });
+    await settle();
+    expect(exportButton(host).disabled).toBe(false);
+    const names = Array.from(
+      host.querySelectorAll('input[name=target]'),
+      input => (input as HTMLInputElement).value
+    );
+    expect(names).toEqual(TARGETS.map(t => t.name));
+    expect(targetBox(host, 'docker')!.checked).toBe(true);
+    // A built-in target keeps its translated label; a plugin shows the server's words.
+    const label = (name: string) => targetBox(host, name)!.closest('label')!;
+    expect(label('kubernetes').textContent).toContain('a Job, or a CronJob');
+    expect(label('nomad').textContent).toContain('Nomad job specification');
+    expect(targetBox(host, 'broken')!.disabled).toBe(true);
+    expect(label('broken').textContent).toContain('Unavailable');
+    expect(label('broken').textContent).toContain('cannot be loaded');
+
+    // A plugin orchestrator asks for the deployment options.
+    const orchestrator = () =>
+      host.querySelector('[data-testid=mlops-export-orchestrator]');
+    expect(orchestrator()).toBeNull();
+    act(() => targetBox(host, 'nomad')!.click());
+    expect(targetBox(host, 'nomad')!.checked).toBe(true);
+    expect(orchestrator()).not.toBeNull();
+    act(() => targetBox(host, 'nomad')!.click());
+    expect(orchestrator()).toBeNull();
+    unmount();
+  });
+
+  it('says when the targets cannot be listed, and tries again', async () => {
+    const exportTargets = jest
+      .fn()
+      .mockRejectedValueOnce(
+        new MlopsApiError('Cannot reach the Jupyter server', 0, 'network_error')
+      )
+      .mockResolvedValueOnce({ targets: TARGETS });
+    const { host, unmount } = renderFlow(exportTargets);
+    await settle();
+    const card = host.querySelector('.jp-mlops-ErrorCard')!;
+    expect(card.textContent).toContain(
+      'The export targets cannot be listed: Cannot reach the Jupyter server'
+    );
+    expect(exportButton(host).disabled).toBe(true);
+    expect(targetBox(host, 'docker')).toBeNull();
+
+    const retry = card.querySelector('button')!;
+    expect(retry.type).toBe('button'); // not a submit of the export form
+    act(() => retry.click());
+    await settle();
+    expect(exportTargets).toHaveBeenCalledTimes(2);
+    expect(host.querySelector('.jp-mlops-ErrorCard')).toBeNull();
+    expect(targetBox(host, 'docker')!.checked).toBe(true);
+    expect(exportButton(host).disabled).toBe(false);
+    unmount();
   });
 });

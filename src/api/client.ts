@@ -14,6 +14,7 @@ import type {
   BuildProgressEvent,
   BuildRequest,
   ExportRequest,
+  ExportTargetList,
   ExperimentsResponse,
   IExperimentsQuery,
   IRunsQuery,
@@ -130,6 +131,15 @@ export class MlopsClient {
   /** The job folders under the server's root, with their last build. */
   jobs(): Promise<JobsList> {
     return requestAPI<JobsList>('jobs', {}, this.serverSettings);
+  }
+
+  /** The export targets installed on the server (built in and plugins). */
+  exportTargets(): Promise<ExportTargetList> {
+    return requestAPI<ExportTargetList>(
+      'jobs/targets',
+      {},
+      this.serverSettings
+    );
   }
 
   /** Export a notebook to a job folder. */

@@ -282,6 +282,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/jobs/targets': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The export targets installed (built in and plugins), with whether each runs on an orchestrator.
+     * @description A target whose plugin cannot be loaded is listed with an 'error'; export refuses it.
+     */
+    get: operations['get_jobs_targets'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/openapi.json': {
     parameters: {
       query?: never;
@@ -1006,6 +1026,41 @@ export interface components {
       requirements?: string | null;
       /** Targets */
       targets?: string[];
+    };
+    /**
+     * ExportTargetInfo
+     * @description An export target installed on the server (built in, or a plugin's).
+     */
+    ExportTargetInfo: {
+      /**
+       * Description
+       * @description One line for people: what the target writes.
+       */
+      description: string;
+      /**
+       * Error
+       * @description Why the target cannot be loaded (a broken or half-installed plugin); export refuses it until that is fixed.
+       * @default null
+       */
+      error?: string | null;
+      /**
+       * Name
+       * @description What export's 'targets' (and --target) take.
+       */
+      name: string;
+      /**
+       * Orchestrator
+       * @description Runs the job on an orchestrator: uses the job's image and the deployment options (image, schedule, resources, secrets...).
+       */
+      orchestrator: boolean;
+    };
+    /** ExportTargetList */
+    ExportTargetList: {
+      /**
+       * Targets
+       * @description Sorted by name.
+       */
+      targets: components['schemas']['ExportTargetInfo'][];
     };
     /**
      * JobBuild
@@ -2697,6 +2752,44 @@ export interface operations {
       };
       /** @description Not found. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_jobs_targets: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExportTargetList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
         headers: {
           [name: string]: unknown;
         };

@@ -40,6 +40,8 @@ export interface IRunsQuery {
 export type JobInfo = Schemas['JobInfo'];
 export type JobBuild = Schemas['JobBuild'];
 export type JobsList = Schemas['JobsList'];
+export type ExportTargetInfo = Schemas['ExportTargetInfo'];
+export type ExportTargetList = Schemas['ExportTargetList'];
 export type ExportRequest = Schemas['ExportRequest'];
 export type Deployment = Schemas['Deployment'];
 export type BuildRequest = Schemas['BuildRequest'];

@@ -17,6 +17,7 @@ export function ErrorCard(props: {
       <div className="jp-mlops-ErrorCard-body">
         <div className="jp-mlops-ErrorCard-message">{error.message}</div>
         <Button
+          type="button"
           className="jp-mlops-ErrorCard-retry"
           minimal
           small

@@ -4,7 +4,7 @@ import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
 import { MlopsApiError } from '../api/request';
-import type { JobInfo } from '../api/types';
+import type { ExportTargetInfo, JobInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { ExportForm } from './ExportForm';
 import { IJobActions, JobResult } from './JobResult';
@@ -14,7 +14,8 @@ import {
   exportFieldErrors,
   exportProblems,
   exportRequest,
-  initialExportValues
+  initialExportValues,
+  usableTargets
 } from './options';
 
 interface IExportFlowProps {
@@ -37,11 +38,81 @@ function Elapsed(props: { since: number }): JSX.Element {
   return <>{Math.max(0, Math.round((now - props.since) / 1000))} s</>;
 }
 
+/** An error of any kind as an MlopsApiError. */
+function asApiError(reason: unknown): MlopsApiError {
+  return reason instanceof MlopsApiError
+    ? reason
+    : new MlopsApiError(
+        (reason as Error)?.message ?? String(reason),
+        0,
+        'client_error'
+      );
+}
+
+/**
+ * The export targets the server has (built in and plugins): null while they load, or an
+ * error; `retry` asks again.
+ */
+function useExportTargets(
+  client: MlopsClient,
+  trans: TranslationBundle,
+  onLoaded: (targets: ExportTargetInfo[]) => void
+): {
+  targets: ExportTargetInfo[] | null;
+  error: MlopsApiError | null;
+  retry: () => void;
+} {
+  const [targets, setTargets] = React.useState<ExportTargetInfo[] | null>(null);
+  const [error, setError] = React.useState<MlopsApiError | null>(null);
+  const [attempt, setAttempt] = React.useState(0);
+  const loaded = React.useRef(onLoaded);
+  loaded.current = onLoaded;
+  React.useEffect(() => {
+    let current = true;
+    setTargets(null);
+    setError(null);
+    client.exportTargets().then(
+      list => {
+        if (current) {
+          setTargets(list.targets);
+          loaded.current(list.targets);
+        }
+      },
+      reason => {
+        if (current) {
+          const cause = asApiError(reason);
+          setError(
+            new MlopsApiError(
+              trans.__(
+                'The export targets cannot be listed: %1',
+                cause.message
+              ),
+              cause.status,
+              cause.code
+            )
+          );
+        }
+      }
+    );
+    return () => {
+      current = false;
+    };
+  }, [client, trans, attempt]);
+  return { targets, error, retry: () => setAttempt(attempt + 1) };
+}
+
 /** The export dialog's content: the form, the export under way, then the job. */
 export function ExportFlow(props: IExportFlowProps): JSX.Element {
   const { client, notebook, trans } = props;
   const [values, setValues] = React.useState<IExportValues>(() =>
     initialExportValues(notebook)
+  );
+  // Once the server lists its targets, keep only the chosen ones it can use.
+  const targets = useExportTargets(client, trans, available =>
+    setValues(current => ({
+      ...current,
+      targets: usableTargets(current.targets, available)
+    }))
   );
   const [errors, setErrors] = React.useState<
     Partial<Record<ExportField, string>>
@@ -53,7 +124,11 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
   const formId = `jp-mlops-export-form-${React.useId().replace(/:/g, '')}`;
 
   const submit = async () => {
-    const problems = exportProblems(values, trans);
+    const available = targets.targets;
+    if (available === null) {
+      return; // the form waits for the targets (or shows why they are missing)
+    }
+    const problems = exportProblems(values, available, trans);
     setErrors(problems);
     setFailure(null);
     if (Object.keys(problems).length) {
@@ -62,19 +137,14 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
     setStartedAt(Date.now());
     try {
       await props.prepare();
-      const exported = await client.exportJob(exportRequest(notebook, values));
+      const exported = await client.exportJob(
+        exportRequest(notebook, values, available)
+      );
       setJob(exported);
       setEditing(false);
       props.actions.changed();
     } catch (reason) {
-      const error =
-        reason instanceof MlopsApiError
-          ? reason
-          : new MlopsApiError(
-              (reason as Error)?.message ?? String(reason),
-              0,
-              'client_error'
-            );
+      const error = asApiError(reason);
       setErrors(exportFieldErrors(error.message));
       setFailure(error);
     } finally {
@@ -114,6 +184,9 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
         values={values}
         errors={errors}
         disabled={exporting}
+        targets={targets.targets}
+        targetsError={targets.error}
+        onRetryTargets={targets.retry}
         trans={trans}
         onChange={setValues}
         onSubmit={() => void submit()}
@@ -152,7 +225,7 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
           type="submit"
           form={formId}
           className="jp-mlops-export-primary"
-          disabled={exporting}
+          disabled={exporting || targets.targets === null}
         >
           {exporting
             ? trans.__('Exporting…')

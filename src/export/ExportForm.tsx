@@ -2,12 +2,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { MlopsApiError } from '../api/request';
+import type { ExportTargetInfo } from '../api/types';
+import { ErrorCard } from '../components/ErrorCard';
 import { JOB_NAME_MAX } from './names';
 import {
   DeploymentField,
-  EXPORT_TARGETS,
   ExportField,
-  ExportTarget,
   IExportValues,
   usesOrchestrator
 } from './options';
@@ -17,6 +18,11 @@ interface IExportFormProps {
   values: IExportValues;
   errors: Partial<Record<ExportField, string>>;
   disabled: boolean;
+  /** The server's export targets; null while they load. */
+  targets: readonly ExportTargetInfo[] | null;
+  /** Why the targets could not be listed. */
+  targetsError: MlopsApiError | null;
+  onRetryTargets: () => void;
   trans: TranslationBundle;
   onChange: (values: IExportValues) => void;
   onSubmit: () => void;
@@ -56,8 +62,11 @@ function Field(props: {
 /** Job name, targets and, with an orchestrator target, how the job is deployed. */
 export function ExportForm(props: IExportFormProps): JSX.Element {
   const { values, errors, disabled, trans } = props;
+  const targets = props.targets ?? [];
   const prefix = React.useId();
-  const targetLabels: Record<ExportTarget, [string, string]> = {
+  // The built-in targets' names and hints, translated; a plugin's target shows its name
+  // and the description the server gives.
+  const builtInLabels: Record<string, [string, string]> = {
     docker: [
       trans.__('Docker image'),
       trans.__('Dockerfile and pinned requirements; build and run it here')
@@ -118,12 +127,16 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
       ...values,
       deployment: { ...values.deployment, [field]: text }
     });
-  const toggleTarget = (target: ExportTarget, on: boolean) =>
+  const labelOf = (target: ExportTargetInfo): [string, string] =>
+    target.error
+      ? [target.name, target.error]
+      : (builtInLabels[target.name] ?? [target.name, target.description]);
+  const toggleTarget = (name: string, on: boolean) =>
     props.onChange({
       ...values,
-      targets: EXPORT_TARGETS.filter(t =>
-        t === target ? on : values.targets.includes(t)
-      )
+      targets: targets
+        .filter(t => (t.name === name ? on : values.targets.includes(t.name)))
+        .map(t => t.name)
     });
 
   return (
@@ -165,36 +178,78 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
             }
           />
         </Field>
-        <fieldset className="jp-mlops-export-group">
+        <fieldset
+          className="jp-mlops-export-group"
+          aria-busy={props.targets === null && !props.targetsError}
+        >
           <legend>{trans.__('Targets')}</legend>
-          <div className="jp-mlops-export-targets">
-            {EXPORT_TARGETS.map(target => (
-              <label
-                key={target}
-                className="jp-mlops-export-target"
-                title={targetLabels[target][1]}
+          {props.targetsError ? (
+            <ErrorCard
+              error={props.targetsError}
+              trans={trans}
+              onRetry={props.onRetryTargets}
+            />
+          ) : props.targets === null ? (
+            <div className="jp-mlops-export-progress" role="status">
+              <div
+                className="jp-mlops-export-bar jp-mod-indeterminate"
+                role="progressbar"
+                aria-label={trans.__('Loading the export targets')}
               >
-                <input
-                  type="checkbox"
-                  name="target"
-                  value={target}
-                  checked={values.targets.includes(target)}
-                  onChange={event => toggleTarget(target, event.target.checked)}
-                />
-                <span>{targetLabels[target][0]}</span>
-                <span className="jp-mlops-export-help">
-                  {targetLabels[target][1]}
-                </span>
-              </label>
-            ))}
-          </div>
+                <div className="jp-mlops-export-barFill" />
+              </div>
+              <span>{trans.__('Loading the export targets…')}</span>
+            </div>
+          ) : targets.length === 0 ? (
+            <div className="jp-mlops-Muted">
+              {trans.__('The server has no export target installed.')}
+            </div>
+          ) : (
+            <div className="jp-mlops-export-targets">
+              {targets.map(target => {
+                const [label, hint] = labelOf(target);
+                return (
+                  <label
+                    key={target.name}
+                    className={`jp-mlops-export-target${target.error ? ' jp-mod-invalid' : ''}`}
+                    title={hint}
+                  >
+                    <input
+                      type="checkbox"
+                      name="target"
+                      value={target.name}
+                      disabled={!!target.error}
+                      checked={
+                        !target.error && values.targets.includes(target.name)
+                      }
+                      onChange={event =>
+                        toggleTarget(target.name, event.target.checked)
+                      }
+                    />
+                    <span>{label}</span>
+                    <span
+                      className={
+                        target.error
+                          ? 'jp-mlops-export-fieldError'
+                          : 'jp-mlops-export-help'
+                      }
+                    >
+                      {target.error
+                        ? trans.__('Unavailable: %1', target.error)
+                        : hint}
+                    </span>
+                  </label>
+                );
+              })}
+            </div>
+          )}
           {errors.targets && (
             <div className="jp-mlops-export-fieldError" role="alert">
               {errors.targets}
             </div>
           )}
         </fieldset>
-        {usesOrchestrator(values.targets) && (
+        {usesOrchestrator(values.targets, targets) && (
           <fieldset
             className="jp-mlops-export-group"
             data-testid="mlops-export-orchestrator"

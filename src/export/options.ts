@@ -4,27 +4,14 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import type { Deployment, ExportRequest } from '../api/types';
+import type { Deployment, ExportRequest, ExportTargetInfo } from '../api/types';
 import { deriveJobName, jobNameProblem } from './names';
 
-/** The export targets the server ships (`jupyter_mlops.export.targets.known_targets()`). */
-export const EXPORT_TARGETS = [
-  'docker',
-  'kubernetes',
-  'argo',
-  'kfp',
-  'airflow',
-  'dvc'
-] as const;
-export type ExportTarget = (typeof EXPORT_TARGETS)[number];
-
-/** Targets that run the job on an orchestrator, and so use the deployment options. */
-export const ORCHESTRATORS: readonly ExportTarget[] = [
-  'kubernetes',
-  'argo',
-  'kfp',
-  'airflow'
-];
+/**
+ * The targets a new export starts with. Which targets exist, and which run on an
+ * orchestrator, is the server's to say (`GET jobs/targets`): plugins add targets.
+ */
+export const DEFAULT_TARGETS: readonly string[] = ['docker'];
 
 /** The deployment options, by their name in the API. */
 export const DEPLOYMENT_FIELDS = [
@@ -44,7 +31,8 @@ export type DeploymentField = (typeof DEPLOYMENT_FIELDS)[number];
 /** The export form's fields, as typed. */
 export interface IExportValues {
   name: string;
-  targets: ExportTarget[];
+  /** Names of the chosen targets, in the order the server lists them. */
+  targets: string[];
   deployment: Record<DeploymentField, string>;
 }
 
@@ -59,13 +47,27 @@ export function initialExportValues(notebookPath: string): IExportValues {
   }
   return {
     name: deriveJobName(notebookPath),
-    targets: ['docker'],
+    targets: [...DEFAULT_TARGETS],
     deployment
   };
 }
 
-export function usesOrchestrator(targets: readonly string[]): boolean {
-  return targets.some(t => (ORCHESTRATORS as readonly string[]).includes(t));
+/** Whether a chosen target runs the job on an orchestrator, as the server says. */
+export function usesOrchestrator(
+  chosen: readonly string[],
+  available: readonly ExportTargetInfo[]
+): boolean {
+  return available.some(t => t.orchestrator && chosen.includes(t.name));
+}
+
+/** The chosen targets that the server can use, in its order (broken plugins left out). */
+export function usableTargets(
+  chosen: readonly string[],
+  available: readonly ExportTargetInfo[]
+): string[] {
+  return available
+    .filter(t => !t.error && chosen.includes(t.name))
+    .map(t => t.name);
 }
 
 /** Secret names typed as a list: separated by commas, spaces or new lines. */
@@ -79,14 +81,15 @@ export function nameList(text: string): string[] {
 /** The request the form asks for; the deployment options only with an orchestrator. */
 export function exportRequest(
   notebook: string,
-  values: IExportValues
+  values: IExportValues,
+  available: readonly ExportTargetInfo[]
 ): ExportRequest {
   const request: ExportRequest = {
     notebook,
     name: values.name.trim(),
     targets: [...values.targets]
   };
-  if (usesOrchestrator(values.targets)) {
+  if (usesOrchestrator(values.targets, available)) {
     const text = (field: DeploymentField) =>
       values.deployment[field].trim() || null;
     const deployment: Deployment = {};
@@ -124,6 +127,7 @@ export function exportRequest(
 /** Mistakes seen before asking the server (which checks everything again). */
 export function exportProblems(
   values: IExportValues,
+  available: readonly ExportTargetInfo[],
   trans: TranslationBundle
 ): Partial<Record<ExportField, string>> {
   const problems: Partial<Record<ExportField, string>> = {};
@@ -135,7 +139,11 @@ export function exportProblems(
     problems.targets = trans.__('Choose at least one target.');
   }
   const gpu = values.deployment.gpu.trim();
-  if (usesOrchestrator(values.targets) && gpu && !/^\d{1,2}$/.test(gpu)) {
+  if (
+    usesOrchestrator(values.targets, available) &&
+    gpu &&
+    !/^\d{1,2}$/.test(gpu)
+  ) {
     problems.gpu = trans.__('A whole number of GPUs (0 to 64).');
   }
   return problems;
