@@ -161,7 +161,7 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
                 code="internal_error",
             )
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(body.model_dump_json())
+        self.finish(body.model_dump_json(exclude_unset=True))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, MlopsError):
