@@ -24,8 +24,10 @@ from .spool import Spool
 if TYPE_CHECKING:
     from .tracker import Tracker
 
-#: How often the run cards' watcher looks at the journal, in seconds.
+#: How often the run cards' watcher looks for delivered runs, in seconds.
 WATCH_INTERVAL = 0.3
+#: Every this many looks, it also reads each waiting run's delivery progress.
+FULL_CHECK_EVERY = 5
 
 
 class TrackingSession:
@@ -102,14 +104,25 @@ class TrackingSession:
                 self._watcher.start()
 
     def _watch(self) -> None:
+        """Follow the runs with a card until each is delivered. Delivery is what a card
+        waits for, so every tick looks for receipts (one ``stat`` per run); the rest of a
+        run's progress (a retry: the card says the run is pending) every
+        ``FULL_CHECK_EVERY`` ticks. This thread shares the kernel's GIL: it must stay
+        cheap while many runs wait (a loop of tracked cells outruns the delivery)."""
+        tick = 0
         while True:
             time.sleep(WATCH_INTERVAL)
+            tick += 1
+            full = tick % FULL_CHECK_EVERY == 0
             with self._lock:
                 items = list(self._listeners.items())
                 if not items:
                     self._watcher = None
                     return
+            receipts = str(self.spool.receipts)
             for key, (callback, last) in items:
+                if not full and not os.path.exists(os.path.join(receipts, f"{key}.json")):
+                    continue
                 outcome = self._progress(key)
                 if outcome is None:
                     continue
