@@ -224,3 +224,44 @@ def test_cache_is_shared_between_instances(tmp_path):
     db = tmp_path / "state" / "hashes.db"
     hash_path(f, root=tmp_path, cache=HashCache(db))
     assert hash_path(f, root=tmp_path, cache=HashCache(db)).hashed_files == 0
+
+
+def test_store_gets_each_file_read_with_its_md5(tmp_path, cache):
+    """The snapshot puts files into DVC's cache from the hashing loop itself: every file
+    read is handed over once with its md5, small ones and large ones; nothing when
+    nothing was read."""
+    data = tmp_path / "mixed"
+    data.mkdir()
+    for i in range(300):
+        (data / f"{i:03d}.txt").write_text(f"small {i}\n")
+    for i in range(3):  # sparse large files: read through the pool
+        with (data / f"big{i}.bin").open("wb") as handle:
+            handle.truncate(hashing.SMALL_FILE + i)
+    age(data)
+    stored: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def store(entry: hashing.FileEntry, md5: str) -> None:
+        with lock:
+            stored.append((entry.rel, md5))
+
+    found = hash_path(data, root=tmp_path, cache=cache, store=store)
+    assert found.md5 == dvc_data_tree(data)[0]
+    assert sorted(stored) == sorted((f.rel, md5) for f, md5 in found.files)
+    assert len(stored) == 303
+    stored.clear()
+    again = hash_path(data, root=tmp_path, cache=cache, store=store, use_tree_cache=False)
+    assert again.md5 == found.md5 and stored == []
+
+
+def test_stat_mtime_is_the_float_os_stat_gives(tmp_path):
+    """DVC's state keys a file by ``st_mtime`` (a float); the snapshot computes it from the
+    nanoseconds it already has, which must give the very same float."""
+    f = tmp_path / "f"
+    f.write_text("x")
+    for ns in (0, 1, 999_999_999, 123_456_789, 500_000_000, 987_654_321):
+        for seconds in (OLD, 1_700_000_000, 1_790_000_123):
+            os.utime(f, ns=(seconds * 10**9 + ns, seconds * 10**9 + ns))
+            st = os.stat(f)
+            entry = hashing.FileEntry("f", str(f), st.st_size, st.st_mtime_ns, st.st_ino, 0)
+            assert hashing.stat_mtime(entry) == st.st_mtime

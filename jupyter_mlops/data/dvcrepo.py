@@ -27,6 +27,7 @@ import errno
 import os
 import shutil
 import stat as stat_mod
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -80,6 +81,11 @@ class DvcConfig:
     default_remote: str | None
     remotes: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def link_types(self) -> list[str]:
+        """The cache types to try, in order (DVC's ``cache.type``)."""
+        return [t for t in self.cache_types if t in LINK_TYPES] or ["copy"]
+
 
 @dataclass
 class DvcOut:
@@ -111,6 +117,7 @@ class DvcProject:
         self._prefix = ""
         self._made_dirs: set[str] = set()
         self._failed_links: set[str] = set()
+        self._link_types: list[str] = []
 
     # -- creation ---------------------------------------------------------------------------
     @classmethod
@@ -148,6 +155,7 @@ class DvcProject:
         if self._config is None:
             self._config = self._load_config()
             self._prefix = str(self.objects_dir) + os.sep
+            self._link_types = self._config.link_types
         return self._config
 
     def _load_config(self) -> DvcConfig:
@@ -223,10 +231,10 @@ class DvcProject:
         when the cache had the object already (the workspace is then relinked to it if
         links are configured, as ``dvc add`` does)."""
         dest = self.object_file(md5)
-        types = [t for t in self.config.cache_types if t in LINK_TYPES] or ["copy"]
+        types = self._link_types
         # A hard link fails on its own when the object exists: no need to look first.
         if (types[0] != "hardlink" or types[0] in self._failed_links) and os.path.isfile(dest):
-            self._relink(entry, Path(dest), types[0])
+            self._relink(entry, dest, types[0])
             return "present"
         self._mkdir(os.path.dirname(dest))
         last: OSError | None = None
@@ -234,13 +242,13 @@ class DvcProject:
             if kind in self._failed_links:
                 continue
             try:
-                self._put(kind, entry, Path(dest))
+                self._put(kind, entry, dest)
                 return kind
             except ChangedWhileReading:
                 raise
             except OSError as exc:
                 if exc.errno == errno.EEXIST or os.path.isfile(dest):
-                    self._relink(entry, Path(dest), types[0])
+                    self._relink(entry, dest, types[0])
                     return "present"
                 self._failed_links.add(kind)
                 last = exc
@@ -250,13 +258,15 @@ class DvcProject:
         )
 
     def store_files(
-        self, files: list[tuple[FileEntry, str]], progress: Progress | None = None
+        self,
+        files: list[tuple[FileEntry, str]],
+        progress: Progress | None = None,
+        done: Iterable[str] = (),
     ) -> set[str]:
-        """:meth:`store_file` for each file (one object per content, as DVC stores it);
-        returns the link types used. One thread: each file is a few system calls, and
-        threads contending for the GIL were measured slower."""
+        """:meth:`store_file` for each file whose md5 is not in ``done`` (one object per
+        content, as DVC stores it); returns the link types used."""
         used: set[str] = set()
-        seen: set[str] = set()
+        seen: set[str] = set(done)
         for entry, md5 in files:
             if md5 in seen:
                 continue
@@ -268,16 +278,17 @@ class DvcProject:
                 progress.advance(1)
         return used
 
-    def _put(self, kind: str, entry: FileEntry, dest: Path) -> None:
+    def _put(self, kind: str, entry: FileEntry, dest: str) -> None:
+        """One object into the cache (``dest``: a string, as this runs once per file)."""
         src = entry.path
         if kind == "hardlink":
             os.link(src, dest)  # atomic: the name appears complete or not at all
             if _identity(os.stat(dest)) != entry.identity:
-                dest.unlink()
+                os.unlink(dest)
                 raise ChangedWhileReading(f"{src} changed while it was being snapshotted.")
             _protect(dest)
             return
-        tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex}.tmp")
+        tmp = Path(f"{dest}.{uuid.uuid4().hex}.tmp")
         try:
             if kind == "reflink":
                 from dvc_objects.fs.system import reflink
@@ -298,9 +309,9 @@ class DvcProject:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         if kind == "symlink":
-            _replace_with_symlink(Path(src), dest)
+            _replace_with_symlink(Path(src), Path(dest))
 
-    def _relink(self, entry: FileEntry, dest: Path, kind: str) -> None:
+    def _relink(self, entry: FileEntry, dest: str, kind: str) -> None:
         """Make the workspace file a link to the cached object when links are configured
         and it is not one yet (no second copy of the data)."""
         src = Path(entry.path)
@@ -316,7 +327,7 @@ class DvcProject:
         elif kind == "symlink":
             if src.is_symlink() and os.path.realpath(src) == os.path.realpath(dest):
                 return
-            _replace_with_symlink(src, dest)
+            _replace_with_symlink(src, Path(dest))
 
     def store_manifest(self, md5: str, data: bytes) -> None:
         dest = self.object_path(md5)
@@ -595,6 +606,26 @@ class DvcProject:
         return len(result.transferred)
 
 
+class StoreAsHashed:
+    """A hashing store (:data:`hashing.Store`) that puts each file into a project's cache
+    as soon as it is hashed, from any of the hashing threads. Remembers the md5s stored
+    (one object per content) and the link types used."""
+
+    def __init__(self, project: DvcProject) -> None:
+        self.project = project
+        self.md5s: set[str] = set()
+        self.kinds: set[str] = set()
+        self._lock = threading.Lock()
+        _ = project.config  # read once, before the threads
+
+    def __call__(self, entry: FileEntry, md5: str) -> None:
+        with self._lock:
+            if md5 in self.md5s:
+                return
+            self.md5s.add(md5)
+        self.kinds.add(self.project.store_file(entry, md5))
+
+
 @contextlib.contextmanager
 def _quiet_dvc() -> Iterator[None]:
     """DVC logs progress lines to the console; jupyter-mlops says what it did itself."""
@@ -636,7 +667,7 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _protect(path: Path) -> None:
+def _protect(path: str | Path) -> None:
     with contextlib.suppress(OSError):  # DVC too goes on where it cannot (shared caches)
         os.chmod(path, CACHE_MODE)
 

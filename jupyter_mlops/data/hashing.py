@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal, NamedTuple, overload
 
 from .errors import BadData, Cancelled, ChangedWhileReading, OutsideProject
 
@@ -48,6 +48,10 @@ RACY_COARSE_NS = 2_000_000_000
 IGNORED_ANYWHERE = frozenset({".git"})
 IGNORED_DIRS = frozenset({".git", ".hg", ".dvc"})
 DVCIGNORE = ".dvcignore"
+
+
+#: Small files between two progress updates (and cancellation checks).
+PROGRESS_EVERY = 64
 
 
 def hash_workers() -> int:
@@ -105,9 +109,9 @@ class Progress:
 
 
 # -- walking --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FileEntry:
-    """One file of a data path: where it is and its identity when it was looked at."""
+class FileEntry(NamedTuple):
+    """One file of a data path: where it is and its identity when it was looked at (a
+    tuple: a folder may have millions)."""
 
     rel: str  # posix path below the data folder; the file's name for a single file
     path: str  # absolute
@@ -121,9 +125,19 @@ class FileEntry:
         return (self.size, self.mtime_ns, self.ino)
 
 
+#: Called with each file and its md5 as soon as it is hashed, from a hashing thread.
+Store = Callable[[FileEntry, str], object]
+
+
 class NeedsDvc(Exception):
     """The data has something the fast path leaves to DVC itself (a symbolic link to a
     folder, a special file); the caller falls back to ``dvc add``."""
+
+
+def stat_mtime(entry: FileEntry) -> float:
+    """The file's ``st_mtime`` as ``os.stat`` gives it (the float DVC's state keys on),
+    computed from the nanoseconds the way CPython computes it."""
+    return entry.mtime_ns // 1_000_000_000 + (entry.mtime_ns % 1_000_000_000) * 1e-9
 
 
 def _entry(rel: str, path: str, st: os.stat_result) -> FileEntry:
@@ -340,16 +354,25 @@ def md5_file(
 ) -> str | tuple[str, os.stat_result]:
     """The md5 of a file's bytes; with ``stat_after``, also its ``fstat`` once read (a
     write meanwhile shows in its time stamp)."""
+    if size <= SMALL_FILE:
+        # The common case of a folder of many files: a few system calls and no file object.
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, size + 1)
+            while len(data) < size:  # a short read (network filesystems)
+                more = os.read(fd, size + 1 - len(data))
+                if not more:
+                    break
+                data += more
+            after = os.fstat(fd) if stat_after else None
+        finally:
+            os.close(fd)
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if progress is not None:
+            progress.advance(len(data))
+        return (md5, after) if after is not None else md5
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb", buffering=0) as handle:
-        if size <= SMALL_FILE:
-            data = handle.read()
-            digest.update(data)
-            if progress is not None:
-                progress.advance(len(data))
-            if stat_after:
-                return digest.hexdigest(), os.fstat(handle.fileno())
-            return digest.hexdigest()
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
         buffer = bytearray(CHUNK)
@@ -403,10 +426,13 @@ def hash_path(
     progress: Progress | None = None,
     workers: int | None = None,
     use_tree_cache: bool = True,
+    store: Store | None = None,
 ) -> Hashed:
     """DVC's version of ``path`` (a file or a folder), reading only what changed. With
     ``use_tree_cache`` a folder whose signature is remembered is answered without its
-    file list (``manifest`` None); without, every file's md5 is returned."""
+    file list (``manifest`` None); without, every file's md5 is returned. ``store`` is
+    given each file of a folder that is read, right after it is hashed (see
+    :func:`_hash_many`); the caller stores the others."""
     progress = progress or Progress()
     progress.begin("scanning", 0, "files")
     looked_at = time.time_ns()
@@ -429,7 +455,7 @@ def hash_path(
             hashes[f.rel] = row[3]
         else:
             todo.append(f)
-    fresh = _hash_many(todo, progress, workers)
+    fresh = _hash_many(todo, progress, workers, store)
     trusted_rows = [(f, md5) for f, md5 in fresh if _trusted_identity(f, looked_at)]
     cache.remember_files(trusted_rows)
     for f, md5 in fresh:
@@ -500,11 +526,16 @@ def _hash_checked(entry: FileEntry, progress: Progress | None) -> str:
 
 
 def _hash_many(
-    todo: list[FileEntry], progress: Progress | None, workers: int | None
+    todo: list[FileEntry],
+    progress: Progress | None,
+    workers: int | None,
+    store: Store | None = None,
 ) -> list[tuple[FileEntry, str]]:
-    """Hash files: large ones on a thread pool (hashlib releases the GIL while it digests
-    a buffer), small ones one after the other on one more thread (for them Python's own
-    work dominates, and threads contending for the GIL were measured slower)."""
+    """Hash files, and hand each to ``store`` as soon as it is hashed (its bytes were just
+    read). Large files on a thread pool (hashlib releases the GIL while it digests a
+    buffer); small files one after the other on one more thread: for them Python's own
+    work dominates, and threads contending for the GIL were measured slower. Progress
+    counts small files ``PROGRESS_EVERY`` at a time."""
     if progress is not None:
         progress.begin("hashing", sum(f.size for f in todo), "bytes")
     if not todo:
@@ -512,22 +543,37 @@ def _hash_many(
     large = sorted((f for f in todo if f.size >= SMALL_FILE), key=lambda f: -f.size)
     small = [f for f in todo if f.size < SMALL_FILE]
 
-    def batch(files: list[FileEntry]) -> list[tuple[FileEntry, str]]:
+    def one_large(f: FileEntry) -> list[tuple[FileEntry, str]]:
+        md5 = _hash_checked(f, progress)
+        if store is not None:
+            store(f, md5)
+        return [(f, md5)]
+
+    def small_ones(files: list[FileEntry]) -> list[tuple[FileEntry, str]]:
         found = []
-        for f in files:
-            if progress is not None:
+        pending = 0
+        for i, f in enumerate(files):
+            md5 = _hash_checked(f, None)
+            if store is not None:
+                store(f, md5)
+            found.append((f, md5))
+            pending += f.size
+            if not i % PROGRESS_EVERY and progress is not None:
                 progress.check()
-            found.append((f, _hash_checked(f, progress)))
+                progress.advance(pending)
+                pending = 0
+        if progress is not None:
+            progress.advance(pending)
         return found
 
     if len(large) <= 1:
-        return batch(large + small)
+        return [pair for f in large for pair in one_large(f)] + small_ones(small)
     results: list[tuple[FileEntry, str]] = []
     count = min(workers or hash_workers(), len(large))
     with ThreadPoolExecutor(count + 1, thread_name_prefix="mlops-hash") as pool:
-        futures = [pool.submit(batch, [f]) for f in large]
+        futures = [pool.submit(one_large, f) for f in large]
         if small:
-            futures.append(pool.submit(batch, small))
+            futures.append(pool.submit(small_ones, small))
         try:
             pending = set(futures)
             while pending:
@@ -538,7 +584,7 @@ def _hash_many(
                     progress.check()
         except BaseException:
             if progress is not None:
-                progress.cancel()  # stops the other threads at their next buffer
+                progress.cancel()  # stops the other threads at their next check
             for future in futures:
                 future.cancel()
             raise

@@ -47,7 +47,14 @@ from ..models import (
 )
 from ..settings import Settings
 from . import gitutil
-from .dvcrepo import DVC_FILE_SUFFIX, DvcOut, DvcProject, dvc_file_for, find_root
+from .dvcrepo import (
+    DVC_FILE_SUFFIX,
+    DvcOut,
+    DvcProject,
+    StoreAsHashed,
+    dvc_file_for,
+    find_root,
+)
 from .errors import (
     BadData,
     DvcError,
@@ -60,7 +67,7 @@ from .errors import (
     Overlap,
     one_line,
 )
-from .hashing import Hashed, NeedsDvc, Progress, cache_for, hash_path, scan
+from .hashing import Hashed, NeedsDvc, Progress, cache_for, hash_path, scan, stat_mtime
 from .journal import Journal, project_lock
 from .lineage import data_tag
 
@@ -311,21 +318,39 @@ class DataService:
         old = project.read_out(target.dvcfile)
         if old is not None and old.path != target.path.name:
             raise BadData(f"{_rel(target.dvcfile, self.root)} tracks {old.path!r}, not this path.")
-        hashed: Hashed | None = None
         if (old is None or old.plain) and not self._ignore_rules(project, target.path):
             try:
-                hashed = hash_path(
-                    target.path,
-                    root=self.root,
-                    cache=self.hashes,
-                    trusted=[project.config.cache_dir],
-                    progress=progress,
-                )
+                # DVC's lock from the first byte read: files go into the cache as they are
+                # hashed, and a `dvc gc` must not see them before the .dvc file does.
+                with project.locked():
+                    return self._fast_snapshot(
+                        project, git_top, target, old, message, started, progress
+                    )
             except NeedsDvc:
-                hashed = None
-        if hashed is None:
-            return self._dvc_add(project, git_top, target, old, message, started, progress)
+                pass
+        return self._dvc_add(project, git_top, target, old, message, started, progress)
 
+    def _fast_snapshot(
+        self,
+        project: DvcProject,
+        git_top: Path | None,
+        target: Target,
+        old: DvcOut | None,
+        message: str | None,
+        started: float,
+        progress: Progress,
+    ) -> tuple[PathSnapshot, list[Path]]:
+        """DVC's ``add``, written by us: the hashes, the cache objects and the .dvc file
+        exactly as DVC writes them (checked against DVC in the tests)."""
+        stored = StoreAsHashed(project)
+        hashed = hash_path(
+            target.path,
+            root=self.root,
+            cache=self.hashes,
+            trusted=[project.config.cache_dir],
+            progress=progress,
+            store=stored,
+        )
         self._check_nested(hashed, target)
         # A folder whose signature matched was not read. Its manifest must still be in the
         # cache (written after all its files, so it says they are there; `dvc gc` may
@@ -338,52 +363,52 @@ class DataService:
                 trusted=[project.config.cache_dir],
                 progress=progress,
                 use_tree_cache=False,
+                store=stored,
             )
         method = "present"
-        with project.locked():
-            if hashed.isdir and hashed.manifest is not None:
-                progress.begin("caching", len(hashed.files), "files")
-                used = project.store_files(hashed.files, progress)
-                method = next((k for k in used if k != "present"), method)
-                project.store_manifest(hashed.md5, hashed.manifest)
-            elif not hashed.isdir:
-                progress.begin("caching", 1, "files")
-                entry, md5 = hashed.files[0]
-                method = project.store_file(entry, md5)
-                progress.advance(1)
-            # From here on no cancellation: the .dvc file, .gitignore, state and journal
-            # are written together.
-            progress.begin("writing", 0, "files")
-            changed = _differs(old, hashed)
-            if changed:
-                project.write_out(
-                    target.dvcfile,
-                    target.path.name,
-                    md5=hashed.md5,
-                    size=hashed.size,
-                    nfiles=hashed.nfiles,
-                    isexec=hashed.isexec,
-                    old=old,
-                )
-            to_stage: list[Path] = []
-            if git_top is not None:
-                gitignore = project.git_ignore(git_top, target.path)
-                if changed or gitignore is not None or old is None:
-                    to_stage.append(target.dvcfile)
-                if gitignore is not None:
-                    to_stage.append(gitignore)
-            with contextlib.suppress(Exception):  # a speed-up for DVC, never a failure
-                project.save_state(_state_rows(hashed))
-            if changed or old is None:
-                self.journal.append(
-                    "snapshot",
-                    path=target.rel,
-                    md5=hashed.md5,
-                    size=hashed.size,
-                    nfiles=hashed.nfiles,
-                    message=message,
-                    previous=old.md5 if old else None,
-                )
+        if hashed.isdir and hashed.manifest is not None:
+            progress.begin("caching", len(hashed.files), "files")
+            used = project.store_files(hashed.files, progress, done=stored.md5s) | stored.kinds
+            method = next((k for k in sorted(used) if k != "present"), method)
+            project.store_manifest(hashed.md5, hashed.manifest)
+        elif not hashed.isdir:
+            progress.begin("caching", 1, "files")
+            entry, md5 = hashed.files[0]
+            method = project.store_file(entry, md5)
+            progress.advance(1)
+        # From here on no cancellation: the .dvc file, .gitignore, state and journal
+        # are written together.
+        progress.begin("writing", 0, "files")
+        changed = _differs(old, hashed)
+        if changed:
+            project.write_out(
+                target.dvcfile,
+                target.path.name,
+                md5=hashed.md5,
+                size=hashed.size,
+                nfiles=hashed.nfiles,
+                isexec=hashed.isexec,
+                old=old,
+            )
+        to_stage: list[Path] = []
+        if git_top is not None:
+            gitignore = project.git_ignore(git_top, target.path)
+            if changed or gitignore is not None or old is None:
+                to_stage.append(target.dvcfile)
+            if gitignore is not None:
+                to_stage.append(gitignore)
+        with contextlib.suppress(Exception):  # a speed-up for DVC, never a failure
+            project.save_state(_state_rows(hashed))
+        if changed or old is None:
+            self.journal.append(
+                "snapshot",
+                path=target.rel,
+                md5=hashed.md5,
+                size=hashed.size,
+                nfiles=hashed.nfiles,
+                message=message,
+                previous=old.md5 if old else None,
+            )
         return (
             PathSnapshot(
                 path=target.rel,
@@ -638,7 +663,9 @@ class DataService:
             if c.sha not in v["commits"]:
                 v["commits"].append(c.sha)
             if not v["journaled"]:  # git's times have whole seconds: the journal's win
-                _earliest(v, c.time_ms, c.subject)
+                # The commit was made within that second; taking its end keeps a commit
+                # made just after one of our snapshots (same second) the newer of the two.
+                _earliest(v, c.time_ms + 999, c.subject)
             v["size"] = v["size"] if v["size"] is not None else size
             v["nfiles"] = v["nfiles"] if v["nfiles"] is not None else nfiles
         if out is not None and out.md5:
@@ -1173,18 +1200,13 @@ def _differs(old: DvcOut | None, hashed: Hashed) -> bool:
 
 
 def _state_rows(hashed: Hashed) -> list[tuple[str, str, dict[str, Any]]]:
-    """(path, md5, what DVC's state keys it by) of the files read, where they are still
-    the files that were read."""
-    rows = []
-    for entry, md5 in hashed.fresh:
-        try:
-            st = os.stat(entry.path)
-        except OSError:
-            continue
-        if (st.st_size, st.st_mtime_ns, st.st_ino) == entry.identity:
-            rows.append((entry.path, md5, {"ino": st.st_ino, "mtime": st.st_mtime,
-                                           "size": st.st_size}))  # fmt: skip
-    return rows
+    """(path, md5, what DVC's state keys it by) of the files read, with the identity each
+    had when it was read (checked then). A file changed since has another identity, so
+    DVC will not take this md5 for it."""
+    return [
+        (entry.path, md5, {"ino": entry.ino, "mtime": stat_mtime(entry), "size": entry.size})
+        for entry, md5 in hashed.fresh
+    ]
 
 
 def _earliest(v: dict[str, Any], when: Any, message: Any) -> None:
