@@ -93,26 +93,30 @@ class MlopsMagics(Magics):
 
     def _card(self, tracker: Any) -> None:
         """Show the run card after the cell's own output (the value of its last expression,
-        or its error) and let it follow the delivery. Made once the run ended, so it opens
-        with its final state. A card that cannot be made must not hide the cell's outcome."""
-        try:
-            from .tracking.card import RunCard
-
-            card = RunCard(tracker.record)
-            self.session.listen(tracker.key, card.update)
-        except Exception as exc:
-            print(f"jupyter-mlops: no run card ({type(exc).__name__}: {exc})", file=sys.stderr)
-            return
+        or its error) and let it follow the delivery. Made and shown together once the
+        cell is done: it opens with the run's final state, and its two messages (the
+        widget's comm and its display) go out after the journal thread wrote the run. A
+        card that cannot be made must not hide the cell's outcome."""
         events = getattr(self.shell, "events", None)
         if events is None:
-            card.show()
+            self._show_card(tracker)
             return
 
         def show_once(*_: Any) -> None:
             events.unregister("post_run_cell", show_once)
-            card.show()
+            self._show_card(tracker)
 
         events.register("post_run_cell", show_once)
+
+    def _show_card(self, tracker: Any) -> None:
+        try:
+            from .tracking.card import RunCard
+
+            card = RunCard(tracker.record)
+            card.show()
+            self.session.listen(tracker.key, card.update)
+        except Exception as exc:
+            print(f"jupyter-mlops: no run card ({type(exc).__name__}: {exc})", file=sys.stderr)
 
     def _compile(self, cell: str) -> tuple[Any, Any, bool]:
         """The cell compiled as IPython compiles it: the code without its last expression,
