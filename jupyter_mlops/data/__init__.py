@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import (
+    from .models import (
         DataDiff,
         DataHistory,
         DataPaths,

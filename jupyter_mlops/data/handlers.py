@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from ..errors import InvalidInput, NotFound
 from ..handlers import MlopsHandler, Operation
-from ..models import (
+from ..models import RunPath
+from .models import (
     DataDiff,
     DataDiffQuery,
     DataHistory,
@@ -28,7 +29,6 @@ from ..models import (
     DataTasks,
     RestoreRequest,
     RunData,
-    RunPath,
     SnapshotRequest,
     TransferRequest,
 )

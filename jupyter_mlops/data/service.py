@@ -28,23 +28,6 @@ from typing import Any
 import yaml
 
 from ..errors import MlopsError
-from ..models import (
-    DataDiff,
-    DataDiffEntry,
-    DataHistory,
-    DataPaths,
-    DataPathSummary,
-    DataRemote,
-    DataRunRef,
-    DataVersionEntry,
-    PathRestore,
-    PathSnapshot,
-    RestoreResult,
-    RunData,
-    RunDataPath,
-    SnapshotResult,
-    TransferResult,
-)
 from ..settings import Settings
 from . import gitutil
 from .dvcrepo import (
@@ -70,6 +53,23 @@ from .errors import (
 from .hashing import Hashed, NeedsDvc, Progress, cache_for, hash_path, scan, stat_mtime
 from .journal import Journal, project_lock
 from .lineage import data_tag
+from .models import (
+    DataDiff,
+    DataDiffEntry,
+    DataHistory,
+    DataPaths,
+    DataPathSummary,
+    DataRemote,
+    DataRunRef,
+    DataVersionEntry,
+    PathRestore,
+    PathSnapshot,
+    RestoreResult,
+    RunData,
+    RunDataPath,
+    SnapshotResult,
+    TransferResult,
+)
 
 #: Folders never searched for .dvc files.
 SKIP_DIRS = frozenset(

@@ -15,11 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ..apibase import ErrorBody
 from ..errors import MlopsError
-from ..models import DataTask, ErrorBody, RestoreResult, SnapshotResult, TransferResult
 from .errors import Cancelled
 from .hashing import Progress
 from .journal import now_ms
+from .models import DataTask, RestoreResult, SnapshotResult, TransferResult
 
 TaskKind = Literal["snapshot", "restore", "push", "pull"]
 #: Finished tasks kept for polling clients, at most.

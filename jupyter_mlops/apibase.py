@@ -1,0 +1,36 @@
+"""What every API model shares: the base class and the error body. A module of its own
+(pydantic only), so that the data snapshots' models load without the rest of the API's."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: MLflow run ids are 32 hex digits; other stores use letters, digits, '_' and '-'.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParameterError(ApiModel):
+    """One problem with a job's parameters, and the parameter it is about."""
+
+    parameter: str | None = Field(
+        description="The parameter's name as given (also an unknown one); null when the "
+        "problem is not about one parameter (a line of the parameters cell that assigns "
+        "several names at once)."
+    )
+    message: str = Field(description="The problem, naming the parameter.")
+
+
+class ErrorBody(ApiModel):
+    """What every 4xx/5xx answer of the API carries."""
+
+    message: str = Field(description="A sentence for people: what went wrong and what to do.")
+    code: str = Field(description="A stable machine-readable error code.")
+    parameters: list[ParameterError] | None = Field(
+        default=None,
+        description="With code 'invalid_parameters': each problem with the parameter it names, "
+        "for a form to show beside its field ('message' joins them all).",
+    )
