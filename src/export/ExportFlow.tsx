@@ -7,6 +7,7 @@ import { MlopsApiError } from '../api/request';
 import type { ExportTargetInfo, JobInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { ExportForm } from './ExportForm';
+import { BusyLine } from './Progress';
 import { IJobActions, JobResult } from './JobResult';
 import {
   ExportField,
@@ -199,21 +200,12 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
         />
       )}
       {exporting && (
-        <div className="jp-mlops-export-progress" role="status">
-          <div
-            className="jp-mlops-export-bar jp-mod-indeterminate"
-            role="progressbar"
-            aria-label={trans.__('Export progress')}
-          >
-            <div className="jp-mlops-export-barFill" />
-          </div>
-          <span>
-            {trans.__(
-              'Exporting: reading the parameters cell, pinning the kernel’s packages, writing the targets…'
-            )}{' '}
-            <Elapsed since={startedAt} />
-          </span>
-        </div>
+        <BusyLine label={trans.__('Export progress')}>
+          {trans.__(
+            'Exporting: reading the parameters cell, pinning the kernel’s packages, writing the targets…'
+          )}{' '}
+          <Elapsed since={startedAt} />
+        </BusyLine>
       )}
       <div className="jp-mlops-export-actions">
         {job && (

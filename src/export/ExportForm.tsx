@@ -6,6 +6,7 @@ import { MlopsApiError } from '../api/request';
 import type { ExportTargetInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { JOB_NAME_MAX } from './names';
+import { BusyLine } from './Progress';
 import {
   DeploymentField,
   ExportField,
@@ -190,16 +191,9 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
               onRetry={props.onRetryTargets}
             />
           ) : props.targets === null ? (
-            <div className="jp-mlops-export-progress" role="status">
-              <div
-                className="jp-mlops-export-bar jp-mod-indeterminate"
-                role="progressbar"
-                aria-label={trans.__('Loading the export targets')}
-              >
-                <div className="jp-mlops-export-barFill" />
-              </div>
-              <span>{trans.__('Loading the export targets…')}</span>
-            </div>
+            <BusyLine label={trans.__('Loading the export targets')}>
+              {trans.__('Loading the export targets…')}
+            </BusyLine>
           ) : targets.length === 0 ? (
             <div className="jp-mlops-Muted">
               {trans.__('The server has no export target installed.')}
