@@ -251,7 +251,8 @@ def test_store_gets_each_file_read_with_its_md5(tmp_path, cache):
     assert len(stored) == 303
     stored.clear()
     again = hash_path(data, root=tmp_path, cache=cache, store=store, use_tree_cache=False)
-    assert again.md5 == found.md5 and stored == []
+    assert again.md5 == found.md5
+    assert stored == []
 
 
 def test_stat_mtime_is_the_float_os_stat_gives(tmp_path):
