@@ -20,6 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from jupyter_mlops.cli import main as cli
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.export import docker
+from jupyter_mlops.export import targets as targets_module
 from jupyter_mlops.export.exporter import derive_name, export_notebook, job_name
 from jupyter_mlops.export.notebook import clean, notebook_facts, read_notebook
 from jupyter_mlops.export.parameters import read_schema
@@ -484,10 +485,12 @@ def test_job_names(project: Path, capsys) -> None:
     assert "bad-name" in line
 
 
-def test_targets_are_plugins(project: Path) -> None:
+def test_targets_are_plugins(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     found = {ep.name: ep.value for ep in entry_points(group="jupyter_mlops.exporters")}
     assert found["docker"] == "jupyter_mlops.export.docker:DockerTarget"
     assert isinstance(load_target("docker"), docker.DockerTarget)
+    # Registered for this test only: other tests list the targets installed.
+    monkeypatch.setattr(targets_module, "_registered", dict(targets_module._registered))
 
     @register
     class Manifest(ExportTarget):

@@ -30,6 +30,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import Conflict, InvalidInput
 from . import files, requirements
+from .datapins import find_pins, without_credentials
 from .deploy import Deployment
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
@@ -114,6 +115,7 @@ def export_notebook(
     stage.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a job folder is not
     try:
         copied = _copy_local(folder, local, stage, source.name, warnings)
+        pins = _data_pins(folder, local, warnings)
         import nbformat
 
         nbformat.write(cleaned.notebook, stage / source.name)
@@ -135,9 +137,11 @@ def export_notebook(
             deployment=deployment or Deployment(),
             kept=dict(previous),
             warnings=warnings,
+            data=pins,
         )
         for plugin in plugins:
             plugin.write(context)
+        _keep_pins(context)
         context.write_text("README.md", _readme(context, plugins))
         _write_job_file(context, plugins, cleaned.notebook)
         _swap(stage, destination, context.kept)
@@ -210,6 +214,32 @@ def _included(folder: Path, path: str | Path) -> PurePosixPath:
     if relative.parts[:1] == ("..",) or relative == PurePosixPath("."):
         raise InvalidInput(f"--include {path} must name a file or folder inside {folder}")
     return relative
+
+
+def _data_pins(
+    folder: Path, local: list[PurePosixPath], warnings: list[str]
+) -> list[dict[str, Any]]:
+    """The versions of the DVC-tracked data the notebook reads (best effort: a DVC project
+    that cannot be read costs the pins, with a warning, not the export)."""
+    try:
+        return find_pins(folder, local)
+    except InvalidInput as exc:
+        warnings.append(f"data versions not pinned: {exc.message}")
+        return []
+
+
+def _keep_pins(context: ExportContext) -> None:
+    """After the targets wrote: data a target linked to the project's own (the ``dvc``
+    target: its stage follows the current version) is not pinned; pins no remote can serve
+    are said."""
+    context.data = [p for p in context.data if not (context.job_dir / p["path"]).is_symlink()]
+    unpullable = [pin["path"] for pin in context.data if not pin["url"]]
+    if unpullable:
+        context.warnings.append(
+            f"{', '.join(unpullable)}: DVC-tracked, but the project has no default DVC remote, "
+            "so a job started without this exact version cannot fetch it "
+            "(`dvc remote add -d NAME URL`, `dvc push`, then export again)"
+        )
 
 
 def _requirements(
@@ -290,7 +320,7 @@ def _lineage(source: Path) -> Lineage:
         notebook_sha256=digest,
         git_commit=_git(source.parent, "rev-parse", "HEAD"),
         git_dirty=bool(status) if status is not None else None,
-        git_repository=_without_credentials(remote) if remote else None,
+        git_repository=without_credentials(remote) if remote else None,
     )
 
 
@@ -302,10 +332,6 @@ def _git(cwd: Path, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _without_credentials(url: str) -> str:
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.IGNORECASE)
 
 
 def _write_job_file(context: ExportContext, plugins: list[ExportTarget], notebook: Any) -> None:
@@ -327,6 +353,7 @@ def _write_job_file(context: ExportContext, plugins: list[ExportTarget], noteboo
         "kernel": {"name": requirements.kernel_of(notebook), "python": context.requirements.python},
         "targets": [p.name for p in plugins],
         "files": [p.as_posix() for p in context.local_files],
+        "data": context.data,
         "written": written,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "jupyter_mlops_version": __version__,
@@ -382,10 +409,27 @@ def _readme(context: ExportContext, plugins: list[ExportTarget]) -> str:
         "```",
         "",
         "Exit codes: 0 done; 2 invalid parameters or job folder (nothing ran); 3 the notebook"
-        " failed (the message names the cell; the output notebook shows it).",
+        " failed (the message names the cell; the output notebook shows it); 4 the pinned"
+        " data could not be fetched (nothing ran; worth retrying when a remote was down).",
         "",
     ]
     parts += [text for text in (p.readme(context) for p in plugins) if text]
+    if context.data:
+        parts += [
+            "## Data",
+            "",
+            "The DVC-tracked data the notebook reads, pinned to the version it was exported"
+            " with. Before the notebook runs, the job checks each path and pulls that version"
+            " from the DVC remote when it is missing or different (credentials from the"
+            " environment, as DVC reads them).",
+            "",
+            *(
+                f"- `{pin['path']}`: `{pin['entry']['md5']}`"
+                + (f" from `{pin['url']}`" if pin["url"] else " (no DVC remote: not pullable)")
+                for pin in context.data
+            ),
+            "",
+        ]
     parts += [
         "## Files",
         "",

@@ -7,17 +7,20 @@ runs locally is what runs in the cluster. In order:
    text, a ``--params-file``) before anything else: a wrong value exits with code 2 and one
    line per mistake naming the parameter and the type it expects, and no kernel starts
    (papermill is not even imported);
-2. run the notebook with papermill in kernel ``python3`` with the job folder as working
+2. make the DVC-tracked data the job reads the version it was exported with, pulling it
+   from the DVC remote where it is missing or different (``datapins``);
+3. run the notebook with papermill in kernel ``python3`` with the job folder as working
    directory, the values injected typed;
-3. keep the output notebook (``<job>/output/<name>-<time>.ipynb`` or ``--output``, any
+4. keep the output notebook (``<job>/output/<name>-<time>.ipynb`` or ``--output``, any
    location papermill writes to);
-4. with a tracking URI configured (``MLFLOW_TRACKING_URI`` or ``JUPYTER_MLOPS_TRACKING_URI``)
+5. with a tracking URI configured (``MLFLOW_TRACKING_URI`` or ``JUPYTER_MLOPS_TRACKING_URI``)
    record the run in the notebook's experiment, tagged ``jupyter_mlops.source=job``, with the
    parameters, the output notebook and the image digest (``JUPYTER_MLOPS_IMAGE_DIGEST``),
    and deliver it before exiting.
 
 Exit codes: 0 done, 2 invalid parameters or job folder, 3 the notebook failed (the message
-names the cell), 130/143 interrupted or terminated (the run is KILLED).
+names the cell), 4 the pinned data could not be fetched (a remote down: worth retrying),
+130/143 interrupted or terminated (the run is KILLED).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any
 
 from .. import settings as settings_mod
 from ..errors import InvalidInput, MlopsError
+from .datapins import DataUnavailable, ensure_pinned_data
 from .parameters import (
     InvalidParameters,
     ParameterProblem,
@@ -51,6 +55,7 @@ KERNEL = "python3"
 EXIT_OK = 0
 EXIT_INVALID = 2
 EXIT_FAILED = 3
+EXIT_NO_DATA = 4
 ENV_IMAGE_DIGEST = "JUPYTER_MLOPS_IMAGE_DIGEST"
 ENV_FLUSH_TIMEOUT = "JUPYTER_MLOPS_EXIT_FLUSH"
 SOURCE_TAG = "jupyter_mlops.source"
@@ -352,6 +357,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {' '.join(exc.message.split())}", file=sys.stderr)
         return EXIT_INVALID
     with _sigterm_interrupts() as terminated:
+        try:
+            ensure_pinned_data(
+                job.folder, job.document.get("data") or [], lambda m: print(f"{PROG}: {m}")
+            )
+        except DataUnavailable as exc:
+            print(f"{PROG}: error: {exc.message}", file=sys.stderr)
+            return EXIT_NO_DATA
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted before the notebook started", file=sys.stderr)
+            return 143 if terminated else 130
         try:
             output = run_job(job.folder, values, args.output)
         except JobFailed as exc:

@@ -78,6 +78,8 @@ class ExportContext:
     #: ``certs/``, a user's parameter files): kept in the new one.
     kept: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: The DVC-tracked data the notebook reads, pinned to its version (``datapins``).
+    data: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def python_version(self) -> str:

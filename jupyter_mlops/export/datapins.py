@@ -1,0 +1,169 @@
+"""The exact data versions a job reads, and fetching them when a job starts without them.
+
+At export, every local file or folder the notebook reads that DVC tracks (``dvc add`` or a
+pipeline stage's output, inside the notebook's folder) is *pinned* in ``job.json``: its
+path in the job folder, its DVC entry (md5, size, file count) and the project's default
+DVC remote, its URL without credentials.
+
+When a job starts (:func:`ensure_pinned_data`, called by the entrypoint before papermill),
+each pinned path is checked against its md5. Where the data is missing or another version,
+that exact version is pulled from the remote with DVC itself: a throwaway DVC project
+in the job folder holds the pin as a ``.dvc`` file, ``dvc pull`` fetches it (credentials
+from the environment, as DVC reads them: ``AWS_*``, ``GOOGLE_APPLICATION_CREDENTIALS``,
+``AZURE_STORAGE_*``...), and the data is moved into place. A job therefore reads the
+versions it was exported with, whatever its image or folder carries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..errors import InvalidInput, MlopsError
+
+#: The DVC entry keys a pin keeps (what ``dvc add`` writes for an output).
+_ENTRY_KEYS = ("md5", "size", "nfiles", "hash")
+#: Remote name inside the throwaway DVC project.
+_REMOTE = "pinned"
+
+
+class DataUnavailable(InvalidInput):
+    """A pinned data version is neither in the job folder nor obtainable from the remote."""
+
+    code = "data_unavailable"
+
+
+def find_pins(folder: Path, files: Iterable[PurePosixPath]) -> list[dict[str, Any]]:
+    """The DVC-tracked data among ``files`` (relative to the notebook's ``folder``): one pin
+    per tracked output, sorted by path. Empty when the folder is not in a DVC repository."""
+    files = list(files)
+    if not files:
+        return []
+    from dvc.exceptions import DvcException, NotDvcRepoError, OutputNotFoundError
+    from dvc.repo import Repo
+
+    try:
+        root = Repo.find_root(str(folder))
+    except NotDvcRepoError:
+        return []
+    pins: dict[str, dict[str, Any]] = {}
+    try:
+        with Repo(root) as repo:
+            outs = repo.index.outs
+            remote, url = _default_remote(repo.config)
+            for relative in files:
+                try:
+                    found = repo.find_outs_by_path(str(folder / relative), outs=outs, strict=False)
+                except OutputNotFoundError:
+                    continue
+                for out in found:
+                    entry = {k: v for k, v in out.dumpd().items() if k in _ENTRY_KEYS}
+                    path = Path(out.fs_path)
+                    if not entry.get("md5") or not path.is_relative_to(folder):
+                        continue  # not computed yet, or outside what travels with the job
+                    rel = path.relative_to(folder).as_posix()
+                    pins[rel] = {"path": rel, "entry": entry, "remote": remote, "url": url}
+    except DvcException as exc:
+        detail = " ".join(str(exc).split())
+        raise InvalidInput(f"cannot read the DVC repository {root}: {detail}") from None
+    return [pins[k] for k in sorted(pins)]
+
+
+def _default_remote(config: Any) -> tuple[str | None, str | None]:
+    name = config.get("core", {}).get("remote")
+    url = config.get("remote", {}).get(name, {}).get("url") if name else None
+    return name, without_credentials(str(url)) if url else None
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` part: never copied into a job or an image."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.IGNORECASE)
+
+
+def ensure_pinned_data(
+    job_dir: Path, pins: list[dict[str, Any]], say: Callable[[str], None] = print
+) -> list[str]:
+    """Make every pinned path in ``job_dir`` hold its pinned version, pulling what is
+    missing or different; returns the paths pulled. :class:`DataUnavailable` when a version
+    cannot be had (no remote, remote unreachable, version not pushed)."""
+    wrong = [pin for pin in pins if not _present(job_dir, pin)]
+    for pin in wrong:
+        say(f"pulling {pin['path']} ({pin['entry']['md5']}) from DVC remote {pin['url']}")
+        _pull(job_dir, pin)
+    return [pin["path"] for pin in wrong]
+
+
+def _present(job_dir: Path, pin: dict[str, Any]) -> bool:
+    """Whether the data at the pin's path is the pinned version (read and hashed)."""
+    from ..data.hashing import HashCache, NeedsDvc, hash_path
+
+    path = job_dir / pin["path"]
+    if not os.path.lexists(path):
+        return False
+    cache = HashCache(Path(":memory:"))
+    try:
+        return hash_path(path, root=job_dir, cache=cache).md5 == pin["entry"]["md5"]
+    except (NeedsDvc, OSError, MlopsError):  # unreadable, or not data DVC can take
+        return False
+    finally:
+        cache.close()
+
+
+def _pull(job_dir: Path, pin: dict[str, Any]) -> None:
+    import yaml
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    target = job_dir / pin["path"]
+    if not pin.get("url"):
+        raise DataUnavailable(
+            f"{pin['path']} is not the version the job was exported with "
+            f"({pin['entry']['md5']}), and the project had no default DVC remote to pull it "
+            "from: add one (`dvc remote add -d NAME URL`), `dvc push`, and export again"
+        )
+    with tempfile.TemporaryDirectory(prefix=".mlops-pull-", dir=target.parent) as scratch:
+        project = Path(scratch)
+        name = PurePosixPath(pin["path"]).name
+        try:
+            Repo.init(str(project), no_scm=True)
+            with Repo(str(project)) as repo, repo.config.edit("repo") as conf:
+                conf["remote"][_REMOTE] = {"url": pin["url"]}
+                conf["core"]["remote"] = _REMOTE
+                conf["cache"]["type"] = ["hardlink", "copy"]  # moved out after: one copy
+            entry = {**pin["entry"], "path": name}
+            (project / f"{name}.dvc").write_text(yaml.safe_dump({"outs": [entry]}))
+            with Repo(str(project)) as repo:
+                repo.pull(targets=[str(project / f"{name}.dvc")])
+        except DvcException as exc:
+            detail = " ".join(str(exc).split())
+            raise DataUnavailable(
+                f"cannot pull {pin['path']} ({pin['entry']['md5']}) from DVC remote "
+                f"{pin['url']}: {detail}"
+            ) from None
+        pulled = project / name
+        if not os.path.lexists(pulled):
+            raise DataUnavailable(f"DVC pulled nothing for {pin['path']} from {pin['url']}")
+        _replace(pulled, target)
+
+
+def _replace(source: Path, target: Path) -> None:
+    """Put ``source`` where ``target`` is, the old data gone only once the new is there."""
+    old = target.with_name(f".{target.name}.mlops-old")
+    if os.path.lexists(target):
+        os.replace(target, old)
+    os.replace(source, target)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
+    for path in [target, *(target.rglob("*") if target.is_dir() else [])]:
+        with contextlib.suppress(OSError):  # DVC's cache links are read-only
+            if path.is_file() and not path.is_symlink():
+                os.chmod(path, 0o644)
