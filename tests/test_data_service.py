@@ -90,6 +90,18 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+def test_the_service_modules_leave_the_python_api_alone():
+    """A module of the package named like a function of the Python API would replace that
+    function on the package once imported (``jupyter_mlops.data.snapshot``)."""
+    import types
+
+    import jupyter_mlops.data as data
+    import jupyter_mlops.data.service  # noqa: F401  (imports every part of the service)
+
+    for name in data.__all__:
+        assert not isinstance(getattr(data, name), types.ModuleType), name
+
+
 # -- a project without DVC ---------------------------------------------------------------------
 def test_without_git_dvc_is_initialised_no_scm_and_history_is_journaled(plain):
     svc = service(plain)

@@ -1,0 +1,166 @@
+"""The part of :class:`~.service.DataService` every concern shares: its settings, the
+journal and hash cache, paths resolved inside the project, the project's DVC repository
+and git, and the md5 of the data on disk."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError
+from ..settings import Settings
+from . import gitutil
+from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for, find_root
+from .errors import BadData, OutsideProject
+from .hashing import Hashed, NeedsDvc, Progress, cache_for, hash_path, scan
+from .journal import Journal
+
+
+@dataclass
+class Target:
+    path: Path  # absolute, parent resolved (the last component kept as given)
+    rel: str  # relative to the project root, '/'-separated
+
+    @property
+    def dvcfile(self) -> Path:
+        return dvc_file_for(self.path)
+
+
+class DataCore:
+    """State and helpers of :class:`~.service.DataService` (the concerns are mixins of
+    this class in :mod:`.snapshots`, :mod:`.listing`, :mod:`.versions`, :mod:`.restores` and
+    :mod:`.transfers`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tracking: Any = None,
+        *,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        self.settings = settings
+        self.root = Path(os.path.realpath(settings.root_dir))
+        self._tracking = tracking
+        self.lock_timeout = lock_timeout
+        self.journal = Journal(settings.state_dir)
+
+    @property
+    def tracking(self) -> Any:
+        if self._tracking is None:
+            from ..services.tracking import TrackingService
+
+            self._tracking = TrackingService(self.settings)
+        return self._tracking
+
+    @property
+    def hashes(self) -> Any:
+        return cache_for(self.settings.state_dir)
+
+    def resolve(self, raw: str, base: Path | None = None) -> Target:
+        """A user's path as a :class:`Target` inside the project; anything that leads out of
+        it (``..``, an absolute path elsewhere, a symbolic link) is refused."""
+        if not raw or not raw.strip() or "\0" in raw:
+            raise BadData("Give a data path.")
+        given = Path(os.path.expanduser(raw.strip()))
+        if not given.is_absolute():
+            given = (base or self.root) / given
+        lexical = Path(os.path.normpath(given))
+        if lexical.name in ("", ".", ".."):
+            raise BadData(f"{raw!r} is not a data path.")
+        parent = Path(os.path.realpath(lexical.parent))
+        path = parent / lexical.name
+        if not parent.is_relative_to(self.root):
+            if lexical.is_relative_to(self.root):
+                raise OutsideProject(
+                    f"{raw} leads outside the project through a symbolic link "
+                    f"({parent}); only data inside {self.root} can be snapshotted."
+                )
+            raise OutsideProject(f"{raw} is outside the project {self.root}.")
+        rel = path.relative_to(self.root).as_posix()
+        parts = rel.split("/")
+        state = self.settings.state_dir.name
+        if {".git", ".dvc", ".hg"} & set(parts) or parts[0] == state:
+            raise BadData(f"{rel} is inside a folder of git, DVC or jupyter-mlops itself.")
+        if rel.endswith(DVC_FILE_SUFFIX) and (parent / lexical.name[: -len(".dvc")]).exists():
+            raise BadData(f"{rel} is a .dvc file; give the data path {rel[:-4]} instead.")
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            if not Path(target).is_relative_to(self.root) and not self._in_cache(target):
+                raise OutsideProject(
+                    f"{rel} is a symbolic link to {target}, outside the project; copy the "
+                    "data into the project instead."
+                )
+        return Target(path, rel)
+
+    def _in_cache(self, target: str) -> bool:
+        dvc_root = find_root(self.root)
+        if dvc_root is None:
+            return False
+        cache = DvcProject(dvc_root).config.cache_dir
+        return Path(target).is_relative_to(os.path.realpath(cache))
+
+    def _project(self) -> DvcProject | None:
+        root = find_root(self.root)
+        return DvcProject(root) if root is not None else None
+
+    @staticmethod
+    def _git_top(project: DvcProject) -> Path | None:
+        if project.config.no_scm:
+            return None
+        return gitutil.toplevel(project.root)
+
+    def _quick_md5(self, project: DvcProject, path: Path) -> str | None:
+        """The md5 of the data on disk when every file's identity is remembered (nothing
+        is read); None when something would have to be read."""
+        try:
+            isdir, files = scan(path, root=self.root, trusted=[project.config.cache_dir])
+        except (MlopsError, NeedsDvc, OSError):
+            return None
+        cache = self.hashes
+        if isdir:
+            from .hashing import signature
+
+            known = cache.tree(str(path), signature(files))
+            return known[0] if known else None
+        row = cache.files([files[0].path]).get(files[0].path)
+        return row[3] if row is not None and row[:3] == files[0].identity else None
+
+    def _full_hash(
+        self, project: DvcProject, path: Path, progress: Progress | None = None
+    ) -> Hashed:
+        """The data on disk with every file's md5 (a folder's list read from the cache
+        when its signature matched)."""
+        hashed = hash_path(
+            path, root=self.root, cache=self.hashes, trusted=[project.config.cache_dir],
+            progress=progress,
+        )  # fmt: skip
+        if hashed.isdir and hashed.manifest is None:
+            hashed = hash_path(
+                path, root=self.root, cache=self.hashes, trusted=[project.config.cache_dir],
+                progress=progress, use_tree_cache=False,
+            )  # fmt: skip
+        return hashed
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _pushed(entries: list[dict[str, Any]], md5: str) -> bool | None:
+    outcomes = [e.get("ok") for e in entries if e.get("event") == "push" and e.get("md5") == md5]
+    if not outcomes:
+        return None
+    return any(o is True for o in outcomes)
+
+
+def _object_size(project: DvcProject, md5: str) -> int | None:
+    try:
+        return os.stat(project.object_path(md5)).st_size
+    except OSError:
+        return None

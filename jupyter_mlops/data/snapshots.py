@@ -1,0 +1,380 @@
+"""Snapshots: put paths under DVC, writing exactly what ``dvc add`` writes (the hashes,
+the cache objects, the ``.dvc`` file, DVC's state rows) or, for what that fast path
+leaves alone, running DVC's own ``dvc add``; then stage or commit with git, and push."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlopsError
+from . import gitutil
+from .core import DataCore, Target, _rel
+from .dvcrepo import DVC_FILE_SUFFIX, DvcOut, DvcProject, StoreAsHashed, dvc_file_for
+from .errors import BadData, DvcError, GitTracked, NoSuchData, Overlap
+from .hashing import Hashed, NeedsDvc, Progress, hash_path, stat_mtime
+from .journal import project_lock
+from .models import PathSnapshot, SnapshotResult
+from .transfers import _push
+
+
+class Snapshots(DataCore):
+    def validate(self, paths: Iterable[str], base: Path | None = None) -> list[Target]:
+        """Resolve and check paths without writing anything (the routes answer errors at
+        once, before a task starts)."""
+        targets = self._targets(paths, base)
+        project = self._project()
+        git_top = self._git_top(project) if project else gitutil.toplevel(self.root)
+        for target in targets:
+            self._check(project, git_top, target)
+        return targets
+
+    def _targets(self, paths: Iterable[str], base: Path | None) -> list[Target]:
+        targets: dict[str, Target] = {}
+        for raw in paths:
+            target = self.resolve(raw, base)
+            targets.setdefault(target.rel, target)
+        if not targets:
+            raise BadData("Give at least one data path.")
+        return list(targets.values())
+
+    def _check(self, project: DvcProject | None, git_top: Path | None, target: Target) -> None:
+        """Refuse what DVC would refuse, before anything is written."""
+        if not os.path.lexists(target.path):
+            raise NoSuchData(f"{target.rel} does not exist (looked for {target.path}).")
+        if os.path.islink(target.path) and not os.path.isfile(target.path):
+            raise BadData(
+                f"{target.rel} is a symbolic link to a folder; snapshot the folder itself."
+            )
+        if git_top is not None:
+            tracked = gitutil.tracked_files(git_top, target.path)
+            if tracked:
+                raise GitTracked(
+                    f"{target.rel} is tracked by git ({', '.join(tracked[:3])}"
+                    f"{', ...' if len(tracked) > 3 else ''}). To move it to DVC run "
+                    f"`git rm -r --cached {_quote(target.rel)}` (your files stay), then "
+                    "snapshot it again."
+                )
+        if project is None:
+            return
+        for folder in target.path.parents:
+            if not folder.is_relative_to(project.root) or folder == project.root:
+                break
+            if dvc_file_for(folder).is_file():
+                outer = _rel(folder, self.root)
+                raise Overlap(
+                    f"{target.rel} is inside {outer}, which DVC tracks as a whole "
+                    f"({outer}.dvc); snapshot {outer} instead."
+                )
+
+    def snapshot(
+        self,
+        paths: Iterable[str],
+        *,
+        message: str | None = None,
+        push: bool = False,
+        commit: bool = False,
+        remote: str | None = None,
+        link: str | None = None,
+        base: Path | None = None,
+        progress: Progress | None = None,
+    ) -> SnapshotResult:
+        progress = progress or Progress()
+        targets = self._targets(paths, base)
+        message = (message or "").strip() or None
+        warnings: list[str] = []
+        staged: list[Path] = []
+        done: list[PathSnapshot] = []
+        commit_sha = None
+        with project_lock(self.settings.state_dir, "snapshot", self.lock_timeout):
+            project = self._project()
+            git_top = self._git_top(project) if project else gitutil.toplevel(self.root)
+            for target in targets:
+                self._check(project, git_top, target)
+            initialised = None
+            if project is None:
+                project, initialised = DvcProject.init(self.root, git_top)
+                git_top = self._git_top(project)
+                if git_top is not None:
+                    staged += [
+                        project.dvc_dir / "config",
+                        project.dvc_dir / ".gitignore",
+                        project.root / ".dvcignore",
+                    ]
+            if link:
+                project.set_cache_type(link)
+                if git_top is not None:  # the project's DVC settings belong in git
+                    staged.append(project.dvc_dir / "config")
+            for target in targets:
+                progress.check()
+                one, to_stage = self._snapshot_one(project, git_top, target, message, progress)
+                done.append(one)
+                staged += to_stage
+            if git_top is not None and staged:
+                progress.begin("git", 0, "files")
+                existing = [p for p in dict.fromkeys(staged) if p.exists()]
+                gitutil.add(git_top, existing)
+                if commit:
+                    subject = message or "Snapshot " + ", ".join(r.path for r in done)
+                    try:
+                        commit_sha = gitutil.commit(git_top, existing, subject)
+                    except DvcError as exc:
+                        warnings.append(f"Not committed: {exc.message}")
+                    else:
+                        for r in done:
+                            if r.changed:
+                                self.journal.append(
+                                    "commit", path=r.path, md5=r.md5, commit=commit_sha
+                                )
+            elif commit:
+                warnings.append("Not committed: the project does not keep DVC's files in git.")
+        result = SnapshotResult(
+            paths=done,
+            initialised=initialised,
+            git_staged=[_rel(p, self.root) for p in dict.fromkeys(staged) if p.exists()]
+            if git_top is not None
+            else [],
+            git_commit=commit_sha,
+            pushed=None,
+            push_error=None,
+            remote=remote,
+            warnings=warnings,
+        )
+        if push:
+            try:
+                _push(self.journal, project, [(r.path, r.md5) for r in done], remote, progress)
+                result.pushed = True
+                result.remote = remote or project.config.default_remote
+            except MlopsError as exc:
+                result.pushed = False
+                result.push_error = exc.message
+                result.remote = remote or project.config.default_remote
+        return result
+
+    def _snapshot_one(
+        self,
+        project: DvcProject,
+        git_top: Path | None,
+        target: Target,
+        message: str | None,
+        progress: Progress,
+    ) -> tuple[PathSnapshot, list[Path]]:
+        started = time.perf_counter()
+        old = project.read_out(target.dvcfile)
+        if old is not None and old.path != target.path.name:
+            raise BadData(f"{_rel(target.dvcfile, self.root)} tracks {old.path!r}, not this path.")
+        if (old is None or old.plain) and not self._ignore_rules(project, target.path):
+            try:
+                # DVC's lock from the first byte read: files go into the cache as they are
+                # hashed, and a `dvc gc` must not see them before the .dvc file does.
+                with project.locked():
+                    return self._fast_snapshot(
+                        project, git_top, target, old, message, started, progress
+                    )
+            except NeedsDvc:
+                pass
+        return self._dvc_add(project, git_top, target, old, message, started, progress)
+
+    def _fast_snapshot(
+        self,
+        project: DvcProject,
+        git_top: Path | None,
+        target: Target,
+        old: DvcOut | None,
+        message: str | None,
+        started: float,
+        progress: Progress,
+    ) -> tuple[PathSnapshot, list[Path]]:
+        """DVC's ``add``, written by us: the hashes, the cache objects and the .dvc file
+        exactly as DVC writes them (checked against DVC in the tests)."""
+        stored = StoreAsHashed(project)
+        hashed = hash_path(
+            target.path,
+            root=self.root,
+            cache=self.hashes,
+            trusted=[project.config.cache_dir],
+            progress=progress,
+            store=stored,
+        )
+        self._check_nested(hashed, target)
+        # A folder whose signature matched was not read. Its manifest must still be in the
+        # cache (written after all its files, so it says they are there; `dvc gc` may
+        # have removed them all); else read the file list and store what is missing.
+        if hashed.isdir and hashed.manifest is None and not project.has_object(hashed.md5):
+            hashed = hash_path(
+                target.path,
+                root=self.root,
+                cache=self.hashes,
+                trusted=[project.config.cache_dir],
+                progress=progress,
+                use_tree_cache=False,
+                store=stored,
+            )
+        method = "present"
+        if hashed.isdir and hashed.manifest is not None:
+            progress.begin("caching", len(hashed.files), "files")
+            used = project.store_files(hashed.files, progress, done=stored.md5s) | stored.kinds
+            method = next((k for k in sorted(used) if k != "present"), method)
+            project.store_manifest(hashed.md5, hashed.manifest)
+        elif not hashed.isdir:
+            progress.begin("caching", 1, "files")
+            entry, md5 = hashed.files[0]
+            method = project.store_file(entry, md5)
+            progress.advance(1)
+        # From here on no cancellation: the .dvc file, .gitignore, state and journal
+        # are written together.
+        progress.begin("writing", 0, "files")
+        changed = _differs(old, hashed)
+        if changed:
+            project.write_out(
+                target.dvcfile,
+                target.path.name,
+                md5=hashed.md5,
+                size=hashed.size,
+                nfiles=hashed.nfiles,
+                isexec=hashed.isexec,
+                old=old,
+            )
+        to_stage: list[Path] = []
+        if git_top is not None:
+            gitignore = project.git_ignore(git_top, target.path)
+            if changed or gitignore is not None or old is None:
+                to_stage.append(target.dvcfile)
+            if gitignore is not None:
+                to_stage.append(gitignore)
+        with contextlib.suppress(Exception):  # a speed-up for DVC, never a failure
+            project.save_state(_state_rows(hashed))
+        if changed or old is None:
+            self.journal.append(
+                "snapshot",
+                path=target.rel,
+                md5=hashed.md5,
+                size=hashed.size,
+                nfiles=hashed.nfiles,
+                message=message,
+                previous=old.md5 if old else None,
+            )
+        return (
+            PathSnapshot(
+                path=target.rel,
+                dvc_file=_rel(target.dvcfile, self.root),
+                md5=hashed.md5,
+                size=hashed.size,
+                nfiles=hashed.nfiles,
+                changed=changed,
+                previous_md5=old.md5 if old else None,
+                method="fast",
+                cache=method,
+                hashed_bytes=hashed.hashed_bytes,
+                hashed_files=hashed.hashed_files,
+                seconds=round(time.perf_counter() - started, 3),
+            ),
+            to_stage,
+        )
+
+    def _dvc_add(
+        self,
+        project: DvcProject,
+        git_top: Path | None,
+        target: Target,
+        old: DvcOut | None,
+        message: str | None,
+        started: float,
+        progress: Progress,
+    ) -> tuple[PathSnapshot, list[Path]]:
+        """DVC's own ``dvc add``, for what the fast path leaves to it."""
+        progress.begin("dvc add", 0, "files")
+        project.dvc_add(target.path)
+        new = project.read_out(target.dvcfile)
+        if new is None or not new.md5:
+            raise DvcError(f"dvc add wrote no .dvc file for {target.rel}.")
+        changed = old is None or old.md5 != new.md5
+        if changed:
+            self.journal.append(
+                "snapshot",
+                path=target.rel,
+                md5=new.md5,
+                size=new.size,
+                nfiles=new.nfiles,
+                message=message,
+                previous=old.md5 if old else None,
+            )
+        to_stage = []
+        if git_top is not None:
+            to_stage = [target.dvcfile, target.path.parent / ".gitignore"]
+        return (
+            PathSnapshot(
+                path=target.rel,
+                dvc_file=_rel(target.dvcfile, self.root),
+                md5=new.md5,
+                size=new.size or 0,
+                nfiles=new.nfiles,
+                changed=changed,
+                previous_md5=old.md5 if old else None,
+                method="dvc",
+                cache=",".join(project.config.cache_types),
+                hashed_bytes=0,
+                hashed_files=0,
+                seconds=round(time.perf_counter() - started, 3),
+            ),
+            to_stage,
+        )
+
+    def _check_nested(self, hashed: Hashed, target: Target) -> None:
+        names = {f.rel for f, _ in hashed.files}
+        for name in names:
+            if name.endswith(DVC_FILE_SUFFIX):
+                inner = name[: -len(DVC_FILE_SUFFIX)]
+                if inner in names or any(n.startswith(inner + "/") for n in names):
+                    raise Overlap(
+                        f"{target.rel} contains {target.rel}/{name}, which tracks part of it "
+                        "already; remove that .dvc file or snapshot the parts separately."
+                    )
+
+    def _ignore_rules(self, project: DvcProject, path: Path) -> bool:
+        """Whether a ``.dvcignore`` above ``path`` has rules (left to DVC's own add)."""
+        for folder in path.parents:
+            if not folder.is_relative_to(project.root):
+                break
+            try:
+                text = (folder / ".dvcignore").read_text(encoding="utf-8")
+            except OSError:
+                continue
+            if any(_is_rule(line) for line in text.splitlines()):
+                return True
+        return False
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _is_rule(line: str) -> bool:
+    return bool(line.strip()) and not line.lstrip().startswith("#")
+
+
+def _differs(old: DvcOut | None, hashed: Hashed) -> bool:
+    return (
+        old is None
+        or old.md5 != hashed.md5
+        or old.size != hashed.size
+        or old.nfiles != hashed.nfiles
+        or old.isexec != hashed.isexec
+    )
+
+
+def _state_rows(hashed: Hashed) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, md5, what DVC's state keys it by) of the files read, with the identity each
+    had when it was read (checked then). A file changed since has another identity, so
+    DVC will not take this md5 for it."""
+    return [
+        (entry.path, md5, {"ino": entry.ino, "mtime": stat_mtime(entry), "size": entry.size})
+        for entry, md5 in hashed.fresh
+    ]
