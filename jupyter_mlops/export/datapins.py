@@ -45,16 +45,17 @@ def find_pins(folder: Path, files: Iterable[PurePosixPath]) -> list[dict[str, An
     files = list(files)
     if not files:
         return []
-    from dvc.exceptions import DvcException, NotDvcRepoError, OutputNotFoundError
+    from ..data.dvcrepo import find_root
+
+    root = find_root(folder)  # DVC's own rule, without importing DVC where there is none
+    if root is None:
+        return []
+    from dvc.exceptions import DvcException, OutputNotFoundError
     from dvc.repo import Repo
 
-    try:
-        root = Repo.find_root(str(folder))
-    except NotDvcRepoError:
-        return []
     pins: dict[str, dict[str, Any]] = {}
     try:
-        with Repo(root) as repo:
+        with Repo(str(root)) as repo:
             outs = repo.index.outs
             remote, url = _default_remote(repo.config)
             for relative in files:
