@@ -9,7 +9,8 @@ then run as a task in a thread of their own: the answer is the task, and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -34,8 +35,9 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from .hashing import Progress
     from .service import DataService
-    from .tasks import Task, TaskRegistry
+    from .tasks import Task, TaskKind, TaskRegistry
 
 _TAGS = ("data",)
 _ERRORS = (400, 403, 404, 409)
@@ -60,6 +62,17 @@ class DataBase(MlopsHandler):
         if task is None:
             raise NotFound(f"No data task {task_id}.", code="no_such_task")
         return task
+
+    async def start_task(
+        self,
+        kind: TaskKind,
+        check: Callable[[], object],
+        work: Callable[[Progress], BaseModel],
+    ) -> None:
+        """Run ``check`` first (what it raises answers at once), then start ``work`` as a
+        task and answer with the task."""
+        await self.call(check)
+        self.send_model(self.tasks.start(kind, work).model())
 
 
 class DataPathsHandler(DataBase):
@@ -130,10 +143,10 @@ class SnapshotsHandler(DataBase):
     @authorized
     async def post(self) -> None:
         request = self.parse_body(SnapshotRequest)
-        await self.call(self.data.validate, request.paths)
         service = self.data
-        task = self.tasks.start(
+        await self.start_task(
             "snapshot",
+            lambda: service.validate(request.paths),
             lambda progress: service.snapshot(
                 request.paths,
                 message=request.message,
@@ -144,7 +157,6 @@ class SnapshotsHandler(DataBase):
                 progress=progress,
             ),
         )
-        self.send_model(task.model())
 
 
 class RestoreHandler(DataBase):
@@ -168,11 +180,11 @@ class RestoreHandler(DataBase):
             if request.path is not None or request.version is not None:
                 raise InvalidInput("Give either run_id, or path and version.", code="invalid_body")
             run_id = request.run_id
-            await self.call(lambda: service.check_restore_run(run_id, force=force))
-            task = self.tasks.start(
-                "restore", lambda progress: service.restore_run(run_id, force=force,
-                                                                progress=progress)
-            )  # fmt: skip
+            await self.start_task(
+                "restore",
+                lambda: service.check_restore_run(run_id, force=force),
+                lambda progress: service.restore_run(run_id, force=force, progress=progress),
+            )
         else:
             if request.path is None or request.version is None:
                 raise InvalidInput(
@@ -180,39 +192,28 @@ class RestoreHandler(DataBase):
                     code="invalid_body",
                 )
             path, version = request.path, request.version
-            await self.call(lambda: service.check_restore(path, version, force=force))
-            task = self.tasks.start(
+            await self.start_task(
                 "restore",
+                lambda: service.check_restore(path, version, force=force),
                 lambda progress: service.restore(path, version, force=force, progress=progress),
             )
-        self.send_model(task.model())
 
 
 class TransferHandler(DataBase):
-    direction = "push"
+    direction: Literal["push", "pull"] = "push"
 
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
         request = self.parse_body(TransferRequest)
         service = self.data
-        # Unknown paths and a project with nothing tracked answer at once.
-        await self.call(service.tracked_versions, request.paths)
-        if self.direction == "push":
-            task = self.tasks.start(
-                "push",
-                lambda progress: service.push(
-                    request.paths, remote=request.remote, progress=progress
-                ),
-            )
-        else:
-            task = self.tasks.start(
-                "pull",
-                lambda progress: service.pull(
-                    request.paths, remote=request.remote, progress=progress
-                ),
-            )
-        self.send_model(task.model())
+        transfer = service.push if self.direction == "push" else service.pull
+        await self.start_task(
+            self.direction,
+            # Unknown paths and a project with nothing tracked answer at once.
+            lambda: service.tracked_versions(request.paths),
+            lambda progress: transfer(request.paths, remote=request.remote, progress=progress),
+        )
 
 
 class PushHandler(TransferHandler):
