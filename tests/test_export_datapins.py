@@ -124,6 +124,19 @@ def test_without_a_remote_export_warns_and_the_job_says_why(
     assert "no default DVC remote to pull it from" in done.stderr
 
 
+def test_data_with_changes_no_version_holds_travels_unpinned(project: Path) -> None:
+    """The notebook read the edited file; the job carries that copy, not a pin that would
+    put the snapshotted version back, and export says so."""
+    (project / "data" / "train.csv").unlink()  # dvc add linked it to the cache
+    (project / "data" / "train.csv").write_text(V2)
+    warnings: list[str] = []
+    job = export_notebook(project / "train.ipynb", targets=["docker"], on_warning=warnings.append)
+    assert json.loads((job / "job.json").read_text())["data"] == []
+    assert (job / "data" / "train.csv").read_text() == V2
+    said = "data/train.csv has changes that no DVC version holds"
+    assert any(w.startswith(said) for w in warnings), warnings
+
+
 def test_data_the_dvc_target_links_is_not_pinned(project: Path) -> None:
     job = export_notebook(project / "train.ipynb", targets=["dvc"])
     assert (job / "data" / "train.csv").is_symlink()

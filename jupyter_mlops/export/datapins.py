@@ -93,14 +93,14 @@ def ensure_pinned_data(
     """Make every pinned path in ``job_dir`` hold its pinned version, pulling what is
     missing or different; returns the paths pulled. :class:`DataUnavailable` when a version
     cannot be had (no remote, remote unreachable, version not pushed)."""
-    wrong = [pin for pin in pins if not _present(job_dir, pin)]
+    wrong = [pin for pin in pins if not holds_pinned_version(job_dir, pin)]
     for pin in wrong:
         say(f"pulling {pin['path']} ({pin['entry']['md5']}) from DVC remote {pin['url']}")
         _pull(job_dir, pin)
     return [pin["path"] for pin in wrong]
 
 
-def _present(job_dir: Path, pin: dict[str, Any]) -> bool:
+def holds_pinned_version(job_dir: Path, pin: dict[str, Any]) -> bool:
     """Whether the data at the pin's path is the pinned version (read and hashed)."""
     from ..data.hashing import HashCache, NeedsDvc, hash_path
 
@@ -117,10 +117,6 @@ def _present(job_dir: Path, pin: dict[str, Any]) -> bool:
 
 
 def _pull(job_dir: Path, pin: dict[str, Any]) -> None:
-    import yaml
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-
     target = job_dir / pin["path"]
     if not pin.get("url"):
         raise DataUnavailable(
@@ -128,29 +124,43 @@ def _pull(job_dir: Path, pin: dict[str, Any]) -> None:
             f"({pin['entry']['md5']}), and the project had no default DVC remote to pull it "
             "from: add one (`dvc remote add -d NAME URL`), `dvc push`, and export again"
         )
-    with tempfile.TemporaryDirectory(prefix=".mlops-pull-", dir=target.parent) as scratch:
-        project = Path(scratch)
-        name = PurePosixPath(pin["path"]).name
-        try:
-            Repo.init(str(project), no_scm=True)
-            with Repo(str(project)) as repo, repo.config.edit("repo") as conf:
-                conf["remote"][_REMOTE] = {"url": pin["url"]}
-                conf["core"]["remote"] = _REMOTE
-                conf["cache"]["type"] = ["hardlink", "copy"]  # moved out after: one copy
-            entry = {**pin["entry"], "path": name}
-            (project / f"{name}.dvc").write_text(yaml.safe_dump({"outs": [entry]}))
-            with Repo(str(project)) as repo:
-                repo.pull(targets=[str(project / f"{name}.dvc")])
-        except DvcException as exc:
-            detail = " ".join(str(exc).split())
-            raise DataUnavailable(
-                f"cannot pull {pin['path']} ({pin['entry']['md5']}) from DVC remote "
-                f"{pin['url']}: {detail}"
-            ) from None
-        pulled = project / name
-        if not os.path.lexists(pulled):
-            raise DataUnavailable(f"DVC pulled nothing for {pin['path']} from {pin['url']}")
-        _replace(pulled, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".mlops-pull-", dir=target.parent) as scratch:
+            _pull_into(Path(scratch), pin, target)
+    except OSError as exc:  # a read-only job folder, a full disk
+        raise DataUnavailable(
+            f"cannot put {pin['path']} ({pin['entry']['md5']}) in place: {exc}"
+        ) from None
+
+
+def _pull_into(project: Path, pin: dict[str, Any], target: Path) -> None:
+    """Pull the pinned version into the scratch DVC ``project``, then move it to ``target``."""
+    import yaml
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    name = PurePosixPath(pin["path"]).name
+    try:
+        Repo.init(str(project), no_scm=True)
+        with Repo(str(project)) as repo, repo.config.edit("repo") as conf:
+            conf["remote"][_REMOTE] = {"url": pin["url"]}
+            conf["core"]["remote"] = _REMOTE
+            conf["cache"]["type"] = ["hardlink", "copy"]  # moved out after: one copy
+        entry = {**pin["entry"], "path": name}
+        (project / f"{name}.dvc").write_text(yaml.safe_dump({"outs": [entry]}))
+        with Repo(str(project)) as repo:
+            repo.pull(targets=[str(project / f"{name}.dvc")])
+    except DvcException as exc:
+        detail = " ".join(str(exc).split())
+        raise DataUnavailable(
+            f"cannot pull {pin['path']} ({pin['entry']['md5']}) from DVC remote "
+            f"{pin['url']}: {detail}"
+        ) from None
+    pulled = project / name
+    if not os.path.lexists(pulled):
+        raise DataUnavailable(f"DVC pulled nothing for {pin['path']} from {pin['url']}")
+    _replace(pulled, target)
 
 
 def _replace(source: Path, target: Path) -> None:
