@@ -41,7 +41,8 @@ class DataUnavailable(InvalidInput):
 
 def find_pins(folder: Path, files: Iterable[PurePosixPath]) -> list[dict[str, Any]]:
     """The DVC-tracked data among ``files`` (relative to the notebook's ``folder``): one pin
-    per tracked output, sorted by path. Empty when the folder is not in a DVC repository."""
+    per tracked output, sorted by path, marked ``changed`` where the data on disk is not
+    the recorded version. Empty when the folder is not in a DVC repository."""
     files = list(files)
     if not files:
         return []
@@ -70,10 +71,21 @@ def find_pins(folder: Path, files: Iterable[PurePosixPath]) -> list[dict[str, An
                         continue  # not computed yet, or outside what travels with the job
                     rel = path.relative_to(folder).as_posix()
                     pins[rel] = {"path": rel, "entry": entry, "remote": remote, "url": url}
+                    if _changed(out):
+                        pins[rel]["changed"] = True
     except DvcException as exc:
         detail = " ".join(str(exc).split())
         raise InvalidInput(f"cannot read the DVC repository {root}: {detail}") from None
     return [pins[k] for k in sorted(pins)]
+
+
+def _changed(out: Any) -> bool:
+    """Whether the data on disk is not the version DVC recorded (DVC's own check, which its
+    state database answers without reading data snapshotted or added before)."""
+    try:
+        return bool(out.changed_checksum())
+    except Exception:  # unreadable or gone: not the recorded version
+        return True
 
 
 def _default_remote(config: Any) -> tuple[str | None, str | None]:

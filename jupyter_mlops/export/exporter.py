@@ -30,7 +30,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import Conflict, InvalidInput
 from . import files, requirements
-from .datapins import find_pins, holds_pinned_version, without_credentials
+from .datapins import find_pins, without_credentials
 from .deploy import Deployment
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
@@ -233,16 +233,18 @@ def _keep_pins(context: ExportContext) -> None:
     target: its stage follows the current version) is not pinned, nor data with changes no
     snapshot holds (the job uses the copy it carries, as the notebook did); pins no remote
     can serve are said."""
-    linked = [p for p in context.data if (context.job_dir / p["path"]).is_symlink()]
-    changed = [
-        p for p in context.data if p not in linked and not holds_pinned_version(context.job_dir, p)
-    ]
-    for pin in changed:
-        context.warnings.append(
-            f"{pin['path']} has changes that no DVC version holds: the job carries this copy "
-            "and its version is not pinned (snapshot it, then export again, to pin it)"
-        )
-    context.data = [p for p in context.data if p not in linked and p not in changed]
+    kept = []
+    for pin in context.data:
+        if (context.job_dir / pin["path"]).is_symlink():
+            continue
+        if pin.pop("changed", False):
+            context.warnings.append(
+                f"{pin['path']} has changes that no DVC version holds: the job carries this "
+                "copy and its version is not pinned (snapshot it, then export again, to pin it)"
+            )
+            continue
+        kept.append(pin)
+    context.data = kept
     unpullable = [pin["path"] for pin in context.data if not pin["url"]]
     if unpullable:
         context.warnings.append(
