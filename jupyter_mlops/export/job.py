@@ -357,18 +357,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {' '.join(exc.message.split())}", file=sys.stderr)
         return EXIT_INVALID
     with _sigterm_interrupts() as terminated:
+        started = False
         try:
             ensure_pinned_data(
                 job.folder, job.document.get("data") or [], lambda m: print(f"{PROG}: {m}")
             )
+            started = True
+            output = run_job(job.folder, values, args.output)
         except DataUnavailable as exc:
             print(f"{PROG}: error: {exc.message}", file=sys.stderr)
             return EXIT_NO_DATA
-        except KeyboardInterrupt:
-            print(f"{PROG}: interrupted before the notebook started", file=sys.stderr)
-            return 143 if terminated else 130
-        try:
-            output = run_job(job.folder, values, args.output)
         except JobFailed as exc:
             print(f"{PROG}: {exc.message}", file=sys.stderr)
             return EXIT_FAILED
@@ -376,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {' '.join(exc.message.split())}", file=sys.stderr)
             return EXIT_INVALID
         except KeyboardInterrupt:
-            print(f"{PROG}: interrupted; the run is marked KILLED", file=sys.stderr)
+            what = "the run is marked KILLED" if started else "the notebook did not start"
+            print(f"{PROG}: interrupted; {what}", file=sys.stderr)
             return 143 if terminated else 130
     if args.metrics:
         from .metrics import write_metrics
