@@ -288,6 +288,19 @@ class JobBuild(ApiModel):
     built_at: str
 
 
+class JobDataPin(ApiModel):
+    """DVC-tracked data the job reads, pinned to the version it was exported with."""
+
+    path: str = Field(description="The data's path in the job folder.")
+    md5: str = Field(description="The pinned DVC version.")
+    size: int | None
+    nfiles: int | None = Field(description="Files in it, for a folder.")
+    remote_url: str | None = Field(
+        description="The DVC remote the job pulls it from when it lacks it (no credentials); "
+        "null when the project had no default remote."
+    )
+
+
 class JobInfo(ApiModel):
     """A job folder made by export."""
 
@@ -302,6 +315,9 @@ class JobInfo(ApiModel):
     parameters: dict[str, Any] = Field(description="The parameter schema (JSON Schema).")
     exported_at: str | None
     warnings: list[str]
+    data: list[JobDataPin] = Field(
+        default_factory=list, description="The DVC-tracked data it reads, pinned."
+    )
     build: JobBuild | None = Field(description="The image built from it, if any.")
 
 

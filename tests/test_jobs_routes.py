@@ -67,6 +67,46 @@ async def test_export_then_list_jobs(fetch_json: Any, jp_root_dir: Path) -> None
     status, listed = await fetch_json("jobs")
     assert status == 200
     assert [j["path"] for j in listed["jobs"]] == ["notebooks/pipelines/train"]
+    assert listed["jobs"][0]["data"] == []  # no DVC here: nothing pinned
+
+
+async def test_jobs_show_their_pinned_data(fetch_json: Any, jp_root_dir: Path) -> None:
+    """The pins export writes in job.json (tests/test_export_datapins.py makes real ones),
+    as the Jobs view shows them; an entry it cannot read is left out, not an error."""
+    status, job = await export(fetch_json, notebook="notebooks/train.ipynb")
+    assert status == 200, job
+    job_file = jp_root_dir / job["path"] / "job.json"
+    document = json.loads(job_file.read_text())
+    document["data"] = [
+        {
+            "path": "data/train.csv",
+            "entry": {"md5": "0" * 32, "size": 12, "hash": "md5"},
+            "remote": "storage",
+            "url": "s3://bucket/dvc",
+        },
+        {"path": "data/images", "entry": {"md5": "1" * 32 + ".dir", "nfiles": 3}, "url": None},
+        {"path": "broken", "entry": "not a DVC entry"},
+        "not a pin",
+    ]
+    job_file.write_text(json.dumps(document))
+    status, listed = await fetch_json("jobs")
+    assert status == 200, listed
+    assert listed["jobs"][0]["data"] == [
+        {
+            "path": "data/train.csv",
+            "md5": "0" * 32,
+            "size": 12,
+            "nfiles": None,
+            "remote_url": "s3://bucket/dvc",
+        },
+        {
+            "path": "data/images",
+            "md5": "1" * 32 + ".dir",
+            "size": None,
+            "nfiles": 3,
+            "remote_url": None,
+        },
+    ]
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ from ..models import (
     ExportTargetInfo,
     ExportTargetList,
     JobBuild,
+    JobDataPin,
     JobExecution,
     JobInfo,
     JobRunRequest,
@@ -118,6 +119,7 @@ class JobsService:
             parameters=schema if isinstance(schema, dict) else {},
             exported_at=document.get("exported_at"),
             warnings=warnings if warnings is not None else list(document.get("warnings") or []),
+            data=_data_pins(document.get("data")),
             build=_build_model(build),
         )
 
@@ -314,3 +316,23 @@ def _tail(path: Path) -> str:
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _data_pins(pins: Any) -> list[JobDataPin]:
+    """The pins of ``job.json`` (``export/datapins.py``); entries it cannot read are left out
+    (a job folder edited by hand still lists)."""
+    found = []
+    for pin in pins if isinstance(pins, list) else []:
+        entry = pin.get("entry") if isinstance(pin, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("md5"), str):
+            continue
+        found.append(
+            JobDataPin(
+                path=str(pin.get("path")),
+                md5=entry["md5"],
+                size=entry.get("size") if isinstance(entry.get("size"), int) else None,
+                nfiles=entry.get("nfiles") if isinstance(entry.get("nfiles"), int) else None,
+                remote_url=pin.get("url") if isinstance(pin.get("url"), str) else None,
+            )
+        )
+    return found

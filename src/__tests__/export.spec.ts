@@ -28,6 +28,7 @@ import {
 } from '../export/build';
 import { BuildProgress } from '../export/BuildPane';
 import { ExportFlow } from '../export/ExportFlow';
+import { PinnedData } from '../export/JobResult';
 import { deriveJobName, jobNameProblem, slug } from '../export/names';
 import {
   exportFieldErrors,
@@ -967,5 +968,39 @@ describe('export dialog targets', () => {
     expect(targetBox(host, 'docker')!.checked).toBe(true);
     expect(exportButton(host).disabled).toBe(false);
     unmount();
+  });
+  describe('pinned data', () => {
+    it('lists each pinned path with its version and where it comes from', () => {
+      const { host, unmount } = mount(
+        React.createElement(PinnedData, {
+          trans,
+          pins: [
+            {
+              path: 'data/train.csv',
+              md5: '0123456789abcdef0123456789abcdef',
+              size: 2048,
+              nfiles: null,
+              remote_url: 's3://bucket/dvc'
+            },
+            {
+              path: 'data/images',
+              md5: 'fedcba9876543210fedcba9876543210.dir',
+              size: null,
+              nfiles: 3,
+              remote_url: null
+            }
+          ]
+        })
+      );
+      const items = Array.from(host.querySelectorAll('li')).map(
+        li => li.textContent
+      );
+      expect(items[0]).toContain('data/train.csv');
+      expect(items[0]).toContain('01234567');
+      expect(items[0]).toContain('pulled from s3://bucket/dvc when missing');
+      expect(items[1]).toContain('3 files');
+      expect(items[1]).toContain('no DVC remote');
+      unmount();
+    });
   });
 });

@@ -1098,6 +1098,34 @@ export interface components {
       steps: number;
     };
     /**
+     * JobDataPin
+     * @description DVC-tracked data the job reads, pinned to the version it was exported with.
+     */
+    JobDataPin: {
+      /**
+       * Md5
+       * @description The pinned DVC version.
+       */
+      md5: string;
+      /**
+       * Nfiles
+       * @description Files in it, for a folder.
+       */
+      nfiles: number | null;
+      /**
+       * Path
+       * @description The data's path in the job folder.
+       */
+      path: string;
+      /**
+       * Remote Url
+       * @description The DVC remote the job pulls it from when it lacks it (no credentials); null when the project had no default remote.
+       */
+      remote_url: string | null;
+      /** Size */
+      size: number | null;
+    };
+    /**
      * JobExecution
      * @description One run of a job started through the API.
      */
@@ -1142,6 +1170,11 @@ export interface components {
     JobInfo: {
       /** @description The image built from it, if any. */
       build: components['schemas']['JobBuild'] | null;
+      /**
+       * Data
+       * @description The DVC-tracked data it reads, pinned.
+       */
+      data?: components['schemas']['JobDataPin'][];
       /** Experiment */
       experiment: string;
       /** Exported At */

@@ -39,6 +39,7 @@ export interface IRunsQuery {
 
 export type JobInfo = Schemas['JobInfo'];
 export type JobBuild = Schemas['JobBuild'];
+export type JobDataPin = Schemas['JobDataPin'];
 export type JobsList = Schemas['JobsList'];
 export type ExportTargetInfo = Schemas['ExportTargetInfo'];
 export type ExportTargetList = Schemas['ExportTargetList'];

@@ -9,7 +9,8 @@ import {
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
-import type { JobBuild, JobInfo } from '../api/types';
+import type { JobBuild, JobDataPin, JobInfo } from '../api/types';
+import { sizeText } from './build';
 import { BuildPane, BuildSummary } from './BuildPane';
 import { parameterSpecs } from './parameters';
 import { RunPane } from './RunPane';
@@ -25,6 +26,41 @@ export interface IJobActions {
 }
 
 export type JobPane = 'build' | 'run';
+
+/**
+ * The DVC-tracked data a job reads, each pinned to its version: the job pulls that
+ * version from the remote when its folder lacks it.
+ */
+export function PinnedData(props: {
+  pins: readonly JobDataPin[];
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { trans } = props;
+  return (
+    <ul className="jp-mlops-export-pins">
+      {props.pins.map(pin => (
+        <li key={pin.path}>
+          <code>{pin.path}</code>{' '}
+          <code title={pin.md5}>{pin.md5.slice(0, 8)}</code>
+          {pin.size !== null && <> · {sizeText(pin.size)}</>}
+          {pin.nfiles !== null && (
+            <> · {trans._n('%1 file', '%1 files', pin.nfiles)}</>
+          )}
+          {' · '}
+          {pin.remote_url ? (
+            <span title={pin.remote_url}>
+              {trans.__('pulled from %1 when missing', pin.remote_url)}
+            </span>
+          ) : (
+            <span className="jp-mlops-Muted">
+              {trans.__('no DVC remote: the job uses the copy it carries')}
+            </span>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 /** A job's parameters: name, type, default and help, from its schema. */
 export function ParametersTable(props: {
@@ -151,6 +187,14 @@ export function JobResult(props: IJobResultProps): JSX.Element {
             </span>
           ))}
         </dd>
+        {(job.data?.length ?? 0) > 0 && (
+          <>
+            <dt>{trans.__('Data')}</dt>
+            <dd>
+              <PinnedData pins={job.data!} trans={trans} />
+            </dd>
+          </>
+        )}
         <dt>{trans.__('Image')}</dt>
         <dd>
           {build ? (
