@@ -23,6 +23,7 @@ import { MlopsApiError } from '../api/request';
 import { DataModel } from '../data/model';
 import { relativeTime } from '../format';
 import { ErrorCard } from './ErrorCard';
+import { ActionLink } from './ActionLink';
 
 /** Ask before a restore overwrites changes that no snapshot holds. */
 export function confirmLosingChanges(
@@ -186,18 +187,14 @@ function VersionRow(props: {
         <div className="jp-mlops-DataVersion-runs">
           {trans._n('Read by %1 run:', 'Read by %1 runs:', v.runs.length)}{' '}
           {v.runs.slice(0, 5).map(run => (
-            <a
+            <ActionLink
               key={run.run_id}
-              href="#"
               className="jp-mlops-Link"
               title={run.run_id}
-              onClick={event => {
-                event.preventDefault();
-                props.onOpenRun(run.run_id);
-              }}
+              onActivate={() => props.onOpenRun(run.run_id)}
             >
               {run.run_name || run.run_id.slice(0, 8)}
-            </a>
+            </ActionLink>
           ))}
           {v.runs.length > 5 && (
             <span className="jp-mlops-Muted">
@@ -235,19 +232,15 @@ function PathRow(props: {
   return (
     <li className="jp-mlops-DataPath" data-path={item.path}>
       <div className="jp-mlops-DataPath-head">
-        <a
-          href="#"
+        <ActionLink
           className="jp-mlops-DataPath-name"
           aria-expanded={open}
-          onClick={event => {
-            event.preventDefault();
-            void model.select(open ? null : item.path);
-          }}
+          onActivate={() => void model.select(open ? null : item.path)}
         >
           <Caret.react tag="span" className="jp-mlops-DataPath-icon" />
           <Kind.react tag="span" className="jp-mlops-DataPath-icon" />
           {item.path}
-        </a>
+        </ActionLink>
         <Button
           minimal
           small

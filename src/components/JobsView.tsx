@@ -22,6 +22,7 @@ import { JobsModel } from '../export/model';
 import { relativeTime } from '../format';
 import { ErrorCard } from './ErrorCard';
 import { durationText } from './RunsView';
+import { ActionLink } from './ActionLink';
 
 interface IJobsViewProps {
   model: JobsModel;
@@ -44,18 +45,14 @@ function JobCard(props: {
   return (
     <li className="jp-mlops-export-job" data-job={job.path}>
       <div className="jp-mlops-export-jobHead">
-        <a
+        <ActionLink
           className="jp-mlops-export-jobName"
-          href="#"
           title={trans.__('Show %1 in the file browser', job.path)}
-          onClick={event => {
-            event.preventDefault();
-            props.openFolder(job.path);
-          }}
+          onActivate={() => props.openFolder(job.path)}
         >
           <folderIcon.react tag="span" className="jp-mlops-export-icon" />
           {job.name}
-        </a>
+        </ActionLink>
         <span className="jp-mlops-export-jobActions">
           <Button
             minimal
@@ -79,17 +76,13 @@ function JobCard(props: {
       </div>
       <div className="jp-mlops-export-jobMeta">
         {job.source ? (
-          <a
+          <ActionLink
             className="jp-mlops-Link"
-            href="#"
             title={trans.__('Open the source notebook')}
-            onClick={event => {
-              event.preventDefault();
-              props.openPath(job.source!);
-            }}
+            onActivate={() => props.openPath(job.source!)}
           >
             {job.source}
-          </a>
+          </ActionLink>
         ) : (
           <span className="jp-mlops-Muted">{job.notebook}</span>
         )}
@@ -149,18 +142,14 @@ function ExecutionRow(props: {
             {trans.__('Stop')}
           </Button>
         ) : hasOutput(execution) ? (
-          <a
+          <ActionLink
             className="jp-mlops-Link"
-            href="#"
             title={execution.output}
-            onClick={event => {
-              event.preventDefault();
-              props.openPath(execution.output);
-            }}
+            onActivate={() => props.openPath(execution.output)}
           >
             <notebookIcon.react tag="span" className="jp-mlops-export-icon" />
             {trans.__('output')}
-          </a>
+          </ActionLink>
         ) : null}
       </div>
       <div className="jp-mlops-export-executionMeta">

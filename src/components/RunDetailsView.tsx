@@ -11,6 +11,7 @@ import { Chart } from './Chart';
 import { RunDataRestore } from './DataView';
 import { ErrorCard } from './ErrorCard';
 import { durationText } from './RunsView';
+import { ActionLink } from './ActionLink';
 
 /** What the details view can ask of the application. */
 export interface IRunActions {
@@ -317,15 +318,9 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
         <ul className="jp-mlops-Artifacts">
           {artifacts.map(path => (
             <li key={path}>
-              <a
-                href="#"
-                onClick={event => {
-                  event.preventDefault();
-                  void download(client, runId, path);
-                }}
-              >
+              <ActionLink onActivate={() => void download(client, runId, path)}>
                 {path}
-              </a>
+              </ActionLink>
             </li>
           ))}
         </ul>

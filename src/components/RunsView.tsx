@@ -13,6 +13,7 @@ import type { ExperimentSummary, RunSummary } from '../api/types';
 import { relativeTime } from '../format';
 import { QuickFilter, RunsModel } from '../runs/model';
 import { ErrorCard } from './ErrorCard';
+import { ActionLink } from './ActionLink';
 
 interface IRunsViewProps {
   model: RunsModel;
@@ -225,16 +226,12 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
                     </span>
                   </td>
                   <td>
-                    <a
+                    <ActionLink
                       className="jp-mlops-RunName"
-                      href="#"
-                      onClick={event => {
-                        event.preventDefault();
-                        props.onOpen(run.run_id);
-                      }}
+                      onActivate={() => props.onOpen(run.run_id)}
                     >
                       {run.run_name}
-                    </a>
+                    </ActionLink>
                   </td>
                   <td
                     title={

@@ -15,6 +15,7 @@ import { MlopsApiError } from '../api/request';
 import type { JobExecution } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { durationText } from '../components/RunsView';
+import { ActionLink } from '../components/ActionLink';
 
 /** How often a running execution is asked about, in milliseconds. */
 export const EXECUTION_POLL_MS = 1500;
@@ -189,18 +190,14 @@ export function ExecutionView(props: IExecutionViewProps): JSX.Element {
         )}
       </div>
       {hasOutput(execution) && (
-        <a
+        <ActionLink
           className="jp-mlops-Link jp-mlops-export-output"
-          href="#"
           title={execution.output}
-          onClick={event => {
-            event.preventDefault();
-            props.openPath(execution.output);
-          }}
+          onActivate={() => props.openPath(execution.output)}
         >
           <notebookIcon.react tag="span" className="jp-mlops-export-icon" />
           {trans.__('Open the output notebook')}
-        </a>
+        </ActionLink>
       )}
       {error && (
         <ErrorCard

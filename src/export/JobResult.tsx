@@ -14,6 +14,7 @@ import { sizeText } from './build';
 import { BuildPane, BuildSummary } from './BuildPane';
 import { parameterSpecs } from './parameters';
 import { RunPane } from './RunPane';
+import { ActionLink } from '../components/ActionLink';
 
 /** What the export views ask of the application. */
 export interface IJobActions {
@@ -145,37 +146,29 @@ export function JobResult(props: IJobResultProps): JSX.Element {
       <dl className="jp-mlops-export-facts">
         <dt>{trans.__('Job folder')}</dt>
         <dd>
-          <a
+          <ActionLink
             className="jp-mlops-Link jp-mlops-export-folder"
-            href="#"
             title={trans.__('Show %1 in the file browser', job.path)}
-            onClick={event => {
-              event.preventDefault();
-              actions.openFolder(job.path);
-            }}
+            onActivate={() => actions.openFolder(job.path)}
           >
             <folderIcon.react tag="span" className="jp-mlops-export-icon" />
             {job.path}
-          </a>
+          </ActionLink>
         </dd>
         {job.source && (
           <>
             <dt>{trans.__('Notebook')}</dt>
             <dd>
-              <a
+              <ActionLink
                 className="jp-mlops-Link"
-                href="#"
-                onClick={event => {
-                  event.preventDefault();
-                  actions.openPath(job.source!);
-                }}
+                onActivate={() => actions.openPath(job.source!)}
               >
                 <notebookIcon.react
                   tag="span"
                   className="jp-mlops-export-icon"
                 />
                 {job.source}
-              </a>
+              </ActionLink>
             </dd>
           </>
         )}
