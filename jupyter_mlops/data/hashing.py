@@ -11,8 +11,10 @@ uses. Unchanged data is therefore never read again:
   (a digest of every file's identity); only when that misses are files looked up one by
   one, and only files whose identity changed are read.
 
-Reads use an 8 MiB buffer (hashlib releases the GIL while it digests), and several files
-are hashed at once by a thread pool. A file whose modification time is too recent to be
+Large files are read with an 8 MiB buffer, several at once by a thread pool (hashlib
+releases the GIL while it digests). Many small files are hashed by GNU ``md5sum`` in its
+own process while Python stores each one as its md5 arrives (:func:`md5sum_many`), since
+for them Python's work per file, not the digest, is what costs. A file whose modification time is too recent to be
 trusted (it may still be written within the same timestamp tick) is hashed but not
 remembered. Every loop checks :class:`Progress` for cancellation, so an interrupt stops
 work within one buffer.
@@ -455,15 +457,17 @@ def hash_path(
             hashes[f.rel] = row[3]
         else:
             todo.append(f)
-    fresh = _hash_many(todo, progress, workers, store)
-    trusted_rows = [(f, md5) for f, md5 in fresh if _trusted_identity(f, looked_at)]
-    cache.remember_files(trusted_rows)
+    remember = _Remember(cache, looked_at, store)
+    try:
+        fresh = _hash_many(todo, progress, workers, remember)
+    finally:
+        remember.flush()
     for f, md5 in fresh:
         hashes[f.rel] = md5
     data = manifest_bytes((f.rel, hashes[f.rel]) for f in files)
     md5 = manifest_md5(data)
     size = sum(f.size for f in files)
-    if len(trusted_rows) == len(fresh):
+    if not remember.untrusted:
         cache.remember_tree(key, sig, md5, size, len(files))
     return Hashed(
         path,
@@ -479,6 +483,41 @@ def hash_path(
         unchanged_identity=not todo,
         fresh=fresh,
     )
+
+
+class _Remember:
+    """A :data:`Store` that hands each file on to ``store``, then remembers its md5 in the
+    :class:`HashCache` when its identity can be trusted, ``BATCH`` files at a time (while
+    later files are still being hashed), from any thread."""
+
+    BATCH = 1024
+
+    def __init__(self, cache: HashCache, looked_at: int, store: Store | None) -> None:
+        self._cache = cache
+        self._looked_at = looked_at
+        self._store = store
+        self._lock = threading.Lock()
+        self._rows: list[tuple[FileEntry, str]] = []
+        #: files hashed but not remembered (written too recently to trust)
+        self.untrusted = 0
+
+    def __call__(self, entry: FileEntry, md5: str) -> None:
+        if self._store is not None:
+            self._store(entry, md5)
+        with self._lock:
+            if not _trusted_identity(entry, self._looked_at):
+                self.untrusted += 1
+                return
+            self._rows.append((entry, md5))
+            if len(self._rows) < self.BATCH:
+                return
+            rows, self._rows = self._rows, []
+        self._cache.remember_files(rows)
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        self._cache.remember_files(rows)
 
 
 def _hash_single(
@@ -533,9 +572,11 @@ def _hash_many(
 ) -> list[tuple[FileEntry, str]]:
     """Hash files, and hand each to ``store`` as soon as it is hashed (its bytes were just
     read). Large files on a thread pool (hashlib releases the GIL while it digests a
-    buffer); small files one after the other on one more thread: for them Python's own
-    work dominates, and threads contending for the GIL were measured slower. Progress
-    counts small files ``PROGRESS_EVERY`` at a time."""
+    buffer). Small files on one more thread: for them Python's own work per file
+    dominates (threads contending for the GIL were measured slower), so when there are
+    many, ``md5sum`` hashes them in its own process while this thread stores each as its
+    md5 arrives (:func:`md5sum_many`); what that leaves, or all of them without GNU
+    ``md5sum``, are read here. Progress counts small files ``PROGRESS_EVERY`` at a time."""
     if progress is not None:
         progress.begin("hashing", sum(f.size for f in todo), "bytes")
     if not todo:
@@ -550,9 +591,9 @@ def _hash_many(
         return [(f, md5)]
 
     def small_ones(files: list[FileEntry]) -> list[tuple[FileEntry, str]]:
-        found = []
+        found = md5sum_many(files, progress, store) if len(files) >= MD5SUM_FROM else []
         pending = 0
-        for i, f in enumerate(files):
+        for i, f in enumerate(files[len(found) :]):
             md5 = _hash_checked(f, None)
             if store is not None:
                 store(f, md5)
@@ -589,3 +630,100 @@ def _hash_many(
                 future.cancel()
             raise
     return results
+
+
+# -- small files, hashed by md5sum -------------------------------------------------------
+#: From this many small files on, ``md5sum`` hashes them (starting it costs about 1 ms).
+MD5SUM_FROM = 256
+#: Bytes of file names given to one ``md5sum`` (Linux allows 2 MiB of arguments in all).
+MD5SUM_ARGS = 256 << 10
+
+
+def md5sum_many(
+    files: list[FileEntry], progress: Progress | None = None, store: Store | None = None
+) -> list[tuple[FileEntry, str]]:
+    """The md5s of the first files of ``files``, computed by GNU ``md5sum`` (C, in its
+    own process, so on a second core) while this thread checks each file's identity and
+    hands it to ``store`` as its line arrives. Files are named to ``md5sum`` as argument
+    lists (never a shell), relative to their folder, and its ``-z`` output (no escaping)
+    is checked name by name. Stops at the first file it did not answer for (missing,
+    unreadable) and returns what was done: the caller reads the rest itself and so
+    raises its usual errors; without a GNU ``md5sum``, that is every file."""
+    found: list[tuple[FileEntry, str]] = []
+    for cwd, batch in _md5sum_batches(files):
+        done = _md5sum_batch(cwd, batch, progress, store)
+        found.extend(done)
+        if len(done) < len(batch):
+            break
+    return found
+
+
+def _md5sum_batches(files: list[FileEntry]) -> Iterable[tuple[str, list[FileEntry]]]:
+    """``(folder, files)`` runs of files in the same data folder whose relative names
+    together stay under ``MD5SUM_ARGS`` bytes, in order."""
+    cwd, batch, size = "", [], 0
+    for f in files:
+        folder = f.path[: len(f.path) - len(f.rel)]
+        if batch and (folder != cwd or size + len(f.rel) > MD5SUM_ARGS):
+            yield cwd, batch
+            batch, size = [], 0
+        cwd = folder
+        batch.append(f)
+        size += len(f.rel) + 1
+    if batch:
+        yield cwd, batch
+
+
+def _md5sum_batch(
+    cwd: str, files: list[FileEntry], progress: Progress | None, store: Store | None
+) -> list[tuple[FileEntry, str]]:
+    import subprocess
+
+    found: list[tuple[FileEntry, str]] = []
+    try:
+        proc = subprocess.Popen(
+            ["md5sum", "-z", "--", *(f.rel for f in files)],
+            cwd=cwd or None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except OSError:  # no md5sum here
+        return found
+    assert proc.stdout is not None
+    expected = iter(files)
+    rest = b""
+    pending = 0
+    try:
+        while chunk := proc.stdout.read1(1 << 16):
+            *records, rest = (rest + chunk).split(b"\0")
+            for record in records:
+                f = next(expected, None)
+                # "<32 hex digits>  <name>": anything else (another md5sum, a file it
+                # could not read) ends the run here.
+                if f is None or record[32:] != b"  " + os.fsencode(f.rel):
+                    return found
+                md5 = record[:32].decode("ascii")
+                st = os.stat(f.path)
+                if (st.st_size, st.st_mtime_ns, st.st_ino) != f.identity:
+                    raise ChangedWhileReading(
+                        f"{f.path} changed while it was being read; snapshot it again "
+                        "once it is written."
+                    )
+                if store is not None:
+                    store(f, md5)
+                found.append((f, md5))
+                pending += f.size
+                if not len(found) % PROGRESS_EVERY and progress is not None:
+                    progress.check()
+                    progress.advance(pending)
+                    pending = 0
+        return found
+    finally:
+        if progress is not None:
+            progress.advance(pending)
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
