@@ -16,7 +16,7 @@ import pytest
 from conftest import subprocess_env
 
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops.data.dvcrepo import DvcProject
+from jupyter_mlops.data.dvcrepo import DvcProject, DvcState
 from jupyter_mlops.data.service import DataService
 
 OLD = 1_600_000_000
@@ -159,12 +159,15 @@ def test_dvc_checkout_restores_what_we_snapshotted(tmp_path):
     assert "up to date" in dvc(root, "status").stdout
 
 
-def test_dvc_state_is_told_our_hashes(tmp_path):
+@pytest.mark.parametrize("batch", [1024, 2])
+def test_dvc_state_is_told_our_hashes(tmp_path, monkeypatch, batch):
     """``dvc status`` trusts what we hashed (same state database, same keys) instead of
-    reading the data again."""
+    reading the data again; told a batch at a time while hashing goes on, the last batch
+    when the snapshot ends."""
     from dvc.repo import Repo
     from dvc_objects.fs import LocalFileSystem
 
+    monkeypatch.setattr(DvcState, "BATCH", batch)
     root = tmp_path / "p"
     root.mkdir()
     fill(root)
@@ -182,6 +185,22 @@ def test_dvc_state_is_told_our_hashes(tmp_path):
             )
     finally:
         repo.close()
+
+
+def test_a_state_database_dvc_cannot_write_does_not_stop_the_snapshot(tmp_path, monkeypatch):
+    from dvc_data.hashfile.state import State
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(State, "save_many", broken)
+    root = tmp_path / "p"
+    root.mkdir()
+    fill(root)
+    result = service(root).snapshot(["data"])
+    assert result.paths[0].changed
+    monkeypatch.undo()
+    assert "up to date" in dvc(root, "status").stdout
 
 
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])

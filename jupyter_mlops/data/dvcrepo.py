@@ -38,7 +38,7 @@ import yaml
 
 from ..settings import mask_uri
 from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy, one_line
-from .hashing import FileEntry, Progress
+from .hashing import FileEntry, Progress, stat_mtime
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -489,25 +489,6 @@ class DvcProject:
         ).hexdigest()
         return os.path.join(repos_dir, token)
 
-    def save_state(self, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Tell DVC's state database the md5 of files just read, keyed by the same
-        (inode, mtime, size) DVC checks (``os.stat`` values, as DVC reads them), so
-        ``dvc status`` does not hash them again."""
-        items = list(rows)
-        if not items:
-            return
-        from dvc_data.hashfile.hash_info import HashInfo
-        from dvc_data.hashfile.state import State
-        from dvc_objects.fs import LocalFileSystem
-
-        state = State(str(self.root), self.site_cache_dir(), None)
-        try:
-            state.save_many(
-                ((p, HashInfo("md5", m), info) for p, m, info in items), LocalFileSystem()
-            )
-        finally:
-            state.close()
-
     # -- git ignore --------------------------------------------------------------------------
     def git_ignore(self, git_top: Path, path: Path) -> Path | None:
         """Add ``/name`` to the ``.gitignore`` beside ``path`` as DVC does (scmrepo's
@@ -606,24 +587,85 @@ class DvcProject:
         return len(result.transferred)
 
 
+class DvcState:
+    """DVC's state database (the md5 of each file by identity: inode, ``st_mtime`` and
+    size, as ``os.stat`` gives them), told about files as they are hashed, so
+    ``dvc status`` does not read them again. Written ``BATCH`` files at a time, each batch
+    while later files are still being hashed, from any thread. A speed-up for DVC, never
+    a failure: after an error nothing more is written. Opened at the first batch, so
+    unchanged data never opens it; :meth:`close` writes the rest."""
+
+    BATCH = 1024
+
+    def __init__(self, project: DvcProject) -> None:
+        self._project = project
+        self._lock = threading.Lock()
+        self._rows: list[tuple[FileEntry, str]] = []
+        self._state: Any = None
+        self._broken = False
+
+    def add(self, entry: FileEntry, md5: str) -> None:
+        with self._lock:
+            self._rows.append((entry, md5))
+            if len(self._rows) >= self.BATCH:
+                self._write()
+
+    def close(self) -> None:
+        with self._lock:
+            self._write()
+            if self._state is not None:
+                with contextlib.suppress(Exception):
+                    self._state.close()
+                self._state = None
+
+    def _write(self) -> None:
+        rows, self._rows = self._rows, []
+        if not rows or self._broken:
+            return
+        try:
+            from dvc_data.hashfile.hash_info import HashInfo
+            from dvc_objects.fs import LocalFileSystem
+
+            if self._state is None:
+                from dvc_data.hashfile.state import State
+
+                project = self._project
+                self._state = State(str(project.root), project.site_cache_dir(), None)
+            self._state.save_many(
+                ((e.path, HashInfo("md5", md5), _state_info(e)) for e, md5 in rows),
+                LocalFileSystem(),
+            )
+        except Exception:  # DVC hashes again what it was not told
+            self._broken = True
+
+
 class StoreAsHashed:
     """A hashing store (:data:`hashing.Store`) that puts each file into a project's cache
-    as soon as it is hashed, from any of the hashing threads. Remembers the md5s stored
-    (one object per content) and the link types used."""
+    as soon as it is hashed, from any of the hashing threads, and tells DVC's state its
+    md5 (:class:`DvcState`). Remembers the md5s stored (one object per content) and the
+    link types used. A context manager: leaving it writes the rest of the state."""
 
     def __init__(self, project: DvcProject) -> None:
         self.project = project
+        self.state = DvcState(project)
         self.md5s: set[str] = set()
         self.kinds: set[str] = set()
         self._lock = threading.Lock()
         _ = project.config  # read once, before the threads
 
+    def __enter__(self) -> StoreAsHashed:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.state.close()
+
     def __call__(self, entry: FileEntry, md5: str) -> None:
         with self._lock:
-            if md5 in self.md5s:
-                return
+            fresh = md5 not in self.md5s
             self.md5s.add(md5)
-        self.kinds.add(self.project.store_file(entry, md5))
+        if fresh:
+            self.kinds.add(self.project.store_file(entry, md5))
+        self.state.add(entry, md5)
 
 
 @contextlib.contextmanager
@@ -661,6 +703,12 @@ def _remote_error(exc: Exception, remote: str | None) -> Exception:
     if isinstance(exc, LockError):
         return SnapshotBusy("Another DVC command is running in this project; try again.")
     return RemoteUnavailable(f"DVC remote {remote!r} is not reachable: {one_line(exc)}")
+
+
+def _state_info(entry: FileEntry) -> dict[str, Any]:
+    """What DVC's state keys a file by, from the identity it had when it was read (a file
+    changed since has another, so DVC will not take this md5 for it)."""
+    return {"ino": entry.ino, "mtime": stat_mtime(entry), "size": entry.size}
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:

@@ -4,19 +4,17 @@ leaves alone, running DVC's own ``dvc add``; then stage or commit with git, and 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from ..errors import MlopsError
 from . import gitutil
 from .core import DataCore, Target, _rel
 from .dvcrepo import DVC_FILE_SUFFIX, DvcOut, DvcProject, StoreAsHashed, dvc_file_for
 from .errors import BadData, DvcError, GitTracked, NoSuchData, Overlap
-from .hashing import Hashed, NeedsDvc, Progress, hash_path, stat_mtime
+from .hashing import Hashed, NeedsDvc, Progress, hash_path
 from .journal import project_lock
 from .models import PathSnapshot, SnapshotResult
 from .transfers import _push
@@ -191,40 +189,7 @@ class Snapshots(DataCore):
     ) -> tuple[PathSnapshot, list[Path]]:
         """DVC's ``add``, written by us: the hashes, the cache objects and the .dvc file
         exactly as DVC writes them (checked against DVC in the tests)."""
-        stored = StoreAsHashed(project)
-        hashed = hash_path(
-            target.path,
-            root=self.root,
-            cache=self.hashes,
-            trusted=[project.config.cache_dir],
-            progress=progress,
-            store=stored,
-        )
-        self._check_nested(hashed, target)
-        # A folder whose signature matched was not read. Its manifest must still be in the
-        # cache (written after all its files, so it says they are there; `dvc gc` may
-        # have removed them all); else read the file list and store what is missing.
-        if hashed.isdir and hashed.manifest is None and not project.has_object(hashed.md5):
-            hashed = hash_path(
-                target.path,
-                root=self.root,
-                cache=self.hashes,
-                trusted=[project.config.cache_dir],
-                progress=progress,
-                use_tree_cache=False,
-                store=stored,
-            )
-        method = "present"
-        if hashed.isdir and hashed.manifest is not None:
-            progress.begin("caching", len(hashed.files), "files")
-            used = project.store_files(hashed.files, progress, done=stored.md5s) | stored.kinds
-            method = next((k for k in sorted(used) if k != "present"), method)
-            project.store_manifest(hashed.md5, hashed.manifest)
-        elif not hashed.isdir:
-            progress.begin("caching", 1, "files")
-            entry, md5 = hashed.files[0]
-            method = project.store_file(entry, md5)
-            progress.advance(1)
+        hashed, method = self._hash_and_store(project, target, progress)
         # From here on no cancellation: the .dvc file, .gitignore, state and journal
         # are written together.
         progress.begin("writing", 0, "files")
@@ -246,8 +211,6 @@ class Snapshots(DataCore):
                 to_stage.append(target.dvcfile)
             if gitignore is not None:
                 to_stage.append(gitignore)
-        with contextlib.suppress(Exception):  # a speed-up for DVC, never a failure
-            project.save_state(_state_rows(hashed))
         if changed or old is None:
             self.journal.append(
                 "snapshot",
@@ -274,6 +237,54 @@ class Snapshots(DataCore):
                 seconds=round(time.perf_counter() - started, 3),
             ),
             to_stage,
+        )
+
+    def _hash_and_store(
+        self, project: DvcProject, target: Target, progress: Progress
+    ) -> tuple[Hashed, str]:
+        """The path's version, every file of it in the cache (each stored as soon as it is
+        hashed), and DVC's state told the md5s read. Returns the cache link type used."""
+        with StoreAsHashed(project) as stored:
+            found = self._hash(project, target, progress, stored)
+            self._check_nested(found, target)
+            # A folder whose signature matched was not read. Its manifest must still be
+            # in the cache (written after all its files, so it says they are there;
+            # `dvc gc` may have removed them all); else read the file list and store
+            # what is missing.
+            if found.isdir and found.manifest is None and not project.has_object(found.md5):
+                found = self._hash(project, target, progress, stored, use_tree_cache=False)
+            if found.isdir and found.manifest is not None:
+                progress.begin("caching", len(found.files), "files")
+                used = project.store_files(found.files, progress, done=stored.md5s)
+                project.store_manifest(found.md5, found.manifest)
+                used |= stored.kinds
+                return found, next((k for k in sorted(used) if k != "present"), "present")
+            if found.isdir:
+                return found, "present"
+            progress.begin("caching", 1, "files")
+            entry, md5 = found.files[0]
+            if found.fresh:
+                stored.state.add(entry, md5)
+            method = project.store_file(entry, md5)
+            progress.advance(1)
+            return found, method
+
+    def _hash(
+        self,
+        project: DvcProject,
+        target: Target,
+        progress: Progress,
+        stored: StoreAsHashed,
+        use_tree_cache: bool = True,
+    ) -> Hashed:
+        return hash_path(
+            target.path,
+            root=self.root,
+            cache=self.hashes,
+            trusted=[project.config.cache_dir],
+            progress=progress,
+            use_tree_cache=use_tree_cache,
+            store=stored,
         )
 
     def _dvc_add(
@@ -368,13 +379,3 @@ def _differs(old: DvcOut | None, hashed: Hashed) -> bool:
         or old.nfiles != hashed.nfiles
         or old.isexec != hashed.isexec
     )
-
-
-def _state_rows(hashed: Hashed) -> list[tuple[str, str, dict[str, Any]]]:
-    """(path, md5, what DVC's state keys it by) of the files read, with the identity each
-    had when it was read (checked then). A file changed since has another identity, so
-    DVC will not take this md5 for it."""
-    return [
-        (entry.path, md5, {"ino": entry.ino, "mtime": stat_mtime(entry), "size": entry.size})
-        for entry, md5 in hashed.fresh
-    ]
