@@ -10,12 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_data_hashing import dvc_data_tree
 
 from jupyter_mlops.data import hashing
 from jupyter_mlops.data.errors import Cancelled, ChangedWhileReading
 from jupyter_mlops.data.hashing import HashCache, Progress, hash_path, md5sum_many, scan
-
-from test_data_hashing import dvc_data_tree
 
 AWKWARD = ["a b.txt", "new\nline.txt", "back\\slash.txt", "-dash.txt", "ünïcödé.txt", " lead"]
 
@@ -45,7 +44,7 @@ def many(tmp_path: Path) -> tuple[Path, list[hashing.FileEntry]]:
 
 
 def test_md5sum_hashes_every_file_whatever_its_name(many):
-    data, files = many
+    _data, files = many
     assert named(md5sum_many(files)) == md5s(files)
 
 
@@ -71,7 +70,8 @@ def test_long_file_lists_are_split_into_several_md5sums(many, monkeypatch):
     monkeypatch.setattr(hashing, "MD5SUM_ARGS", 200)
     monkeypatch.setattr(subprocess, "Popen", popen)
     assert named(md5sum_many(files)) == md5s(files)
-    assert len(started) > 2 and sum(started) == len(files)
+    assert len(started) > 2
+    assert sum(started) == len(files)
 
 
 def test_without_md5sum_nothing_is_hashed_by_it(many, monkeypatch, tmp_path):
@@ -131,7 +131,8 @@ def test_cancelling_stops_md5sum(many, monkeypatch):
     progress.cancel()
     with pytest.raises(Cancelled):
         md5sum_many(files, progress)
-    assert len(procs) == 1 and procs[0].returncode is not None
+    assert len(procs) == 1
+    assert procs[0].returncode is not None
 
 
 def test_the_store_gets_each_file_once(many):

@@ -14,10 +14,10 @@ uses. Unchanged data is therefore never read again:
 Large files are read with an 8 MiB buffer, several at once by a thread pool (hashlib
 releases the GIL while it digests). Many small files are hashed by GNU ``md5sum`` in its
 own process while Python stores each one as its md5 arrives (:func:`md5sum_many`), since
-for them Python's work per file, not the digest, is what costs. A file whose modification time is too recent to be
-trusted (it may still be written within the same timestamp tick) is hashed but not
-remembered. Every loop checks :class:`Progress` for cancellation, so an interrupt stops
-work within one buffer.
+for them Python's work per file, not the digest, is what costs. A file whose modification
+time is too recent to be trusted (it may still be written within the same timestamp tick)
+is hashed but not remembered. Every loop checks :class:`Progress` for cancellation, so an
+interrupt stops work within one buffer.
 """
 
 from __future__ import annotations
