@@ -16,7 +16,8 @@ import pytest
 from conftest import subprocess_env
 
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops.data.dvcrepo import DvcProject, DvcState
+from jupyter_mlops.data.dvcrepo import DvcProject
+from jupyter_mlops.data.hashing import Batches
 from jupyter_mlops.data.service import DataService
 
 OLD = 1_600_000_000
@@ -167,7 +168,7 @@ def test_dvc_state_is_told_our_hashes(tmp_path, monkeypatch, batch):
     from dvc.repo import Repo
     from dvc_objects.fs import LocalFileSystem
 
-    monkeypatch.setattr(DvcState, "BATCH", batch)
+    monkeypatch.setattr(Batches, "BATCH", batch)
     root = tmp_path / "p"
     root.mkdir()
     fill(root)

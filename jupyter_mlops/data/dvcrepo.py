@@ -38,7 +38,7 @@ import yaml
 
 from ..settings import mask_uri
 from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy, one_line
-from .hashing import FileEntry, Progress, stat_mtime
+from .hashing import Batches, FileEntry, Progress, stat_mtime
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -590,37 +590,29 @@ class DvcProject:
 class DvcState:
     """DVC's state database (the md5 of each file by identity: inode, ``st_mtime`` and
     size, as ``os.stat`` gives them), told about files as they are hashed, so
-    ``dvc status`` does not read them again. Written ``BATCH`` files at a time, each batch
-    while later files are still being hashed, from any thread. A speed-up for DVC, never
-    a failure: after an error nothing more is written. Opened at the first batch, so
-    unchanged data never opens it; :meth:`close` writes the rest."""
-
-    BATCH = 1024
+    ``dvc status`` does not read them again: a batch at a time while later files are
+    still being hashed (:class:`~.hashing.Batches`), from any thread. A speed-up for DVC,
+    never a failure: after an error nothing more is written. Opened at the first batch,
+    so unchanged data never opens it; :meth:`close` writes the rest."""
 
     def __init__(self, project: DvcProject) -> None:
         self._project = project
-        self._lock = threading.Lock()
-        self._rows: list[tuple[FileEntry, str]] = []
         self._state: Any = None
         self._broken = False
+        self._batches = Batches(self._write)
 
     def add(self, entry: FileEntry, md5: str) -> None:
-        with self._lock:
-            self._rows.append((entry, md5))
-            if len(self._rows) >= self.BATCH:
-                self._write()
+        self._batches.add(entry, md5)
 
     def close(self) -> None:
-        with self._lock:
-            self._write()
-            if self._state is not None:
-                with contextlib.suppress(Exception):
-                    self._state.close()
-                self._state = None
+        self._batches.flush()
+        if self._state is not None:
+            with contextlib.suppress(Exception):
+                self._state.close()
+            self._state = None
 
-    def _write(self) -> None:
-        rows, self._rows = self._rows, []
-        if not rows or self._broken:
+    def _write(self, rows: list[tuple[FileEntry, str]]) -> None:
+        if self._broken:
             return
         try:
             from dvc_data.hashfile.hash_info import HashInfo

@@ -461,7 +461,7 @@ def hash_path(
     try:
         fresh = _hash_many(todo, progress, workers, remember)
     finally:
-        remember.flush()
+        remember.batches.flush()
     for f, md5 in fresh:
         hashes[f.rel] = md5
     data = manifest_bytes((f.rel, hashes[f.rel]) for f in files)
@@ -485,39 +485,52 @@ def hash_path(
     )
 
 
-class _Remember:
-    """A :data:`Store` that hands each file on to ``store``, then remembers its md5 in the
-    :class:`HashCache` when its identity can be trusted, ``BATCH`` files at a time (while
-    later files are still being hashed), from any thread."""
+class Batches:
+    """Rows handed over from any thread and passed to ``write`` ``BATCH`` at a time (so a
+    long hashing pass writes as it goes, not all at the end); :meth:`flush` passes the
+    rest. ``write`` runs under the lock: batches are written one at a time, in order."""
 
     BATCH = 1024
 
-    def __init__(self, cache: HashCache, looked_at: int, store: Store | None) -> None:
-        self._cache = cache
-        self._looked_at = looked_at
-        self._store = store
+    def __init__(self, write: Callable[[list[tuple[FileEntry, str]]], object]) -> None:
+        self._write = write
         self._lock = threading.Lock()
         self._rows: list[tuple[FileEntry, str]] = []
+
+    def add(self, entry: FileEntry, md5: str) -> None:
+        with self._lock:
+            self._rows.append((entry, md5))
+            if len(self._rows) >= self.BATCH:
+                self._pass()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._pass()
+
+    def _pass(self) -> None:
+        rows, self._rows = self._rows, []
+        if rows:
+            self._write(rows)
+
+
+class _Remember:
+    """A :data:`Store` that hands each file on to ``store``, then remembers its md5 in the
+    :class:`HashCache` when its identity can be trusted (:class:`Batches`)."""
+
+    def __init__(self, cache: HashCache, looked_at: int, store: Store | None) -> None:
+        self._looked_at = looked_at
+        self._store = store
+        self.batches = Batches(cache.remember_files)
         #: files hashed but not remembered (written too recently to trust)
         self.untrusted = 0
 
     def __call__(self, entry: FileEntry, md5: str) -> None:
         if self._store is not None:
             self._store(entry, md5)
-        with self._lock:
-            if not _trusted_identity(entry, self._looked_at):
-                self.untrusted += 1
-                return
-            self._rows.append((entry, md5))
-            if len(self._rows) < self.BATCH:
-                return
-            rows, self._rows = self._rows, []
-        self._cache.remember_files(rows)
-
-    def flush(self) -> None:
-        with self._lock:
-            rows, self._rows = self._rows, []
-        self._cache.remember_files(rows)
+        if _trusted_identity(entry, self._looked_at):
+            self.batches.add(entry, md5)
+        else:
+            self.untrusted += 1  # a lost update between threads still leaves it above 0
 
 
 def _hash_single(
