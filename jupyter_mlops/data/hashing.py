@@ -674,7 +674,8 @@ def md5sum_many(
 def _md5sum_batches(files: list[FileEntry]) -> Iterable[tuple[str, list[FileEntry]]]:
     """``(folder, files)`` runs of files in the same data folder whose relative names
     together stay under ``MD5SUM_ARGS`` bytes, in order."""
-    cwd, batch, size = "", [], 0
+    cwd, size = "", 0
+    batch: list[FileEntry] = []
     for f in files:
         folder = f.path[: len(f.path) - len(f.rel)]
         if batch and (folder != cwd or size + len(f.rel) > MD5SUM_ARGS):
@@ -705,11 +706,12 @@ def _md5sum_batch(
     except OSError:  # no md5sum here
         return found
     assert proc.stdout is not None
+    out = proc.stdout.fileno()
     expected = iter(files)
     rest = b""
     pending = 0
     try:
-        while chunk := proc.stdout.read1(1 << 16):
+        while chunk := os.read(out, 1 << 16):
             *records, rest = (rest + chunk).split(b"\0")
             for record in records:
                 f = next(expected, None)
