@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..errors import MlopsError
 from . import gitutil
@@ -18,6 +20,22 @@ from .hashing import Hashed, NeedsDvc, Progress, hash_path
 from .journal import project_lock
 from .models import PathSnapshot, SnapshotResult
 from .transfers import _push
+
+
+@dataclass
+class _Added:
+    """What one path's snapshot wrote, by the fast path or by ``dvc add``."""
+
+    md5: str
+    size: int | None
+    nfiles: int | None
+    #: a new version (or the first): the journal records it
+    changed: bool
+    method: Literal["fast", "dvc"]
+    cache: str
+    to_stage: list[Path]
+    hashed_bytes: int = 0
+    hashed_files: int = 0
 
 
 class Snapshots(DataCore):
@@ -165,17 +183,53 @@ class Snapshots(DataCore):
         old = project.read_out(target.dvcfile)
         if old is not None and old.path != target.path.name:
             raise BadData(f"{_rel(target.dvcfile, self.root)} tracks {old.path!r}, not this path.")
+        added = self._add(project, git_top, target, old, progress)
+        if added.changed:
+            self.journal.append(
+                "snapshot",
+                path=target.rel,
+                md5=added.md5,
+                size=added.size,
+                nfiles=added.nfiles,
+                message=message,
+                previous=old.md5 if old else None,
+            )
+        return (
+            PathSnapshot(
+                path=target.rel,
+                dvc_file=_rel(target.dvcfile, self.root),
+                md5=added.md5,
+                size=added.size or 0,
+                nfiles=added.nfiles,
+                changed=added.changed,
+                previous_md5=old.md5 if old else None,
+                method=added.method,
+                cache=added.cache,
+                hashed_bytes=added.hashed_bytes,
+                hashed_files=added.hashed_files,
+                seconds=round(time.perf_counter() - started, 3),
+            ),
+            added.to_stage,
+        )
+
+    def _add(
+        self,
+        project: DvcProject,
+        git_top: Path | None,
+        target: Target,
+        old: DvcOut | None,
+        progress: Progress,
+    ) -> _Added:
+        """The fast path where it applies, else DVC's own ``dvc add``."""
         if (old is None or old.plain) and not self._ignore_rules(project, target.path):
             try:
                 # DVC's lock from the first byte read: files go into the cache as they are
                 # hashed, and a `dvc gc` must not see them before the .dvc file does.
                 with project.locked():
-                    return self._fast_snapshot(
-                        project, git_top, target, old, message, started, progress
-                    )
+                    return self._fast_snapshot(project, git_top, target, old, progress)
             except NeedsDvc:
                 pass
-        return self._dvc_add(project, git_top, target, old, message, started, progress)
+        return self._dvc_add(project, git_top, target, old, progress)
 
     def _fast_snapshot(
         self,
@@ -183,18 +237,16 @@ class Snapshots(DataCore):
         git_top: Path | None,
         target: Target,
         old: DvcOut | None,
-        message: str | None,
-        started: float,
         progress: Progress,
-    ) -> tuple[PathSnapshot, list[Path]]:
+    ) -> _Added:
         """DVC's ``add``, written by us: the hashes, the cache objects and the .dvc file
         exactly as DVC writes them (checked against DVC in the tests)."""
         hashed, method = self._hash_and_store(project, target, progress)
-        # From here on no cancellation: the .dvc file, .gitignore, state and journal
-        # are written together.
+        # From here on no cancellation: the .dvc file, the .gitignore entry and (by
+        # _snapshot_one) the journal line are written together.
         progress.begin("writing", 0, "files")
-        changed = _differs(old, hashed)
-        if changed:
+        differs = _differs(old, hashed)
+        if differs:
             project.write_out(
                 target.dvcfile,
                 target.path.name,
@@ -207,36 +259,20 @@ class Snapshots(DataCore):
         to_stage: list[Path] = []
         if git_top is not None:
             gitignore = project.git_ignore(git_top, target.path)
-            if changed or gitignore is not None or old is None:
+            if differs or gitignore is not None or old is None:
                 to_stage.append(target.dvcfile)
             if gitignore is not None:
                 to_stage.append(gitignore)
-        if changed or old is None:
-            self.journal.append(
-                "snapshot",
-                path=target.rel,
-                md5=hashed.md5,
-                size=hashed.size,
-                nfiles=hashed.nfiles,
-                message=message,
-                previous=old.md5 if old else None,
-            )
-        return (
-            PathSnapshot(
-                path=target.rel,
-                dvc_file=_rel(target.dvcfile, self.root),
-                md5=hashed.md5,
-                size=hashed.size,
-                nfiles=hashed.nfiles,
-                changed=changed,
-                previous_md5=old.md5 if old else None,
-                method="fast",
-                cache=method,
-                hashed_bytes=hashed.hashed_bytes,
-                hashed_files=hashed.hashed_files,
-                seconds=round(time.perf_counter() - started, 3),
-            ),
-            to_stage,
+        return _Added(
+            md5=hashed.md5,
+            size=hashed.size,
+            nfiles=hashed.nfiles,
+            changed=differs,
+            method="fast",
+            cache=method,
+            to_stage=to_stage,
+            hashed_bytes=hashed.hashed_bytes,
+            hashed_files=hashed.hashed_files,
         )
 
     def _hash_and_store(
@@ -293,46 +329,22 @@ class Snapshots(DataCore):
         git_top: Path | None,
         target: Target,
         old: DvcOut | None,
-        message: str | None,
-        started: float,
         progress: Progress,
-    ) -> tuple[PathSnapshot, list[Path]]:
+    ) -> _Added:
         """DVC's own ``dvc add``, for what the fast path leaves to it."""
         progress.begin("dvc add", 0, "files")
         project.dvc_add(target.path)
         new = project.read_out(target.dvcfile)
         if new is None or not new.md5:
             raise DvcError(f"dvc add wrote no .dvc file for {target.rel}.")
-        changed = old is None or old.md5 != new.md5
-        if changed:
-            self.journal.append(
-                "snapshot",
-                path=target.rel,
-                md5=new.md5,
-                size=new.size,
-                nfiles=new.nfiles,
-                message=message,
-                previous=old.md5 if old else None,
-            )
-        to_stage = []
-        if git_top is not None:
-            to_stage = [target.dvcfile, target.path.parent / ".gitignore"]
-        return (
-            PathSnapshot(
-                path=target.rel,
-                dvc_file=_rel(target.dvcfile, self.root),
-                md5=new.md5,
-                size=new.size or 0,
-                nfiles=new.nfiles,
-                changed=changed,
-                previous_md5=old.md5 if old else None,
-                method="dvc",
-                cache=",".join(project.config.cache_types),
-                hashed_bytes=0,
-                hashed_files=0,
-                seconds=round(time.perf_counter() - started, 3),
-            ),
-            to_stage,
+        return _Added(
+            md5=new.md5,
+            size=new.size,
+            nfiles=new.nfiles,
+            changed=old is None or old.md5 != new.md5,
+            method="dvc",
+            cache=",".join(project.config.cache_types),
+            to_stage=[target.dvcfile, target.path.parent / ".gitignore"] if git_top else [],
         )
 
     def _check_nested(self, hashed: Hashed, target: Target) -> None:
