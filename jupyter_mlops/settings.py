@@ -9,6 +9,7 @@ everywhere, as MLflow users expect.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,24 @@ def sqlite_file(uri: str) -> str | None:
     return str(Path(urlsplit(uri).path).resolve())
 
 
+def _secret_key(key: str) -> bool:
+    return any(s in key.lower() for s in _SECRET_QUERY_KEYS)
+
+
+def without_credentials(uri: str) -> str:
+    """``uri`` as it may be written into a job, an image or a manifest: without the
+    ``user:password@`` of its netloc and without secret-looking query values, the rest as
+    it was (it still names the place; the credentials come from where the job runs)."""
+    uri = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", uri, flags=re.IGNORECASE)
+    head, mark, rest = uri.partition("?")
+    query, hash_mark, fragment = rest.partition("#")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not mark or not any(_secret_key(k) for k, _ in pairs):
+        return uri
+    kept = urlencode([(k, v) for k, v in pairs if not _secret_key(k)])
+    return head + (f"?{kept}" if kept else "") + hash_mark + fragment
+
+
 def mask_uri(uri: str) -> str:
     """Hide credentials in a URI: the password in the netloc and secret-looking query values."""
     try:
@@ -113,9 +132,7 @@ def mask_uri(uri: str) -> str:
     except ValueError:
         return "***"
     netloc = parts.netloc
-    secret_query = any(
-        any(s in key.lower() for s in _SECRET_QUERY_KEYS) for key, _ in parse_qsl(parts.query)
-    )
+    secret_query = any(_secret_key(key) for key, _ in parse_qsl(parts.query))
     if "@" not in netloc and not secret_query:
         return uri
     if "@" in netloc:
@@ -126,10 +143,7 @@ def mask_uri(uri: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode(
-            [
-                (k, "***" if any(s in k.lower() for s in _SECRET_QUERY_KEYS) else v)
-                for k, v in pairs
-            ],
+            [(k, "***" if _secret_key(k) else v) for k, v in pairs],
             safe="*",
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -143,6 +143,19 @@ def test_data_the_dvc_target_links_is_not_pinned(project: Path) -> None:
     assert json.loads((job / "job.json").read_text())["data"] == []
 
 
+def test_a_remote_url_s_credentials_stay_out_of_the_job(project: Path) -> None:
+    url = "https://ci:hunter2@dvc.example.com/store?token=s3cr3t&region=eu"
+    dvc(project, "remote", "add", "-f", "-d", "storage", url)
+    job = export_notebook(project / "train.ipynb", targets=["docker"])
+    pins = json.loads((job / "job.json").read_text())["data"]
+    assert [p["url"] for p in pins] == ["https://dvc.example.com/store?region=eu"]
+    for written in job.rglob("*"):
+        if written.is_file():
+            text = written.read_bytes()
+            assert b"hunter2" not in text, written
+            assert b"s3cr3t" not in text, written
+
+
 def test_untracked_data_and_projects_without_dvc_have_no_pins(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.csv").write_text(V1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops.settings import mask_uri, resolve
+from jupyter_mlops.settings import mask_uri, resolve, without_credentials
 
 SERVER = "http://tracking.example.com:5000"
 OTHER = "https://mlflow.other.example.com"
@@ -153,3 +153,22 @@ def test_mask_uri_hides_credentials(uri, expected):
 )
 def test_mask_uri_leaves_uris_without_credentials_untouched(uri):
     assert mask_uri(uri) == uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("https://user:pw@dvc.example.com/store", "https://dvc.example.com/store"),
+        ("ssh://me@host:2222/srv/dvc", "ssh://host:2222/srv/dvc"),
+        ("https://host/s?token=abc&region=eu", "https://host/s?region=eu"),
+        ("https://u:p@host/s?sig=x&api_key=y#part", "https://host/s#part"),
+        ("https://host/s?region=eu&versioned=", "https://host/s?region=eu&versioned="),
+        ("s3://bucket/path", "s3://bucket/path"),
+        ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
+        ("/mnt/dvc-remote", "/mnt/dvc-remote"),
+    ],
+)
+def test_without_credentials_is_what_a_job_may_carry(uri, expected):
+    """What goes into job.json, the job's README and its lineage: no password, token or
+    signature, and the place still named."""
+    assert without_credentials(uri) == expected

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import InvalidInput, MlopsError
+from ..settings import without_credentials
 
 #: The DVC entry keys a pin keeps (what ``dvc add`` writes for an output).
 _ENTRY_KEYS = ("md5", "size", "nfiles", "hash")
@@ -92,11 +92,6 @@ def _default_remote(config: Any) -> tuple[str | None, str | None]:
     name = config.get("core", {}).get("remote")
     url = config.get("remote", {}).get(name, {}).get("url") if name else None
     return name, without_credentials(str(url)) if url else None
-
-
-def without_credentials(url: str) -> str:
-    """``url`` without the ``user:password@`` part: never copied into a job or an image."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url, flags=re.IGNORECASE)
 
 
 def ensure_pinned_data(

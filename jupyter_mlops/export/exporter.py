@@ -29,8 +29,9 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import Conflict, InvalidInput
+from ..settings import without_credentials
 from . import files, requirements
-from .datapins import find_pins, without_credentials
+from .datapins import find_pins
 from .deploy import Deployment
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
