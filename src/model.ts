@@ -3,7 +3,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlopsClient } from './api/client';
-import { MlopsApiError } from './api/request';
+import { MlopsApiError, asApiError } from './api/request';
 import type { ExperimentSummary, StatusResponse } from './api/types';
 import { FRONTEND_VERSION, versionsMatch } from './version';
 
@@ -184,11 +184,4 @@ export class MlopsModel implements IDisposable {
   private _poll: Poll;
   private _started = false;
   private _isDisposed = false;
-}
-
-function asApiError(error: unknown): MlopsApiError {
-  if (error instanceof MlopsApiError) {
-    return error;
-  }
-  return new MlopsApiError(String(error), 0, 'client_error');
 }

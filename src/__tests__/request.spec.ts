@@ -1,4 +1,9 @@
-import { errorFromResponse, queryString } from '../api/request';
+import {
+  MlopsApiError,
+  asApiError,
+  errorFromResponse,
+  queryString
+} from '../api/request';
 
 describe('errorFromResponse', () => {
   it('keeps the server message and code', () => {
@@ -51,5 +56,22 @@ describe('queryString', () => {
       queryString({ search: 'a b&c', max_results: 10, x: undefined })
     ).toBe('?search=a+b%26c&max_results=10');
     expect(queryString({ a: null })).toBe('');
+  });
+});
+
+describe('asApiError', () => {
+  it('keeps an API error as it is', () => {
+    const error = new MlopsApiError('gone', 404, 'no_such_job');
+    expect(asApiError(error)).toBe(error);
+  });
+
+  it('turns anything else into a client error with its message', () => {
+    const fromError = asApiError(new TypeError('Failed to fetch'));
+    expect([fromError.message, fromError.status, fromError.code]).toEqual([
+      'Failed to fetch',
+      0,
+      'client_error'
+    ]);
+    expect(asApiError('boom').message).toBe('boom');
   });
 });

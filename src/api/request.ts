@@ -23,6 +23,18 @@ export class MlopsApiError extends Error {
   }
 }
 
+/**
+ * Any failure as an MlopsApiError (code `client_error` when it did not come from the
+ * server: a network failure, a bug), so every view shows errors one way.
+ */
+export function asApiError(reason: unknown): MlopsApiError {
+  if (reason instanceof MlopsApiError) {
+    return reason;
+  }
+  const message = reason instanceof Error ? reason.message : String(reason);
+  return new MlopsApiError(message, 0, 'client_error');
+}
+
 function isParameterError(value: unknown): value is ParameterError {
   const item = value as ParameterError | null;
   return (

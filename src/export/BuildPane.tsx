@@ -9,7 +9,7 @@ import {
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError } from '../api/request';
+import { asApiError } from '../api/request';
 import type { JobBuild, JobInfo } from '../api/types';
 import {
   IBuildState,
@@ -167,10 +167,7 @@ export function BuildPane(props: IBuildPaneProps): JSX.Element {
       }
     } catch (error) {
       if (!controller.signal.aborted) {
-        const failure =
-          error instanceof MlopsApiError
-            ? error
-            : new MlopsApiError(String(error), 0, 'client_error');
+        const failure = asApiError(error);
         setState(previous =>
           failedBuild(previous, failure.message, failure.code)
         );

@@ -11,7 +11,7 @@ import {
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError } from '../api/request';
+import { MlopsApiError, asApiError } from '../api/request';
 import type { JobExecution } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { durationText } from '../components/RunsView';
@@ -123,11 +123,7 @@ export function ExecutionView(props: IExecutionViewProps): JSX.Element {
         }
       } catch (reason) {
         if (!cancelled) {
-          setError(
-            reason instanceof MlopsApiError
-              ? reason
-              : new MlopsApiError(String(reason), 0, 'client_error')
-          );
+          setError(asApiError(reason));
         }
       }
     }, EXECUTION_POLL_MS);
@@ -150,11 +146,7 @@ export function ExecutionView(props: IExecutionViewProps): JSX.Element {
     try {
       update(await client.stopJobExecution(id));
     } catch (reason) {
-      setError(
-        reason instanceof MlopsApiError
-          ? reason
-          : new MlopsApiError(String(reason), 0, 'client_error')
-      );
+      setError(asApiError(reason));
     } finally {
       setStopping(false);
     }

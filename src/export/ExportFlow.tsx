@@ -3,7 +3,7 @@ import { Button, checkIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError } from '../api/request';
+import { MlopsApiError, asApiError } from '../api/request';
 import type { ExportTargetInfo, JobInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { ExportForm } from './ExportForm';
@@ -37,17 +37,6 @@ function Elapsed(props: { since: number }): JSX.Element {
     return () => window.clearInterval(timer);
   }, []);
   return <>{Math.max(0, Math.round((now - props.since) / 1000))} s</>;
-}
-
-/** An error of any kind as an MlopsApiError. */
-function asApiError(reason: unknown): MlopsApiError {
-  return reason instanceof MlopsApiError
-    ? reason
-    : new MlopsApiError(
-        (reason as Error)?.message ?? String(reason),
-        0,
-        'client_error'
-      );
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError } from '../api/request';
+import { MlopsApiError, asApiError } from '../api/request';
 import type { JobExecution, JobInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { ExecutionView } from './ExecutionView';
@@ -250,10 +250,7 @@ export function RunPane(props: IRunPaneProps): JSX.Element {
       setExecution(started);
       props.onChanged();
     } catch (reason) {
-      const error =
-        reason instanceof MlopsApiError
-          ? reason
-          : new MlopsApiError(String(reason), 0, 'client_error');
+      const error = asApiError(reason);
       if (error.code === 'invalid_parameters' && error.parameters.length) {
         // Each problem beside its parameter; the others (a parameter the form does not
         // have) in the error card.

@@ -3,7 +3,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError } from '../api/request';
+import { MlopsApiError, asApiError } from '../api/request';
 import type { JobExecution, JobInfo } from '../api/types';
 
 /** How often the list is refreshed while one of its executions runs, in milliseconds. */
@@ -91,10 +91,7 @@ export class JobsModel implements IDisposable {
       }
     } catch (error) {
       if (ticket === this._ticket) {
-        this._error =
-          error instanceof MlopsApiError
-            ? error
-            : new MlopsApiError(String(error), 0, 'client_error');
+        this._error = asApiError(error);
       }
     } finally {
       this._pending--;

@@ -3,7 +3,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError } from '../api/request';
+import { MlopsApiError, asApiError } from '../api/request';
 import type { RunSummary } from '../api/types';
 
 /** Quick filters that add a status condition to the user's filter. */
@@ -222,10 +222,7 @@ export class RunsModel implements IDisposable {
       this._error = null;
     } catch (error) {
       if (ticket === this._ticket) {
-        this._error =
-          error instanceof MlopsApiError
-            ? error
-            : new MlopsApiError(String(error), 0, 'client_error');
+        this._error = asApiError(error);
       }
     } finally {
       if (ticket === this._ticket) {
