@@ -13,6 +13,7 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int, Unicode, default
 
+from . import redact
 from . import settings as settings_mod
 from ._version import __version__
 from .data.service import DataService
@@ -112,7 +113,7 @@ class MlopsApp(ExtensionApp):
         self.log.info(
             "jupyter-mlops %s: tracking to %s",
             __version__,
-            settings_mod.mask_uri(self.settings_resolved.tracking_uri),
+            redact.mask(self.settings_resolved.tracking_uri),
         )
 
     def initialize_handlers(self) -> None:

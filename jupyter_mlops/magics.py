@@ -20,6 +20,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from . import redact
 from . import settings as settings_mod
 from .services.tracking import uri_kind
 
@@ -86,6 +87,8 @@ class MlopsMagics(Magics):
         try:
             with tracker:
                 value = self._execute(code, last)
+                if not quiet:
+                    tracker.show(value)  # a figure left as the cell's value
             return None if quiet else value
         finally:
             if not args.no_card:
@@ -166,7 +169,7 @@ class MlopsMagics(Magics):
         s = self.settings
         info = {
             "project_root": str(s.root_dir),
-            "tracking_uri": settings_mod.mask_uri(s.tracking_uri),
+            "tracking_uri": redact.mask(s.tracking_uri),
             "store": uri_kind(s),
             "artifact_location": s.artifact_location,
         }

@@ -9,20 +9,17 @@ everywhere, as MLflow users expect.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 #: Folder, inside the project root, that holds the embedded store and other local state.
 STATE_DIR_NAME = ".mlops"
 ENV_ROOT = "JUPYTER_MLOPS_ROOT"
 ENV_TRACKING_URI = "JUPYTER_MLOPS_TRACKING_URI"
 ENV_ARTIFACT_LOCATION = "JUPYTER_MLOPS_ARTIFACT_LOCATION"
-
-_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "token", "secret", "key", "signature", "sig")
 
 
 @dataclass(frozen=True)
@@ -105,45 +102,3 @@ def sqlite_file(uri: str) -> str | None:
     if not uri.startswith("sqlite:"):
         return None
     return str(Path(urlsplit(uri).path).resolve())
-
-
-def _secret_key(key: str) -> bool:
-    return any(s in key.lower() for s in _SECRET_QUERY_KEYS)
-
-
-def without_credentials(uri: str) -> str:
-    """``uri`` as it may be written into a job, an image or a manifest: without the
-    ``user:password@`` of its netloc and without secret-looking query values, the rest as
-    it was (it still names the place; the credentials come from where the job runs)."""
-    uri = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", uri, flags=re.IGNORECASE)
-    head, mark, rest = uri.partition("?")
-    query, hash_mark, fragment = rest.partition("#")
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not mark or not any(_secret_key(k) for k, _ in pairs):
-        return uri
-    kept = urlencode([(k, v) for k, v in pairs if not _secret_key(k)])
-    return head + (f"?{kept}" if kept else "") + hash_mark + fragment
-
-
-def mask_uri(uri: str) -> str:
-    """Hide credentials in a URI: the password in the netloc and secret-looking query values."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "***"
-    netloc = parts.netloc
-    secret_query = any(_secret_key(key) for key, _ in parse_qsl(parts.query))
-    if "@" not in netloc and not secret_query:
-        return uri
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if _secret_key(k) else v) for k, v in pairs],
-            safe="*",
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -22,10 +22,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import ServiceUnavailable
-from .settings import mask_uri
+from .redact import base_url, mask
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -62,7 +62,7 @@ def check_server(uri: str, timeout: float) -> None:
     """Raise ServiceUnavailable unless the tracking server at ``uri`` answers its health check."""
     if time.monotonic() - _healthy.get(uri, -HEALTH_TTL) < HEALTH_TTL:
         return
-    url = _without_credentials(uri) + "/health"
+    url = base_url(uri) + "/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - http(s) only
             if answer.status == 200:
@@ -72,18 +72,19 @@ def check_server(uri: str, timeout: float) -> None:
     except (urllib.error.URLError, OSError) as exc:
         reason = str(getattr(exc, "reason", exc))
     raise ServiceUnavailable(
-        f"The MLflow tracking server at {mask_uri(uri)} does not answer ({reason}). "
+        f"The MLflow tracking server at {mask(uri)} does not answer ({reason}). "
         "Start it or check MLFLOW_TRACKING_URI, then retry."
     )
 
 
-def _without_credentials(uri: str) -> str:
-    """``uri`` without ``user:password@``, query or trailing slash. MLflow's client sends a
-    URI's credentials as basic auth, but urllib would take them for part of the host name
-    (and ``/health`` needs none)."""
-    parts = urlsplit(uri)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+def mlflow_uri(uri: str) -> str:
+    """``uri`` as MLflow's client can use it: a tracking server's URI without its query and
+    fragment (MLflow appends its API paths to the URI, so ``http://host?token=x`` would
+    send every request to ``/?token=x/api/...``). Its ``user:password@`` stays: MLflow's
+    client sends it as basic auth."""
+    if not is_server_uri(uri):
+        return uri
+    return uri.partition("#")[0].partition("?")[0]
 
 
 def client(
@@ -101,7 +102,7 @@ def client(
 
         db = sqlite_path(tracking_uri)
         if db is None:
-            made = MlflowClient(tracking_uri=tracking_uri)
+            made = MlflowClient(tracking_uri=mlflow_uri(tracking_uri))
         else:
             with _file_lock(db.with_name(db.name + ".lock")):
                 _prepare_sqlite(tracking_uri, db, artifact_root)

@@ -1,11 +1,10 @@
-"""Settings resolution (environment > configuration > embedded default) and URI masking."""
+"""Settings resolution (environment > configuration > embedded default); the URI scrubber
+is tested in test_redact.py."""
 
 from __future__ import annotations
 
-import pytest
-
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops.settings import mask_uri, resolve, without_credentials
+from jupyter_mlops.settings import resolve
 
 SERVER = "http://tracking.example.com:5000"
 OTHER = "https://mlflow.other.example.com"
@@ -104,71 +103,3 @@ def test_kernel_environment_omits_an_unset_artifact_location(tmp_path):
         settings_mod.ENV_ROOT: str(tmp_path.resolve()),
         settings_mod.ENV_TRACKING_URI: SERVER,
     }
-
-
-@pytest.mark.parametrize(
-    ("uri", "expected"),
-    [
-        ("http://alice:s3cret@mlflow.example.com:5000", "http://alice:***@mlflow.example.com:5000"),
-        (
-            "postgresql://mlflow:pa55word@db.example.com:5432/mlflow",
-            "postgresql://mlflow:***@db.example.com:5432/mlflow",
-        ),
-        # A password holding '@' is still hidden entirely.
-        ("https://bob:p@ss@host.example.com/", "https://bob:***@host.example.com/"),
-        # A bare token in the user part is a secret too.
-        ("https://ghp_abcdef123456@host.example.com", "https://***@host.example.com"),
-        (
-            "https://host.example.com/api?token=abc123&experiment=7",
-            "https://host.example.com/api?token=***&experiment=7",
-        ),
-        (
-            "https://host.example.com/?Access_Token=abc123",
-            "https://host.example.com/?Access_Token=***",
-        ),
-        (
-            "https://host.example.com/?sig=abc&password=x",
-            "https://host.example.com/?sig=***&password=***",
-        ),
-    ],
-)
-def test_mask_uri_hides_credentials(uri, expected):
-    assert mask_uri(uri) == expected
-
-
-@pytest.mark.parametrize(
-    "uri",
-    [
-        "sqlite:////tmp/project/.mlops/mlflow.db",
-        "sqlite:////tmp/project/.mlops/mlflow.db?timeout=60",
-        "sqlite:///relative/mlflow.db",
-        "sqlite:////home/me@work/mlflow.db",
-        "file:///tmp/mlruns",
-        "http://127.0.0.1:5000",
-        "https://mlflow.example.com/path?experiment=3",
-        "databricks",
-        "/plain/path/mlruns",
-        "",
-    ],
-)
-def test_mask_uri_leaves_uris_without_credentials_untouched(uri):
-    assert mask_uri(uri) == uri
-
-
-@pytest.mark.parametrize(
-    ("uri", "expected"),
-    [
-        ("https://user:pw@dvc.example.com/store", "https://dvc.example.com/store"),
-        ("ssh://me@host:2222/srv/dvc", "ssh://host:2222/srv/dvc"),
-        ("https://host/s?token=abc&region=eu", "https://host/s?region=eu"),
-        ("https://u:p@host/s?sig=x&api_key=y#part", "https://host/s#part"),
-        ("https://host/s?region=eu&versioned=", "https://host/s?region=eu&versioned="),
-        ("s3://bucket/path", "s3://bucket/path"),
-        ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
-        ("/mnt/dvc-remote", "/mnt/dvc-remote"),
-    ],
-)
-def test_without_credentials_is_what_a_job_may_carry(uri, expected):
-    """What goes into job.json, the job's README and its lineage: no password, token or
-    signature, and the place still named."""
-    assert without_credentials(uri) == expected

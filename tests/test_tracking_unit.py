@@ -167,11 +167,6 @@ def test_git_state_outside_a_repository(tmp_path: Path):
     assert capture.git_state(str(tmp_path)).tags == {}
 
 
-def test_strip_credentials():
-    assert capture._strip_credentials("https://u:p@host/x.git") == "https://host/x.git"
-    assert capture._strip_credentials("git@host:x.git") == "git@host:x.git"
-
-
 # -- spool ------------------------------------------------------------------------------------
 def _record(**kwargs) -> RunRecord:
     defaults = {"tracking_uri": "sqlite:///x.db", "experiment": "e", "run_name": "r"}

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..settings import mask_uri
+from ..redact import mask
 from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy, one_line
 from .hashing import Batches, FileEntry, Progress, stat_mtime
 
@@ -175,7 +175,7 @@ class DvcProject:
             types = [t.strip() for t in types.split(",") if t.strip()]
         remotes = {}
         for name, options in conf.get("remote", {}).items():
-            remotes[name] = mask_uri(str(options.get("url", "")))
+            remotes[name] = mask(str(options.get("url", "")))
         return DvcConfig(
             cache_dir=cache_dir,
             cache_types=list(types),

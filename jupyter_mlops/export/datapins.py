@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import InvalidInput, MlopsError
-from ..settings import without_credentials
+from ..redact import without_credentials
 
 #: The DVC entry keys a pin keeps (what ``dvc add`` writes for an output).
 _ENTRY_KEYS = ("md5", "size", "nfiles", "hash")

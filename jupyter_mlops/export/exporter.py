@@ -29,7 +29,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import Conflict, InvalidInput
-from ..settings import without_credentials
+from ..redact import without_credentials
 from . import files, requirements
 from .datapins import find_pins
 from .deploy import Deployment

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from .. import store
 from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable
 from ..models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
-from ..settings import Settings, mask_uri
+from ..redact import base_url, mask
+from ..settings import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -69,7 +69,7 @@ class TrackingService:
         except Exception as exc:  # any store failure is reported, not raised
             reachable, error = False, _one_line(exc)
         return TrackingStatus(
-            uri=mask_uri(self.settings.tracking_uri),
+            uri=mask(self.settings.tracking_uri),
             kind=kind,
             source=self.settings.source,
             reachable=reachable,
@@ -93,9 +93,7 @@ class TrackingService:
                 found.append(_summary(experiment, count, capped))
                 if len(found) >= query.max_results:
                     break
-        return ExperimentsResponse(
-            tracking_uri=mask_uri(self.settings.tracking_uri), experiments=found
-        )
+        return ExperimentsResponse(tracking_uri=mask(self.settings.tracking_uri), experiments=found)
 
     def _experiments(self, view: int) -> Iterator[Any]:
         token = None
@@ -135,14 +133,9 @@ class TrackingService:
 
 
 def _http_base(uri: str) -> str | None:
-    """An http(s) tracking URI without credentials, query or trailing slash; None for any
-    other scheme. MLflow's client sends a URI's ``user:password@`` as basic auth, but urllib
-    would take it for part of the host name, and ``/health`` needs no credentials."""
-    parts = urlsplit(uri)
-    if parts.scheme.lower() not in ("http", "https"):
-        return None
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    """An http(s) tracking server's address (``redact.base_url``); None for any other
+    scheme."""
+    return base_url(uri) if store.is_server_uri(uri) else None
 
 
 def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary:

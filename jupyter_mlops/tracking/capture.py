@@ -3,8 +3,8 @@
 Two kinds of capture:
 
 - on the kernel's main thread, cheap and at the cell's end: the names a cell assigned and
-  their simple values, final metric values, the figures it drew, the cell source and the
-  execution history;
+  their simple values, final metric values, the cell source and the execution history
+  (the figures it showed: ``figures.py``);
 - in a background thread, the lineage: git commit, branch, dirty state and diff, package
   versions, and the version of each data path (DVC's hash, or a content hash).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import io
 import json
 import numbers
 import os
@@ -22,12 +21,13 @@ import platform
 import posixpath
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..redact import without_credentials
 
 #: Simple values longer than this are not parameters (MLflow's limit is 6000).
 MAX_PARAM_CHARS = 500
@@ -182,30 +182,6 @@ def execution_history(namespace: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-# -- figures ------------------------------------------------------------------------------
-def open_figures() -> set[int]:
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    return set(pyplot.get_fignums()) if pyplot is not None else set()
-
-
-def new_figures_png(before: set[int]) -> list[tuple[str, bytes]]:
-    """PNG images of the matplotlib figures opened since ``before``."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is None:
-        return []
-    images = []
-    for number in pyplot.get_fignums():
-        if number in before:
-            continue
-        figure = pyplot.figure(number)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-        label = figure.get_label() or f"figure-{number}"
-        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)[:60]
-        images.append((f"{safe}.png", buffer.getvalue()))
-    return images
-
-
 # -- lineage (captured by the deliverer) -------------------------------------------------
 @dataclass
 class Lineage:
@@ -234,7 +210,7 @@ def git_state(cwd: str) -> Lineage:
         found.tags["mlflow.source.git.branch"] = branch.strip()
     remote = _git(cwd, "config", "--get", "remote.origin.url")
     if remote:
-        found.tags["mlflow.source.git.repoURL"] = _strip_credentials(remote.strip())
+        found.tags["mlflow.source.git.repoURL"] = without_credentials(remote.strip())
     status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
     dirty = bool(status and status.strip())
     found.tags["jupyter_mlops.git.dirty"] = str(dirty).lower()
@@ -243,13 +219,6 @@ def git_state(cwd: str) -> Lineage:
         data = diff.encode()[:MAX_DIFF_BYTES]
         found.artifacts["lineage/git.diff"] = data
     return found
-
-
-def _strip_credentials(url: str) -> str:
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://{rest.split('@', 1)[1]}"
-    return url
 
 
 _packages: tuple[float, str] | None = None

@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 import os
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
+from ..redact import base_url
 from .delivery import Outcome
 from .spool import RunRecord
 
@@ -29,9 +30,7 @@ def ui_run_url(tracking_uri: str, experiment_id: str | None, run_id: str | None)
     saved in the notebook."""
     if not run_id or not experiment_id or not tracking_uri.startswith(("http://", "https://")):
         return None
-    parts = urlsplit(tracking_uri)
-    base = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{base_url(tracking_uri)}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def panel_run_url(run_id: str | None) -> str | None:

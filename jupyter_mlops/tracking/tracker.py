@@ -26,6 +26,7 @@ from .. import store
 from ..errors import InvalidInput, MlopsError
 from . import capture
 from .delivery import RUN_KEY_TAG, experiment_id_for
+from .figures import FigureCapture
 from .session import TrackingSession, default_session
 from .spool import RunRecord, now_ms, serialise
 
@@ -69,7 +70,7 @@ class Tracker:
             tags=_base_tags(dict(tags or {}), self.notebook, source is not None),
         )
         self.error: BaseException | None = None
-        self._figures: set[int] = set()
+        self.figures = FigureCapture()
         self._fluent = False
         self._previous_uri: str | None = None
         self._started = 0.0
@@ -99,6 +100,10 @@ class Tracker:
     def set_tags(self, **tags: Any) -> None:
         self.record.tags.update({k: str(v) for k, v in tags.items()})
 
+    def show(self, value: Any) -> None:
+        """The value the cell shows as its result: a figure there is kept with the run."""
+        self.figures.add(value)
+
     # -- lifecycle ------------------------------------------------------------------------
     # The main thread only takes snapshots. The session's journal thread writes them (the
     # start, then the outcome with the cell's files) and wakes the delivery agent, a
@@ -106,7 +111,7 @@ class Tracker:
     # delivers. A process that dies after the cell leaves its outcome journaled.
     def __enter__(self) -> Tracker:
         self._started = time.perf_counter()
-        self._figures = capture.open_figures()
+        self.figures.start()
         if self._uses_mlflow():
             try:
                 self._start_fluent_run()
@@ -151,6 +156,7 @@ class Tracker:
             except Exception as error:  # the run is delivered from the journal all the same
                 record.tags["jupyter_mlops.fluent_error"] = _one_line(error)
         finally:
+            self.figures.unhook()
             # Even when an interrupt cuts the capture short: the run must not stay RUNNING.
             record.complete = True
             self.session.executor.submit(self._end, serialise(record), files)
@@ -193,8 +199,10 @@ class Tracker:
         except Exception as error:
             problems.append(f"parameters: {_one_line(error)}")
         try:
-            for name, png in capture.new_figures_png(self._figures):
-                files[f"figures/{name}"] = png
+            self.figures.stop()
+            shown, failures = self.figures.render()
+            files.update({f"figures/{name}": content for name, content in shown.items()})
+            problems += [f"figures: {_one_line(error)}" for error in failures]
         except Exception as error:
             problems.append(f"figures: {_one_line(error)}")
         if self.source is not None:
