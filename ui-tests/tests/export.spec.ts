@@ -51,15 +51,15 @@ test.describe('Export to Pipeline', () => {
     await page.notebook.openByPath(`${tmpPath}/${NOTEBOOK}`);
     await page.notebook.activate(NOTEBOOK);
 
-    // The toolbar button is declared in the settings schema (jupyter.lab.toolbars).
-    const button = page.locator(
-      '.jp-NotebookPanel-toolbar [data-jp-item-name="mlops-export"] button'
+    // The toolbar button is declared in the settings schema (jupyter.lab.toolbars),
+    // its name shown beside its icon.
+    const item = page.locator(
+      '.jp-NotebookPanel-toolbar [data-jp-item-name="mlops-export"]'
     );
+    const button = item.locator('button');
     await expect(button).toBeVisible();
-    await expect(button).toHaveAttribute(
-      'aria-label',
-      /Turn this notebook into a job/
-    );
+    await expect(item).toContainText('Export to Pipeline');
+    await expect(button).toHaveAttribute('aria-label', 'Export to Pipeline');
     await button.click();
 
     const dialog = page.locator('.jp-mlops-export-dialog');
