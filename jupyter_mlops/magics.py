@@ -11,6 +11,7 @@ import ast
 import os
 import posixpath
 import re
+import shlex
 import sys
 import types
 from collections import OrderedDict
@@ -18,7 +19,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import redact
 from . import settings as settings_mod
@@ -64,7 +65,7 @@ class MlopsMagics(Magics):
     def track(self, line: str, cell: str) -> Any:
         """Run the cell exactly as it would run untracked and record it as one MLflow run."""
         __tracebackhide__ = True
-        args = parse_argstring(self.track, line)
+        args = _parse(self.track, line)
         params = _names(args.params, "--params")
         metrics = _names(args.metrics, "--metrics")
         tags = _tags(args.tags)
@@ -165,7 +166,7 @@ class MlopsMagics(Magics):
     @line_magic
     def mlops(self, line: str) -> None:
         """Show where this kernel tracks runs and keeps project state."""
-        args = parse_argstring(self.mlops, line)
+        args = _parse(self.mlops, line)
         s = self.settings
         info = {
             "project_root": str(s.root_dir),
@@ -197,7 +198,7 @@ class MlopsMagics(Magics):
     def snapshot(self, line: str) -> None:
         """Snapshot data with DVC: a new version where the data changed, the .dvc files
         staged with git; runs tracked with ``%%track --data PATH`` link to the version."""
-        args = parse_argstring(self.snapshot, line)
+        args = _parse(self.snapshot, line)
         if not args.paths:
             raise UsageError("%snapshot: give at least one data path (%snapshot PATH...).")
         from .data.interactive import snapshot_in_kernel
@@ -215,6 +216,17 @@ class MlopsMagics(Magics):
             )
         except MlopsError as exc:
             raise UsageError(f"%snapshot: {exc.message}") from None
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """A magic's options, split as a shell splits words: quotes group and go away
+    (``-m "relabelled the cats"`` is the message ``relabelled the cats``; IPython's own
+    splitting would keep the quote marks)."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"{exc} in the options: {line.strip()}") from None
+    return magic.parser.parse_args(argv)
 
 
 def _names(text: str | None, option: str) -> list[str] | None:

@@ -360,3 +360,19 @@ def test_card_links_to_the_run_in_the_panel(monkeypatch):
     html = card.render(record, delivered)
     assert "href='/user/ann/lab?mlops-run=abc123'" in html
     assert "mlops-run" not in card.render(record, Outcome(record.key, "retry", None, None))
+
+
+# -- magics' option splitting -----------------------------------------------------------------
+def test_magic_options_are_split_as_a_shell_splits_them():
+    from IPython.core.error import UsageError
+
+    from jupyter_mlops.magics import MlopsMagics, _parse
+
+    args = _parse(MlopsMagics.snapshot, 'data.csv "my data/raw" -m "relabelled the cats" --push')
+    assert args.paths == ["data.csv", "my data/raw"]
+    assert args.message == "relabelled the cats"
+    assert _parse(MlopsMagics.snapshot, "data.csv -m 'it\"s fine'").message == 'it"s fine'
+    args = _parse(MlopsMagics.track, '--name "sgd baseline" --tags "team=ml ops"')
+    assert (args.name, args.tags) == ("sgd baseline", "team=ml ops")
+    with pytest.raises(UsageError, match="No closing quotation"):
+        _parse(MlopsMagics.snapshot, 'data.csv -m "unfinished')
