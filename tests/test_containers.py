@@ -321,6 +321,10 @@ def test_the_embedded_store_receives_the_run_of_a_container(small_project: Path)
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "not delivered" not in done.stdout + done.stderr
+    # The output notebook is named where it is: on the host, not in the container.
+    (output,) = (job / "output").glob("small-*.ipynb")
+    assert f"done; output notebook: {output}" in done.stdout, done.stdout
+    assert "/job/output" not in done.stdout + done.stderr
 
     from mlflow import MlflowClient
 
@@ -330,6 +334,7 @@ def test_the_embedded_store_receives_the_run_of_a_container(small_project: Path)
     (found,) = client.search_runs([experiment.experiment_id])
     assert found.info.status == "FINISHED"
     assert found.data.params == {"rounds": "3"}
+    assert found.data.tags["jupyter_mlops.job.output"] == str(output)
 
 
 def test_a_failed_build_names_its_step_and_keeps_the_log(

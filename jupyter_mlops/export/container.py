@@ -29,7 +29,14 @@ from ..errors import InvalidInput
 from ..tracking.spool import ENV_HOST
 from .build import engine, read_build
 from .docker import JOB_ROOT
-from .job import ENV_FLUSH_TIMEOUT, ENV_IMAGE_DIGEST, default_output, load_job, values_for
+from .job import (
+    ENV_FLUSH_TIMEOUT,
+    ENV_IMAGE_DIGEST,
+    ENV_OUTPUT_ON_HOST,
+    default_output,
+    load_job,
+    values_for,
+)
 
 #: Environment passed through to the job when set on the host (run-time configuration and
 #: credentials: never part of the image).
@@ -83,6 +90,10 @@ def run_in_container(
         host_output = Path(output or default_output(job)).absolute()
         in_container = str(PurePosixPath(_OUTPUT_IN_CONTAINER) / host_output.name)
     environment, volumes, user = _wiring(image_id=built.get("image_id"))
+    if host_output is not None:
+        # What the job says and records names the notebook where it ends up: on the host.
+        environment[ENV_OUTPUT_ON_HOST] = str(host_output)
+        on_output = _on_host(on_output, in_container, str(host_output))
     # Names the container's processes in the journal, so the host knows when they are gone.
     environment[ENV_HOST] = f"container-{uuid.uuid4().hex[:12]}"
     container = client.containers.create(
@@ -118,6 +129,12 @@ def run_in_container(
     if state is not None:
         _deliver(state, environment[ENV_HOST], on_output)
     return code
+
+
+def _on_host(on_output: Callable[[str], None], inside: str, host: str) -> Callable[[str], None]:
+    """``on_output`` with the output notebook's path in the container replaced by its path
+    on the host, where it is copied when the job ends."""
+    return lambda line: on_output(line.replace(inside, host))
 
 
 def _deliver(state: Path, container: str, on_output: Callable[[str], None]) -> None:

@@ -58,6 +58,9 @@ EXIT_FAILED = 3
 EXIT_NO_DATA = 4
 ENV_IMAGE_DIGEST = "JUPYTER_MLOPS_IMAGE_DIGEST"
 ENV_FLUSH_TIMEOUT = "JUPYTER_MLOPS_EXIT_FLUSH"
+#: Where the output notebook will be for whoever started the job, when it is not where the
+#: job writes it (``jupyter mlops run --in-container`` copies it out to the host).
+ENV_OUTPUT_ON_HOST = "JUPYTER_MLOPS_OUTPUT_ON_HOST"
 SOURCE_TAG = "jupyter_mlops.source"
 PROG = "jupyter-mlops job"
 
@@ -202,7 +205,7 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
     tags = {
         SOURCE_TAG: "job",
         "jupyter_mlops.job": job.name,
-        "jupyter_mlops.job.output": output,
+        "jupyter_mlops.job.output": os.environ.get(ENV_OUTPUT_ON_HOST) or output,
         "jupyter_mlops.job.notebook_sha256": str(source.get("sha256") or ""),
         "jupyter_mlops.job.git_commit": str(source.get("git_commit") or ""),
         "mlflow.source.git.commit": str(source.get("git_commit") or ""),
