@@ -24,6 +24,16 @@ class ParameterError(ApiModel):
     message: str = Field(description="The problem, naming the parameter.")
 
 
+class FieldError(ApiModel):
+    """One problem with one field of a request, and the field it is about."""
+
+    field: str = Field(
+        description="The field's dotted name in the request: a body field "
+        "('deployment.schedule', 'include.0'), a query or a path parameter ('page_token')."
+    )
+    message: str = Field(description="The problem, a sentence for people.")
+
+
 class ErrorBody(ApiModel):
     """What every 4xx/5xx answer of the API carries."""
 
@@ -33,4 +43,9 @@ class ErrorBody(ApiModel):
         default=None,
         description="With code 'invalid_parameters': each problem with the parameter it names, "
         "for a form to show beside its field ('message' joins them all).",
+    )
+    fields: list[FieldError] | None = Field(
+        default=None,
+        description="When the error concerns fields of the request: each problem with the "
+        "field it names, for a form to show beside that field ('message' says them all).",
     )

@@ -23,7 +23,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado.iostream import StreamClosedError
 
-from .errors import InvalidInput, MlopsError, NotFound
+from .errors import InvalidInput, MlopsError, NotFound, invalid_request, without_root
 from .export.build import BuildEvent
 from .models import (
     ArtifactList,
@@ -118,23 +118,23 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            raise InvalidInput(
-                _validation_message(exc, "Query parameter"), code="invalid_query"
+            raise invalid_request(
+                exc, "Query parameter", code="invalid_query", whole="The query"
             ) from exc
 
     def parse_path(self, model: type[M], **values: str) -> M:
         try:
             return model.model_validate(values)
         except ValidationError as exc:
-            raise InvalidInput(
-                _validation_message(exc, "Path parameter"), code="invalid_path"
+            raise invalid_request(
+                exc, "Path parameter", code="invalid_path", whole="The path"
             ) from exc
 
     def parse_body(self, model: type[M]) -> M:
         try:
             return model.model_validate_json(self.request.body or b"{}")
         except ValidationError as exc:
-            raise InvalidInput(_validation_message(exc, "Field"), code="invalid_body") from exc
+            raise invalid_request(exc, "Field", code="invalid_body") from exc
 
     def send_model(self, model: BaseModel, status: int = 200) -> None:
         self.set_status(status)
@@ -151,7 +151,7 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, MlopsError):
-            body = ErrorBody(**exc.to_json())
+            body = self.error_body(exc)
         elif isinstance(exc, tornado.web.HTTPError):
             reason = exc.log_message or self._reason
             body = ErrorBody(message=reason, code=f"http_{status_code}")
@@ -162,6 +162,17 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
             )
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(body.model_dump_json(exclude_unset=True))
+
+    def error_body(self, error: MlopsError | ErrorBody) -> ErrorBody:
+        """An error's body as the server answers it: paths below the server's root told
+        relative to it (services name files by their absolute paths, which the CLI
+        shows; where the project lives on the server's disk is not the client's business)."""
+        if isinstance(error, MlopsError):
+            body = error.to_json()
+        else:
+            body = error.model_dump(exclude_unset=True)
+        root = self.mlops.settings_resolved.root_dir
+        return ErrorBody.model_validate(_map_strings(body, lambda text: without_root(text, root)))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, MlopsError):
@@ -176,15 +187,15 @@ def _is_cache_buster(name: str, values: list[bytes]) -> bool:
     return name.isdigit() and values == [b""]
 
 
-def _validation_message(exc: ValidationError, what: str) -> str:
-    parts = []
-    for error in exc.errors():
-        name = ".".join(str(p) for p in error["loc"]) or "(body)"
-        if error["type"] == "extra_forbidden":
-            parts.append(f"{what} '{name}' is not known.")
-        else:
-            parts.append(f"{what} '{name}': {error['msg']}.")
-    return " ".join(parts)
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` (JSON-like) with ``change`` applied to every string in it."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change) for v in value]
+    return value
 
 
 class StatusHandler(MlopsHandler):
@@ -509,7 +520,8 @@ class JobBuildHandler(MlopsHandler):
         try:
             last = BuildProgressEvent(event="done", text="built", build=build.result())
         except MlopsError as exc:
-            last = BuildProgressEvent(event="error", text=exc.message, code=exc.code)
+            error = self.error_body(exc)
+            last = BuildProgressEvent(event="error", text=error.message, code=error.code)
         if connected and await self._send_line(last):
             self.finish()
 

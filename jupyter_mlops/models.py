@@ -15,6 +15,7 @@ from .apibase import (  # noqa: F401 - re-exported: the API's models are all her
     RUN_ID_PATTERN,
     ApiModel,
     ErrorBody,
+    FieldError,
     ParameterError,
 )
 from .data.models import (  # noqa: F401 - the API's models, re-exported

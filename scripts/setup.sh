@@ -99,9 +99,12 @@ if [ "$WITH_TESTS" -eq 1 ]; then
     (PATH="$AIRFLOW_VENV/bin:$PATH" pip_install $AIRFLOW_PINS)
     echo "$AIRFLOW_PINS" >"$AIRFLOW_STAMP"
   fi
-  if [ ! -d "$ROOT/ui-tests/node_modules/@jupyterlab/galata" ]; then
+  UI_STAMP="$ROOT/ui-tests/node_modules/.jupyter-mlops-installed"
+  if [ ! -f "$UI_STAMP" ] || [ "$ROOT/ui-tests/package.json" -nt "$UI_STAMP" ] ||
+    [ "$ROOT/ui-tests/yarn.lock" -nt "$UI_STAMP" ]; then
     say "Installing the UI tests' packages"
     (cd "$ROOT/ui-tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install)
+    touch "$UI_STAMP"
   fi
 fi
 

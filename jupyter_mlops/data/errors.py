@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ..errors import Conflict, Forbidden, InvalidInput, MlopsError, NotFound, ServiceUnavailable
+from ..errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MlopsError,
+    NotFound,
+    ServiceUnavailable,
+    reason,
+)
 
 
 class OutsideProject(Forbidden):
@@ -76,5 +84,4 @@ class RemoteUnavailable(ServiceUnavailable):
 
 
 def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 500 else text[:497] + "..."
+    return reason(exc, limit=500)

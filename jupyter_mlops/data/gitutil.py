@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import reason
 from .errors import DvcError
 
 GIT_TIMEOUT = 60.0
@@ -35,7 +36,7 @@ def run(cwd: Path, *args: str, input_: bytes | None = None, check: bool = True) 
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DvcError(f"git {args[0]} failed: {exc}", code="git_error") from exc
+        raise DvcError(f"git {args[0]} failed: {reason(exc)}", code="git_error") from exc
     if check and done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise DvcError(

@@ -72,7 +72,14 @@ class DataBase(MlopsHandler):
         """Run ``check`` first (what it raises answers at once), then start ``work`` as a
         task and answer with the task."""
         await self.call(check)
-        self.send_model(self.tasks.start(kind, work).model())
+        self.send_model(self.task_model(self.tasks.start(kind, work)))
+
+    def task_model(self, task: Task) -> DataTask:
+        """A task as the server answers it: its error told as :meth:`error_body` does."""
+        model = task.model()
+        if model.error is None:
+            return model
+        return model.model_copy(update={"error": self.error_body(model.error)})
 
 
 class DataPathsHandler(DataBase):
@@ -257,7 +264,7 @@ class TasksHandler(DataBase):
     @authorized
     async def get(self) -> None:
         self.parse_query(_NoQuery)
-        self.send_model(DataTasks(tasks=[t.model() for t in self.tasks.all()]))
+        self.send_model(DataTasks(tasks=[self.task_model(t) for t in self.tasks.all()]))
 
 
 class TaskHandler(DataBase):
@@ -282,14 +289,14 @@ class TaskHandler(DataBase):
     @authorized
     async def get(self, task_id: str) -> None:
         self.parse_query(_NoQuery)
-        self.send_model(self.task(task_id).model())
+        self.send_model(self.task_model(self.task(task_id)))
 
     @tornado.web.authenticated
     @authorized
     async def delete(self, task_id: str) -> None:
         task = self.task(task_id)
         task.progress.cancel()
-        self.send_model(task.model())
+        self.send_model(self.task_model(task))
 
 
 class RunDataHandler(DataBase):

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput, MlopsError, ServiceUnavailable
+from ..errors import InvalidInput, MlopsError, ServiceUnavailable, reason
 from ..services.containers import DEFAULT_DOCKER_HOST
 from .deploy import BUILD_RECORD, Deployment
 from .job import load_job
@@ -89,7 +89,7 @@ def engine(timeout: int = 600) -> Any:
         client = docker.from_env(timeout=timeout)
         client.ping()
     except (DockerException, OSError) as exc:
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+        first = reason(exc, limit=200)
         raise ServiceUnavailable(
             f"no container engine answers at {docker_host()} ({first}); install Docker, or "
             "Podman and serve its Docker API (`podman system service unix:///PATH.sock`, "

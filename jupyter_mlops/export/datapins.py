@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import InvalidInput, MlopsError
+from ..errors import InvalidInput, MlopsError, reason
 from ..redact import without_credentials
 
 #: The DVC entry keys a pin keeps (what ``dvc add`` writes for an output).
@@ -137,7 +137,7 @@ def _pull(job_dir: Path, pin: dict[str, Any]) -> None:
             _pull_into(Path(scratch), pin, target)
     except OSError as exc:  # a read-only job folder, a full disk
         raise DataUnavailable(
-            f"cannot put {pin['path']} ({pin['entry']['md5']}) in place: {exc}"
+            f"cannot put {pin['path']} ({pin['entry']['md5']}) in place: {reason(exc)}"
         ) from None
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings as settings_mod
-from ..errors import InvalidInput, MlopsError
+from ..errors import InvalidInput, MlopsError, reason
 from .datapins import DataUnavailable, ensure_pinned_data
 from .parameters import (
     InvalidParameters,
@@ -102,7 +102,7 @@ def load_job(folder: str | Path) -> Job:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
+        raise InvalidInput(f"cannot read {path}: {reason(exc)}") from None
     if not isinstance(document, dict):
         raise InvalidInput(f"{path} must hold a JSON object")
     missing = [k for k in ("name", "notebook") if not isinstance(document.get(k), str)]

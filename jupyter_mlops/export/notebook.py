@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput, NotFound
+from ..errors import reason as why
 from . import files
 from .parameters import PARAMETERS_TAG
 
@@ -106,7 +107,7 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read the notebook {path}: {_one_line(exc)}") from None
+        raise InvalidInput(f"cannot read the notebook {path}: {why(exc)}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:

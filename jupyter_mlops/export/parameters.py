@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import yaml
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, reason
 
 if TYPE_CHECKING:
     # Only for annotations: importing nbformat costs seconds (jsonschema's format checks),
@@ -535,7 +535,7 @@ def read_schema(path: str | Path) -> ParameterSchema:
     except FileNotFoundError:
         raise InvalidInput(f"no parameter schema at {path}") from None
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read the parameter schema {path}: {exc}") from None
+        raise InvalidInput(f"cannot read the parameter schema {path}: {reason(exc)}") from None
     return ParameterSchema.from_json_schema(document)
 
 
@@ -903,7 +903,7 @@ def parse_params_file(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise InvalidInput(f"parameters file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read the parameters file {path}: {exc}") from None
+        raise InvalidInput(f"cannot read the parameters file {path}: {reason(exc)}") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..errors import InvalidInput
+from ..errors import InvalidInput, reason
 
 #: The job runner's own needs (see the module docstring).
 RUNNER = ("papermill", "ipykernel", "mlflow-skinny")
@@ -253,7 +253,7 @@ def probe(kernel: Kernel, imports: Iterable[str], distributions: Iterable[str]) 
         }
     )
     env = {**os.environ, **kernel.env}
-    where = f"kernel '{kernel.name}' ({' '.join(kernel.command)})"
+    where = f"kernel '{kernel.name}'"
     try:
         done = subprocess.run(
             [*kernel.command, "-c", _PROBE],
@@ -266,7 +266,7 @@ def probe(kernel: Kernel, imports: Iterable[str], distributions: Iterable[str]) 
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InvalidInput(
-            f"cannot run the Python of {where}: {exc}; pass --requirements FILE"
+            f"cannot run the Python of {where}: {reason(exc)}; pass --requirements FILE"
         ) from None
     line = next((x for x in done.stdout.splitlines() if x.startswith(_MARKER)), None)
     if done.returncode != 0 or line is None:
@@ -358,7 +358,7 @@ def from_file(path: Path, env: Environment | None, python: str) -> Requirements:
     except FileNotFoundError:
         raise InvalidInput(f"requirements file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read the requirements file {path}: {exc}") from None
+        raise InvalidInput(f"cannot read the requirements file {path}: {reason(exc)}") from None
     pins = _Pins()
     for line in text.splitlines():
         name = _requirement_name(line.split(" #", 1)[0].strip())

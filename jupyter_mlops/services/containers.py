@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import reason
 from ..models import ContainerEngineStatus
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -34,5 +35,4 @@ def engine_status(timeout: float = 3.0) -> ContainerEngineStatus:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+    return reason(exc)

@@ -8,17 +8,20 @@ whatever the store. Artifacts are in :mod:`.artifacts`."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import (
     ArtifactList,
     DataVersion,
+    FieldError,
     Lineage,
     MetricHistory,
     MetricPoint,
@@ -98,7 +101,7 @@ class RunsService:
             return None
         from mlflow.utils.search_utils import SearchUtils
 
-        offset = SearchUtils.parse_start_offset_from_page_token(query.page_token or None)
+        offset = _page_offset(query.page_token)
         found = pages.page(
             query.experiment_id,
             query.filter,
@@ -182,7 +185,12 @@ class RunsService:
     def update(self, run_id: str, change: RunUpdate) -> RunSummary:
         name = change.name
         if name is not None and not name.strip():
-            raise InvalidInput("Field 'name': a run name cannot be blank.", code="invalid_body")
+            problem = "A run name cannot be blank."
+            raise InvalidInput(
+                f"Field 'name': {problem}",
+                code="invalid_body",
+                fields=[FieldError(field="name", message=problem)],
+            )
         if name is None and not change.set_tags and not change.delete_tags:
             raise InvalidInput(
                 "Nothing to change: give name, set_tags or delete_tags.", code="invalid_body"
@@ -326,6 +334,37 @@ def _root_relative(notebook: str | None, root: Path) -> str | None:
     return text
 
 
+#: The largest offset a page token may hold (SQLite's integers are 64-bit).
+MAX_PAGE_OFFSET = 2**63 - 1
+
+
+def _page_offset(token: str | None) -> int:
+    """The offset in one of MLflow's page tokens (base64 of ``{"offset": N}``, what
+    :meth:`RunsService.search` hands out for a SQLite store); a 400 naming ``page_token``
+    for anything else. MLflow's own parser lets odd tokens through as 500s (a list, a
+    string, a float offset, non-ASCII text)."""
+    if not token:
+        return 0
+    try:
+        decoded = json.loads(base64.b64decode(token.encode("ascii"), validate=True))
+    except (UnicodeError, binascii.Error, ValueError):
+        decoded = None
+    offset = decoded.get("offset") if isinstance(decoded, dict) else None
+    if type(offset) is not int or not 0 <= offset <= MAX_PAGE_OFFSET:
+        problem = "Not a page token of this server: pass a page's next_page_token, or none."
+        raise InvalidInput(
+            f"Query parameter 'page_token': {problem}",
+            code="invalid_page_token",
+            fields=[FieldError(field="page_token", message=problem)],
+        )
+    return offset
+
+
+#: Numbers a filter may compare with (SQLite's integers are 64-bit; MLflow's stores fail
+#: on larger ones).
+_FILTER_INT_RANGE = range(-(2**63), 2**63)
+
+
 def _check_filter(filter_string: str) -> None:
     from mlflow.exceptions import MlflowException
     from mlflow.utils.search_utils import SearchUtils
@@ -342,10 +381,18 @@ def _check_filter(filter_string: str) -> None:
                 or SearchUtils.is_attribute(kind, key, comparator)
                 or SearchUtils.is_dataset(kind, comparator)
             )
+            value = clause.get("value")
+            if isinstance(value, int) and value not in _FILTER_INT_RANGE:
+                _invalid_filter(f"{clause.get('key')} is compared with a number out of range.")
     except MlflowException as exc:
-        raise InvalidInput(
-            f"The filter is not valid: {exc.message}", code="invalid_filter"
-        ) from exc
+        _invalid_filter(exc.message)
+
+
+def _invalid_filter(problem: str) -> NoReturn:
+    message = f"The filter is not valid: {problem}"
+    raise InvalidInput(
+        message, code="invalid_filter", fields=[FieldError(field="filter", message=message)]
+    )
 
 
 def _check_order_by(clause: str) -> None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import store
-from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable
+from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable, reason
 from ..models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
 from ..redact import base_url, mask
 from ..settings import Settings
@@ -173,5 +173,4 @@ def _mlflow_errors() -> Iterator[None]:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(text).strip().splitlines()[0][:300]
+    return reason(exc)

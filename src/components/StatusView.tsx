@@ -21,6 +21,7 @@ function Health(props: { ok: boolean; label: string }): JSX.Element {
   return (
     <span
       className={`jp-mlops-Health ${props.ok ? 'jp-mod-ok' : 'jp-mod-down'}`}
+      role="img"
       title={props.label}
       aria-label={props.label}
     />
