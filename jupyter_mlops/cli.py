@@ -80,7 +80,9 @@ def _sync(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     spool = Spool(settings.state_dir)
-    outcomes = sync(spool, timeout=settings.probe_timeout, force=True)
+    outcomes = sync(
+        spool, timeout=settings.probe_timeout, force=True, credentials=[settings.tracking_uri]
+    )
     pending = [o for o in outcomes if o.state == "retry"]
     delivered = [o for o in outcomes if o.state == "delivered"]
     if args.json:

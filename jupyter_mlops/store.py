@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -24,8 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+from . import state
 from .errors import ServiceUnavailable
 from .redact import base_url, mask
+from .settings import STATE_DIR_NAME
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -116,8 +119,13 @@ def client(
 def _file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock between processes: MLflow's schema migrations must never run in
     two processes at once (a half-migrated SQLite store is broken for good)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+    if _in_state_dir(path):
+        state.ensure(path.parent)
+        handle = os.fdopen(state.open_fd(path, os.O_RDWR), "r+")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")  # noqa: SIM115 - closed by the with below
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -125,12 +133,21 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _in_state_dir(path: Path) -> bool:
+    """Whether ``path`` is in a project's state folder (then created owner-only)."""
+    return path.parent.name == STATE_DIR_NAME or state.owns(path.parent)
+
+
 def _prepare_sqlite(uri: str, db: Path, artifact_root: str | None) -> None:
     # MLflow and alembic announce migrations at INFO level: not for a notebook's output.
     for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    db.parent.mkdir(parents=True, exist_ok=True)
     fresh = not db.exists() or db.stat().st_size == 0
+    if _in_state_dir(db):
+        state.ensure(db.parent)
+        state.create_file(db)
+    else:
+        db.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(db, timeout=SQLITE_BUSY_TIMEOUT) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
     if fresh:

@@ -122,7 +122,7 @@ def test_without_git_dvc_is_initialised_no_scm_and_history_is_journaled(plain):
     assert history.versions[0].workspace  # the data on disk is the newest version
     journal = (plain / ".mlops" / "data" / "journal.jsonl").read_text().splitlines()
     assert [json.loads(line)["message"] for line in journal] == ["raw export", "with c"]
-    assert (plain / ".mlops" / "data" / ".gitignore").read_text().strip().endswith("*")
+    assert (plain / ".mlops" / ".gitignore").read_text().strip().endswith("*")
 
 
 def test_in_a_git_repo_files_are_staged_and_committed_on_request(repo):

@@ -187,3 +187,19 @@ def test_no_other_module_scrubs_urls_itself():
     )  # fmt: skip
     offenders = [line for line in found.stdout.splitlines() if "redact.py" not in line]
     assert offenders == []
+
+
+def test_a_runs_git_remote_is_recorded_without_credentials(tmp_path):
+    """The lineage of a run names the git remote with the same scrubber: no password, no
+    token in the query."""
+    from jupyter_mlops.tracking import capture
+
+    for args in (
+        ["init", "--quiet"],
+        ["remote", "add", "origin", "https://u:pw@git.example.com/org/repo.git?sig=abc&ref=x"],
+        ["-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "--quiet",
+         "--allow-empty", "-m", "first"],
+    ):  # fmt: skip
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    tags = capture.git_state(str(tmp_path)).tags
+    assert tags["mlflow.source.git.repoURL"] == "https://git.example.com/org/repo.git?ref=x"

@@ -334,9 +334,12 @@ def cache_for(state_dir: Path) -> HashCache:
     with _caches_lock:
         cache = _caches.get(key)
         if cache is None:
+            from .. import state
             from .journal import data_dir
 
-            cache = _caches[key] = HashCache(data_dir(state_dir) / "hashes.db")
+            db = data_dir(state_dir) / "hashes.db"
+            state.create_file(db)  # owner-only, like the whole state folder
+            cache = _caches[key] = HashCache(db)
         return cache
 
 

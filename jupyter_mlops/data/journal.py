@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import state
 from .errors import SnapshotBusy
 
 JOURNAL = "journal.jsonl"
@@ -31,13 +32,7 @@ LOCK = "lock"
 
 
 def data_dir(state_dir: Path) -> Path:
-    folder = state_dir / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / ".gitignore"
-    if not marker.exists():
-        with contextlib.suppress(OSError):
-            marker.write_text("# jupyter-mlops local state\n*\n", encoding="utf-8")
-    return folder
+    return state.ensure(state_dir, "data")
 
 
 def now_ms() -> int:
@@ -51,7 +46,7 @@ class Journal:
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         entry = {"event": event, "time": now_ms(), **fields}
         line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
-        fd = os.open(self.file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = state.open_fd(self.file, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, line)
         finally:
@@ -79,7 +74,7 @@ def project_lock(state_dir: Path, what: str, timeout: float) -> Iterator[None]:
     """Hold the project's data lock; wait up to ``timeout`` seconds for it, then fail
     with a message naming the holder."""
     path = data_dir(state_dir) / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = state.open_fd(path, os.O_RDWR)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import settings as settings_mod
+from .. import state as state_mod
 from ..errors import InvalidInput
 from ..tracking.spool import ENV_HOST
 from .build import engine, read_build
@@ -163,7 +164,7 @@ def _wiring(image_id: str | None) -> tuple[dict[str, str], dict[str, dict[str, s
         # The project's embedded store: the image carries mlflow-skinny, which has no SQL
         # store, so the job journals its run into the project's state folder (mounted at
         # the same path, written as its owner) and the host delivers it after the job.
-        state.mkdir(parents=True, exist_ok=True)
+        state_mod.ensure(state)
         volumes[str(state)] = {"bind": str(state), "mode": "rw"}
         user = f"{os.getuid()}:{os.getgid()}"
         environment.update(

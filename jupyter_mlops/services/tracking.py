@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
-from .. import store
+from .. import state, store
 from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable, reason
 from ..models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
 from ..redact import base_url, mask
@@ -52,6 +52,8 @@ class TrackingService:
 
     def client(self) -> MlflowClient:
         """The MLflow client, created on first use (creating the embedded store if needed)."""
+        if self.settings.embedded_store:
+            state.ensure(self.settings.state_dir)
         return store.client(
             self.settings.tracking_uri,
             self.settings.artifact_location if self.settings.embedded_store else None,

@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+from ..redact import scrub_text
 from .delivery import deliver, finish_orphan
 from .spool import Spool, owner_host, process_alive
 
@@ -87,6 +88,11 @@ def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 360
         time.sleep(poll)
 
 
+def _scrubbed(record: logging.LogRecord) -> bool:
+    record.msg, record.args = scrub_text(record.getMessage()), None
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.tracking.agent")
     parser.add_argument("--state-dir", required=True, type=Path)
@@ -98,6 +104,11 @@ def main() -> None:
     with contextlib.suppress(OSError):
         os.nice(10)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s agent[{os.getpid()}] %(message)s")
+    # The log is a file in the state folder: no library's message may put a URI's
+    # credentials there (warnings go through logging too).
+    logging.captureWarnings(True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_scrubbed)
     serve(args.state_dir, args.owner, poll=args.poll, linger=args.linger)
 
 

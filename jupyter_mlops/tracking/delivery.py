@@ -16,12 +16,13 @@ import os
 import re
 import sys
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import store
+from ..redact import scrub_text, with_credentials
 from .spool import Delivery, RunRecord, Spool, now_ms, process_alive
 
 if TYPE_CHECKING:
@@ -121,14 +122,21 @@ def ensure_run(client: MlflowClient, record: RunRecord, progress: Delivery) -> s
     return run_id
 
 
-def deliver(spool: Spool, key: str, *, timeout: float = 3.0) -> Outcome:
-    """Move one journaled run into its store as far as it can go now."""
+def deliver(
+    spool: Spool, key: str, *, timeout: float = 3.0, credentials: Sequence[str] = ()
+) -> Outcome:
+    """Move one journaled run into its store as far as it can go now. The journal names
+    the store without credentials; they come from ``credentials`` (URIs, such as the
+    caller's settings) or this process's environment (``redact.with_credentials``)."""
     with spool.locked(key) as held:
         if not held:
             return Outcome(key, "busy")
         record = spool.read(key)
         if record is None:
             return Outcome(key, "gone")
+        record.tracking_uri = with_credentials(record.tracking_uri, credentials)
+        if record.artifact_location:
+            record.artifact_location = with_credentials(record.artifact_location, credentials)
         with_lineage(spool, record)
         progress = spool.read_delivery(key)
         progress.attempts += 1
@@ -272,6 +280,7 @@ def sync(
     reap: bool = True,
     force: bool = False,
     ended_hosts: Collection[str] = (),
+    credentials: Sequence[str] = (),
 ) -> list[Outcome]:
     """Deliver every journaled run that can be delivered now (``jupyter mlops sync``).
 
@@ -294,10 +303,14 @@ def sync(
             finish_orphan(spool, record)
         ready.append(record.key)
     if len(ready) < 2:
-        return [deliver(spool, key, timeout=timeout) for key in ready]
+        return [deliver(spool, key, timeout=timeout, credentials=credentials) for key in ready]
     # Runs are independent: a few at a time keep the tracking server busy.
     with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="jupyter-mlops-sync") as pool:
-        return list(pool.map(lambda key: deliver(spool, key, timeout=timeout), ready))
+        return list(
+            pool.map(
+                lambda key: deliver(spool, key, timeout=timeout, credentials=credentials), ready
+            )
+        )
 
 
 def with_lineage(spool: Spool, record: RunRecord) -> None:
@@ -346,5 +359,7 @@ def finish_orphan(spool: Spool, record: RunRecord) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The error as the journal keeps it (``delivery.json``, the agent's log, the run
+    card): one line, with any URL's credentials masked."""
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(text).strip().splitlines()[0][:300]
+    return scrub_text(str(text).strip().splitlines()[0])[:300]

@@ -18,6 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 from .. import settings as settings_mod
+from .. import state
 from .delivery import Outcome
 from .spool import Spool
 
@@ -53,8 +54,8 @@ class TrackingSession:
         with self._lock:
             if self._agent is not None and self._agent.poll() is None:
                 return
-            self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-            log = open(self.settings.state_dir / "agent.log", "ab")  # noqa: SIM115 - the agent keeps it
+            state_dir = state.ensure(self.settings.state_dir)
+            log = os.fdopen(state.open_fd(state_dir / "agent.log", os.O_WRONLY | os.O_APPEND), "ab")
             self._agent = subprocess.Popen(
                 [
                     sys.executable,

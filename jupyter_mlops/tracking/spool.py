@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import state
+from ..redact import without_credentials
+
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
 RECORD_VERSION = 1
 
@@ -95,6 +98,7 @@ class Spool:
     """The journal folder of one project."""
 
     def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
         self.root = Path(state_dir) / "spool"
         self.receipts = Path(state_dir) / "delivered"
 
@@ -109,9 +113,8 @@ class Spool:
         self.write_serialised(record.key, serialise(record))
 
     def write_serialised(self, key: str, text: str) -> None:
-        folder = self.folder(key)
-        folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / "record.json", text)
+        folder = state.ensure(self.state_dir, self.root.name, key)
+        state.write_file(folder / "record.json", text)
 
     def read(self, key: str) -> RunRecord | None:
         try:
@@ -123,9 +126,9 @@ class Spool:
 
     def add_artifact(self, key: str, path: str, content: bytes | str) -> None:
         """Keep a file for the run; ``path`` is where it goes in the run's artifacts."""
-        target = self.artifacts_dir(key) / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_bytes(target, content.encode() if isinstance(content, str) else content)
+        folders = Path(path).parent.parts
+        folder = state.ensure(self.state_dir, self.root.name, key, "artifacts", *folders)
+        state.write_file(folder / Path(path).name, content)
 
     def keys_of(self, pid: int) -> list[str]:
         """Keys of the records a process owns (read from each record)."""
@@ -145,8 +148,8 @@ class Spool:
     def remove(self, key: str, outcome: dict[str, Any] | None = None) -> None:
         """Forget a delivered run, leaving a small receipt for whoever waits on it."""
         if outcome is not None:
-            self.receipts.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.receipts / f"{key}.json", json.dumps(outcome))
+            state.ensure(self.state_dir, self.receipts.name)
+            state.write_file(self.receipts / f"{key}.json", json.dumps(outcome))
         shutil.rmtree(self.folder(key), ignore_errors=True)
 
     def receipt(self, key: str) -> dict[str, Any] | None:
@@ -173,7 +176,7 @@ class Spool:
         return data if isinstance(data, dict) else None
 
     def write_lineage(self, key: str, lineage: dict[str, Any]) -> None:
-        _atomic_write(self.folder(key) / "lineage.json", json.dumps(lineage))
+        state.write_file(self.folder(key) / "lineage.json", json.dumps(lineage))
 
     # -- delivery progress --------------------------------------------------------------
     def read_delivery(self, key: str) -> Delivery:
@@ -185,31 +188,37 @@ class Spool:
         return Delivery(**{k: v for k, v in data.items() if k in known})
 
     def write_delivery(self, key: str, delivery: Delivery) -> None:
-        _atomic_write(self.folder(key) / "delivery.json", json.dumps(vars(delivery)))
+        state.write_file(self.folder(key) / "delivery.json", json.dumps(vars(delivery)))
 
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[bool]:
         """Hold the run's delivery lock if no other process holds it; yields whether held."""
         path = self.folder(key) / "lock"
         try:
-            handle = open(path, "a+")  # noqa: SIM115 - closed below, must outlive the yield
+            fd = state.open_fd(path, os.O_RDWR)
         except OSError:
             yield False
             return
         try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 yield False
                 return
             yield True
         finally:
-            handle.close()
+            os.close(fd)
 
 
 def serialise(record: RunRecord) -> str:
-    """The record as JSON: a snapshot, taken on the thread that owns the record."""
-    return json.dumps(vars(record), default=str)
+    """The record as JSON: a snapshot, taken on the thread that owns the record. Its
+    stores are named without credentials (``redact.without_credentials``): the journal
+    is on disk, and whoever delivers it takes the credentials from its own environment."""
+    data = dict(vars(record))
+    for name in ("tracking_uri", "artifact_location", "outbox_uri"):
+        if data[name]:
+            data[name] = without_credentials(data[name])
+    return json.dumps(data, default=str)
 
 
 #: Names the host (or container) a record's process runs on, when the hostname does not
@@ -240,14 +249,3 @@ def _is_zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode())
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
