@@ -39,6 +39,7 @@ from typing import Any
 
 from .. import settings as settings_mod
 from ..errors import InvalidInput, MlopsError, reason
+from ..tracking.jobrun import ENV_PARENT_KEY, JobContext
 from .datapins import DataUnavailable, ensure_pinned_data
 from .parameters import (
     InvalidParameters,
@@ -188,15 +189,22 @@ def run_job(job_dir: str | Path, values: Mapping[str, Any], output: str | None =
     output = output or default_output(job)
     if "://" not in output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-    with _environment({"JUPYTER_MLOPS_NOTEBOOK": str(job.notebook_path)}):
+    # Tracked cells in the notebook record the job, its parameters and its data (``jobrun``).
+    context = JobContext(job.name, str(job.folder), job.experiment, _param_texts(values))
+    with _environment({"JUPYTER_MLOPS_NOTEBOOK": str(job.notebook_path), **context.environment()}):
         if not tracking_configured():
             _execute(job, values, output)
             return output
         return _tracked(job, values, output)
 
 
-def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
+def _param_texts(values: Mapping[str, Any]) -> dict[str, str]:
     from ..tracking import capture
+
+    return {k: capture.param_text(v) or json.dumps(v)[:500] for k, v in values.items()}
+
+
+def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
     from ..tracking.session import TrackingSession
     from ..tracking.tracker import Tracker
 
@@ -211,7 +219,7 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
         "mlflow.source.git.commit": str(source.get("git_commit") or ""),
         "jupyter_mlops.image.digest": os.environ.get(ENV_IMAGE_DIGEST, ""),
     }
-    params = {k: capture.param_text(v) or json.dumps(v)[:500] for k, v in values.items()}
+    params = _param_texts(values)
     tracker = Tracker(
         session,
         name=Path(output).stem if "://" not in output else job.name,
@@ -225,7 +233,9 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
     try:
         with tracker:
             try:
-                _execute(job, values, output)
+                # The runs of tracked cells name this run as their parent, by its key.
+                with _environment({ENV_PARENT_KEY: tracker.key}):
+                    _execute(job, values, output)
             finally:
                 _keep_output(session, tracker.key, output)
     finally:

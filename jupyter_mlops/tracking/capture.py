@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..redact import without_credentials
+from .jobrun import pinned_version
 
 #: Simple values longer than this are not parameters (MLflow's limit is 6000).
 MAX_PARAM_CHARS = 500
@@ -269,8 +270,12 @@ def _dvc_data_version(path: Path, root: str | None, state_dir: str | None) -> di
     if not root or not state_dir:
         return None
     try:
+        from ..data.dvcrepo import find_root
         from ..data.lineage import dvc_version
 
+        if path.is_symlink():  # a job folder's link to the project's data (the dvc target)
+            path = Path(os.path.realpath(path))
+            root = str(find_root(path.parent) or root)
         return dvc_version(path, Path(root), Path(state_dir))
     except Exception:
         return None
@@ -301,12 +306,13 @@ def capture_lineage(
     root: str | None = None,
     state_dir: str | None = None,
     packages: bool = True,
+    job_dir: str | None = None,
 ) -> Lineage:
     """Runs in the delivering process (the kernel's agent), once per run; ``packages`` only
     where that process runs the kernel's Python. With the project's ``root`` and
     ``state_dir``, a path DVC tracks gets the DVC md5 of the bytes on disk (see
     ``jupyter_mlops.data.lineage``) and a ``jupyter_mlops.data.<path>`` tag linking the run
-    to that version."""
+    to that version; in a job (``job_dir``), data the job pinned gets the pinned version."""
     found = git_state(cwd)
     if packages:
         found.tags["jupyter_mlops.python"] = platform.python_version()
@@ -314,7 +320,7 @@ def capture_lineage(
     data = {}
     for raw in data_paths:
         path = Path(cwd, raw) if not os.path.isabs(raw) else Path(raw)
-        linked = _dvc_data_version(path, root, state_dir)
+        linked = _dvc_data_version(path, root, state_dir) or pinned_version(path, job_dir)
         version = linked or data_version(path)
         if linked is not None:
             tracked = linked.pop("path")

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..redact import base_url
+from . import jobrun
 from .delivery import Outcome
 from .spool import RunRecord
 
@@ -42,8 +43,9 @@ def panel_run_url(run_id: str | None) -> str | None:
     return f"{base.rstrip('/')}/lab?mlops-run={quote(run_id)}"
 
 
-def render(record: RunRecord, outcome: Outcome | None) -> str:
-    """The card's HTML. Every value from the run is escaped."""
+def render(record: RunRecord, outcome: Outcome | None, static: bool = False) -> str:
+    """The card's HTML. Every value from the run is escaped. ``static``: a card nobody
+    will update (a job's output notebook) says nothing of the delivery in progress."""
     e = html.escape
     status = record.status
     colour = _STATUS_COLOURS.get(status, "inherit")
@@ -90,7 +92,7 @@ def render(record: RunRecord, outcome: Outcome | None) -> str:
         f"<div><b>{e(record.run_name)}</b> · <span style='color:{colour}'>{e(status)}</span>"
         f"{' · ' + duration if duration else ''}"
         f" · experiment <i>{e(record.experiment)}</i>{run_id}{link}</div>"
-        f"<div style='opacity:.75'>{delivery}</div>"
+        + ("" if static else f"<div style='opacity:.75'>{delivery}</div>")
         + (f"<table style='margin-top:2px'>{rows}</table>" if rows else "")
         + "</div>"
     )
@@ -111,21 +113,37 @@ def _shared_models() -> tuple[Any, Any]:
     return _models
 
 
+def summary(record: RunRecord) -> str:
+    """The card as plain text (what a reader without HTML sees)."""
+    return f"run '{record.run_name}': {record.status} (experiment {record.experiment})"
+
+
 class RunCard:
-    """The widget; safe to update from the deliverer's thread."""
+    """The widget; safe to update from the deliverer's thread. In a job, whose kernel no
+    one watches, static HTML instead: the output notebook shows the card, not a widget."""
 
     def __init__(self, record: RunRecord) -> None:
-        import ipywidgets
-
         self.record = record
         self.outcome: Outcome | None = None
-        layout, style = _shared_models()
-        self.widget: Any = ipywidgets.HTML(value=render(record, None), layout=layout, style=style)
+        self.widget: Any = None
+        if jobrun.current() is None:
+            import ipywidgets
+
+            layout, style = _shared_models()
+            self.widget = ipywidgets.HTML(value=render(record, None), layout=layout, style=style)
 
     def show(self) -> None:
+        """Display the card: the widget, with its HTML and text as fallbacks for readers
+        that cannot show widgets (nbconvert, a notebook opened without its kernel)."""
         from IPython.display import display
 
-        display(self.widget)
+        data = {
+            "text/html": render(self.record, self.outcome, static=self.widget is None),
+            "text/plain": summary(self.record),
+        }
+        if self.widget is not None:
+            data = {**self.widget._repr_mimebundle_(), **data}
+        display(data, raw=True)
 
     def update(self, outcome: Outcome | None = None) -> None:
         if outcome is not None:
@@ -135,4 +153,5 @@ class RunCard:
                     self.outcome.experiment_id,
                 )
             self.outcome = outcome
-        self.widget.value = render(self.record, self.outcome)
+        if self.widget is not None:
+            self.widget.value = render(self.record, self.outcome)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..redact import scrub_text, with_credentials
+from .jobrun import link_parent, parents_first
 from .spool import Delivery, RunRecord, Spool, now_ms, process_alive
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ def deliver(
         spool.write_delivery(key, progress)  # a crash from here on makes the retry search
         try:
             client = store.client(record.tracking_uri, record.artifact_location, timeout=timeout)
+            link_parent(client, spool, record)
             run_id = ensure_run(client, record, progress)
             spool.write_delivery(key, progress)
             if not record.deliverable:
@@ -302,6 +304,8 @@ def sync(
                 continue
             finish_orphan(spool, record)
         ready.append(record.key)
+    # A job's run before the runs of its cells, which wait for it (``jobrun``).
+    ready = parents_first(spool, ready)
     if len(ready) < 2:
         return [deliver(spool, key, timeout=timeout, credentials=credentials) for key in ready]
     # Runs are independent: a few at a time keep the tracking server busy.
@@ -334,6 +338,7 @@ def with_lineage(spool: Spool, record: RunRecord) -> None:
                 request.get("root"),
                 request.get("state_dir"),
                 packages=same_python,
+                job_dir=request.get("job_dir"),
             )
         except Exception as exc:  # lineage is best effort; the run itself must go
             found["tags"]["jupyter_mlops.lineage_error"] = _one_line(exc)

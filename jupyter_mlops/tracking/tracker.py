@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from .. import store
 from ..errors import InvalidInput, MlopsError
-from . import capture
+from . import capture, jobrun
 from .delivery import RUN_KEY_TAG, experiment_id_for
 from .figures import FigureCapture
 from .session import TrackingSession, default_session
@@ -62,13 +62,18 @@ class Tracker:
         self.metric_names = list(metrics or [])
         self.data = list(data)
         settings = self.session.settings
+        #: In a job: the run is a child of the job's run, with the job's parameters.
+        self.job = jobrun.current()
+        job_tags = self.job.tags() if self.job else {}
         self.record = RunRecord.new(
             tracking_uri=settings.tracking_uri,
-            experiment=experiment or _default_experiment(self.notebook),
+            experiment=experiment or _default_experiment(self.notebook, self.job),
             run_name=name or _default_run_name(source),
             artifact_location=settings.artifact_location,
-            tags=_base_tags(dict(tags or {}), self.notebook, source is not None),
+            tags=_base_tags({**job_tags, **(tags or {})}, self.notebook, source is not None),
         )
+        if self.job:
+            self.record.params.update(self.job.params)  # what the cell records wins
         self.error: BaseException | None = None
         self.figures = FigureCapture()
         self._fluent = False
@@ -124,6 +129,7 @@ class Tracker:
             "root": str(session.settings.root_dir),
             "state_dir": str(session.settings.state_dir),
             "executable": sys.executable,
+            "job_dir": self.job.folder if self.job else None,
         }
         session.executor.submit(self._begin, serialise(self.record))
         session.stack.append(self)
@@ -304,7 +310,9 @@ def outbox_uri(state_dir: Any) -> str:
     return f"sqlite:///{(state_dir / 'outbox.db').as_posix()}?timeout=60"
 
 
-def _default_experiment(notebook: str | None) -> str:
+def _default_experiment(notebook: str | None, job: jobrun.JobContext | None = None) -> str:
+    if job is not None and job.experiment:
+        return job.experiment
     if notebook:
         return os.path.splitext(os.path.basename(notebook))[0]
     main = sys.modules.get("__main__")

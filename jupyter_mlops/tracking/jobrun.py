@@ -1,0 +1,175 @@
+"""Tracked cells inside a job: their runs are children of the job's run.
+
+The job entrypoint (``export/job.py``) starts the notebook's kernel with the job's facts in
+its environment; a ``%%track`` cell (or ``track()`` block) in that kernel then records:
+
+- the job's run as its parent: MLflow's ``mlflow.parentRunId`` tag, so the MLflow UI and
+  the runs view show it under the job. The job's run may not be in the store yet when the
+  kernel starts (it is created by the delivery agent, or by the host after a container
+  ends), so the kernel is given the job run's *key* (``jupyter_mlops.run_key``) and the
+  deliverer turns it into the run id (:func:`link_parent`);
+- the job's experiment and the job's parameters (the values papermill injected);
+- the data versions the job was exported with (``job.json``'s pins) for data it reads;
+- the job's name; and the run card is static HTML, since no one watches a job's kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from .spool import RunRecord, Spool
+
+ENV_JOB = "JUPYTER_MLOPS_JOB"
+ENV_JOB_DIR = "JUPYTER_MLOPS_JOB_DIR"
+ENV_EXPERIMENT = "JUPYTER_MLOPS_JOB_EXPERIMENT"
+ENV_PARAMS = "JUPYTER_MLOPS_JOB_PARAMS"
+ENV_PARENT_KEY = "JUPYTER_MLOPS_PARENT_RUN_KEY"
+
+JOB_TAG = "jupyter_mlops.job"
+PARENT_KEY_TAG = "jupyter_mlops.parent_run_key"
+PARENT_ID_TAG = "mlflow.parentRunId"
+#: Seconds a finished child waits for a parent being delivered beside it.
+PARENT_WAIT = 15.0
+
+
+@dataclass(frozen=True)
+class JobContext:
+    name: str
+    folder: str | None = None
+    experiment: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    parent_key: str | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The variables that give a kernel this context."""
+        values = {
+            ENV_JOB: self.name,
+            ENV_JOB_DIR: self.folder,
+            ENV_EXPERIMENT: self.experiment,
+            ENV_PARAMS: json.dumps(self.params) if self.params else None,
+            ENV_PARENT_KEY: self.parent_key,
+        }
+        return {k: v for k, v in values.items() if v}
+
+    def tags(self) -> dict[str, str]:
+        tags = {JOB_TAG: self.name}
+        if self.parent_key:
+            tags[PARENT_KEY_TAG] = self.parent_key
+        return tags
+
+
+def current(environ: Mapping[str, str] = os.environ) -> JobContext | None:
+    """The job this process runs in, or None (an interactive kernel, a script)."""
+    name = environ.get(ENV_JOB)
+    if not name:
+        return None
+    try:
+        params = json.loads(environ.get(ENV_PARAMS) or "{}")
+    except ValueError:
+        params = {}
+    return JobContext(
+        name=name,
+        folder=environ.get(ENV_JOB_DIR) or None,
+        experiment=environ.get(ENV_EXPERIMENT) or None,
+        params={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {},
+        parent_key=environ.get(ENV_PARENT_KEY) or None,
+    )
+
+
+# -- delivery: the parent's run id ------------------------------------------------------------
+class ParentPending(Exception):
+    """The job's run is not in the store yet: the child is delivered once it is."""
+
+
+def link_parent(client: MlflowClient, spool: Spool, record: RunRecord) -> None:
+    """Tag ``record`` with its parent's run id (``mlflow.parentRunId``) when it names a
+    parent by key. A run that is complete must not go without it: :class:`ParentPending`
+    (its delivery is retried); a run just starting is created without it for now."""
+    key = record.tags.get(PARENT_KEY_TAG)
+    if not key or record.tags.get(PARENT_ID_TAG):
+        return
+    run_id = _parent_run_id(client, spool, key, record)
+    deadline = time.monotonic() + PARENT_WAIT
+    # Its record is here: someone is delivering it (its agent, or ``sync`` beside us).
+    while not run_id and record.deliverable and spool.folder(key).is_dir():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+        run_id = _created(spool, key)
+    if run_id:
+        record.tags[PARENT_ID_TAG] = run_id
+    elif record.deliverable:
+        raise ParentPending("waiting for the job's run to reach the store")
+
+
+def _created(spool: Spool, key: str) -> str | None:
+    """The run id of journaled run ``key`` once it is in the store."""
+    receipt = spool.receipt(key)
+    if receipt is not None and receipt.get("run_id"):
+        return str(receipt["run_id"])
+    return spool.read_delivery(key).run_id if spool.folder(key).is_dir() else None
+
+
+def _parent_run_id(client: MlflowClient, spool: Spool, key: str, record: RunRecord) -> str | None:
+    created = _created(spool, key)
+    if created:
+        return created
+    from .delivery import RUN_KEY_TAG, experiment_id_for
+
+    experiment_id = experiment_id_for(client, record.experiment, record.artifact_location)
+    found = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=1
+    )
+    return found[0].info.run_id if found else None
+
+
+def parents_first(spool: Spool, keys: list[str]) -> list[str]:
+    """``keys`` with the runs that name a parent last (they wait for it)."""
+    children = set()
+    for key in keys:
+        record = spool.read(key)
+        if record is not None and record.tags.get(PARENT_KEY_TAG):
+            children.add(key)
+    return [k for k in keys if k not in children] + [k for k in keys if k in children]
+
+
+# -- lineage: the data versions the job was exported with -------------------------------------
+def pinned_version(path: Path, job_dir: str | None) -> dict[str, str] | None:
+    """The DVC version of ``path`` as pinned in the job's ``job.json`` (the entrypoint made
+    the data that version before the notebook started), when the data on disk is still
+    that version; None otherwise."""
+    if not job_dir:
+        return None
+    folder = Path(job_dir)
+    try:
+        document = json.loads((folder / "job.json").read_text(encoding="utf-8"))
+        relative = PurePosixPath(
+            Path(os.path.realpath(path)).relative_to(os.path.realpath(folder)).as_posix()
+        )
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    pins: list[Any] = document.get("data") or []
+    for pin in pins:
+        pinned = PurePosixPath(str(pin.get("path", "")))
+        if pinned.parts and (relative == pinned or pinned in relative.parents):
+            from ..export.datapins import holds_pinned_version
+
+            if not holds_pinned_version(folder, pin):
+                return None
+            # Named as in the project (the job folder mirrors the notebook's folder), so
+            # the data view lists job runs among the runs that read this version.
+            source = (document.get("source") or {}).get("path")
+            where = PurePosixPath(source).parent / pinned if source else pinned
+            return {"kind": "dvc", "hash": str(pin["entry"]["md5"]), "path": where.as_posix()}
+    return None

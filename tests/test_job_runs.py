@@ -1,0 +1,121 @@
+"""A job read back: ``jupyter mlops run`` (the job entrypoint, papermill, a real kernel) on a
+notebook with ``%%track`` cells in a git + DVC project. The runs of the tracked cells are
+children of the job's run, in its experiment, with the job's parameters and the DVC
+version of the data; the output notebook shows their run cards as HTML, not widget text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+pytestmark = pytest.mark.slow
+
+PARAMETERS = "lr = 0.1  # learning rate\nepochs = 3  # not read by the tracked cell\n"
+TRAIN = """\
+%%track --name fit --data data.csv
+rows = len(open("data.csv").read().splitlines())
+score = lr * rows
+print("score", score)"""
+
+
+def dvc_md5(dvc_file: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load(dvc_file.read_text())["outs"][0]["md5"])
+
+
+def runs_when_settled(uri: str, experiment: str, count: int, timeout: float = 90) -> list[Any]:
+    """The experiment's runs once ``count`` of them have ended (the cells' runs are
+    delivered by their kernel's agent, which may outlive the job by a moment)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.get_experiment_by_name(experiment)
+        runs = list(client.search_runs([found.experiment_id])) if found else []
+        ended = [r for r in runs if r.info.status != "RUNNING"]
+        if len(ended) >= count or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ["docker"],  # the job carries a copy of the data, pinned to its DVC version
+        ["docker", "dvc"],  # the job folder links the data to the project's
+    ],
+)
+def test_tracked_cells_in_a_job_are_children_of_its_run(
+    git_dvc_repo: Path, clean_env, embedded_uri, targets: list[str]
+) -> None:
+    project = git_dvc_repo
+    env = clean_env()
+    (project / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "add", "--quiet", "data.csv"],
+        cwd=project, env=env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+                new_code_cell("%load_ext jupyter_mlops"),
+                new_code_cell(TRAIN),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        project / "train.ipynb",
+    )
+    python = [sys.executable, "-m", "jupyter_mlops"]
+    done = subprocess.run(
+        [*python, "export", str(project / "train.ipynb"), *(f"--target={t}" for t in targets)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job = project / "pipelines" / "train"
+    assert (job / "data.csv").is_symlink() == ("dvc" in targets)
+    uri = embedded_uri(job)
+    done = subprocess.run(
+        [*python, "run", str(job), "-p", "lr", "0.5"],
+        env=clean_env({"JUPYTER_MLOPS_TRACKING_URI": uri}),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    runs = runs_when_settled(uri, "train", 2)
+    by_source = {r.data.tags["jupyter_mlops.source"]: r for r in runs}
+    assert len(runs) == 2, [r.data.tags for r in runs]
+    assert set(by_source) == {"job", "cell"}
+    parent, child = by_source["job"], by_source["cell"]
+    assert child.info.status == "FINISHED"
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child.data.tags["jupyter_mlops.job"] == "train"
+    # The job's parameters, the one the cell did not read too.
+    assert child.data.params["lr"] == "0.5"
+    assert child.data.params["epochs"] == "3"
+    assert child.data.metrics["score"] == pytest.approx(1.5)
+    # The data: the version DVC tracks (the job pinned it), not a content hash.
+    md5 = dvc_md5(project / "data.csv.dvc")
+    assert child.data.params["data.data.csv"] == f"dvc:{md5[:12]}"
+    assert json.loads(child.data.tags["jupyter_mlops.data"])["data.csv"]["kind"] == "dvc"
+    assert child.data.tags["jupyter_mlops.data.data.csv"] == md5
+
+    # The output notebook shows the card as HTML: no widget, no widget's text.
+    (output,) = (job / "output").glob("train-*.ipynb")
+    cell = nbformat.read(output, as_version=4).cells[-1]
+    html = [o.get("data", {}).get("text/html", "") for o in cell.outputs]
+    cards = [o for o, text in zip(cell.outputs, html, strict=True) if "jp-mlops-RunCard" in text]
+    assert len(cards) == 1, cell.outputs
+    assert "application/vnd.jupyter.widget-view+json" not in cards[0]["data"]
+    assert "HTML(value=" not in output.read_text()
+    assert cards[0]["data"]["text/plain"] == "run 'fit': FINISHED (experiment train)"
