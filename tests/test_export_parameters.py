@@ -212,6 +212,16 @@ def test_help_from_trailing_and_preceding_comments():
     assert found["dropout"].help == "per layer"
 
 
+def test_help_keeps_characters_that_are_no_python_line_break():
+    """A form feed, U+2028 or U+0085 in a comment is part of it for Python (only \\n, \\r\\n
+    and \\r end a line): the help text keeps it and the lines after it keep their numbers."""
+    source = "lr = 0.1  # rate\x0cper step\n# above\u2028more\nepochs = 3\nname = 'a'  # h\x85i\n"
+    found = by_name(infer_schema(notebook(source)))
+    assert found["lr"].help == "rate\x0cper step"
+    assert (found["epochs"].help, found["epochs"].line) == ("above\u2028more", 3)
+    assert (found["name"].help, found["name"].line) == ("h\x85i", 4)
+
+
 def test_negative_numbers_and_nested_literals():
     found = by_name(
         schema_of(

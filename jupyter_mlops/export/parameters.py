@@ -610,8 +610,8 @@ class _Cell:
 
     def __init__(self, source: str) -> None:
         self.python = _without_magics(source)
-        self._lines = self.python.splitlines()
-        self._line_map = _line_map(source.splitlines(), self._lines)
+        self._lines = _python_lines(self.python)
+        self._line_map = _line_map(_python_lines(source), self._lines)
         #: line -> (comment text without '#', whether the line holds only the comment)
         self._comments: dict[int, tuple[str, bool]] = {}
         readline = io.StringIO(self.python).readline
@@ -654,9 +654,24 @@ class _Cell:
         return match["help"].strip(), match["type"]
 
 
+def _python_lines(text: str) -> list[str]:
+    """Lines as Python counts them (``\\n``, ``\\r\\n``, ``\\r``); ``str.splitlines`` also
+    breaks at ``\\x0c``, ``\\x85``, ``\\u2028``... which a comment or a string may hold."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    return lines[:-1] if lines and not lines[-1] else lines
+
+
 def _without_magics(source: str) -> str:
     from IPython.core.inputtransformer2 import TransformerManager
 
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        pass
+    else:
+        # Plain Python: nothing for IPython to transform, and its line splitting would cut
+        # a comment (the help text) or a string at a form feed or a U+2028.
+        return source
     lines = source.splitlines()
     first = next((line.strip() for line in lines if line.strip()), "")
     if first.startswith("%%"):
