@@ -376,3 +376,81 @@ def test_a_push_to_an_unreachable_registry_is_one_line(small_project: Path) -> N
     assert done.returncode == 2
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("jupyter mlops: error: the push of 127.0.0.1:"), line
+
+
+# -- the dvc target's links and the image build -----------------------------------------------
+READS_DATA = "print('RESULT ' + open('data.csv').read().strip().replace(chr(10), '|'))"
+
+
+@pytest.fixture
+def linked_job(git_dvc_repo: Path, engine: Any) -> Path:
+    """A job exported with the docker and dvc targets from a notebook reading DVC-tracked
+    data: the job folder links the data to the project's copy."""
+    project = git_dvc_repo
+    (project / "data.csv").write_text("a,b\n1,2\n")
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "add", "--quiet", "data.csv"],
+        cwd=project, env=subprocess_env(), check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    notebook(project / "reads.ipynb", [("rows = 1", "parameters"), READS_DATA])
+    done = run_cli(
+        "export", str(project / "reads.ipynb"), "--target", "docker", "--target", "dvc",
+        env=_ca_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job = project / "pipelines" / "reads"
+    assert (job / "data.csv").is_symlink()
+    return job
+
+
+def test_data_the_dvc_target_links_goes_into_the_image(linked_job: Path, tmp_path: Path) -> None:
+    built = build(linked_job)
+    assert built.returncode == 0, built.stderr
+    output = tmp_path / "reads.ipynb"
+    ran = run_cli("run", str(linked_job), "--in-container", "--output", str(output))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    said = [o.get("text", "") for c in nbformat.read(output, as_version=4).cells for o in c.outputs]
+    assert "RESULT a,b|1,2\n" in said, said
+
+
+def test_links_the_image_cannot_take_are_one_line(linked_job: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.csv"
+    outside.write_text("x\n")
+    (linked_job / "extra.csv").symlink_to(outside)
+    failed = build(linked_job)
+    assert failed.returncode == 2, failed.stderr
+    assert failed.stderr.strip().splitlines() == [
+        "jupyter mlops: error: extra.csv in the job folder is a link to a path outside the "
+        "project, which the image cannot take; copy what it points to into the job folder"
+    ]
+    (linked_job / "extra.csv").unlink()
+    (linked_job / "data.csv").resolve().unlink()  # the data not checked out
+    failed = build(linked_job)
+    assert failed.returncode == 2, failed.stderr
+    assert failed.stderr.strip().splitlines() == [
+        "jupyter mlops: error: data.csv in the job folder links to data.csv, which does not "
+        "exist (`dvc pull` or `dvc checkout` it first)"
+    ]
+
+
+@pytest.fixture
+def jp_root_dir(git_dvc_repo: Path) -> Path:
+    """The server's root for the route test below: the project of ``linked_job``."""
+    return git_dvc_repo
+
+
+async def test_the_build_route_says_why_a_link_cannot_go(
+    jp_fetch: Any, linked_job: Path, tmp_path: Path
+) -> None:
+    (linked_job / "extra.csv").symlink_to(tmp_path)
+    response = await jp_fetch(
+        "jupyter-mlops", "jobs", "build", method="POST",
+        body=json.dumps({"job": "pipelines/reads"}), request_timeout=300,
+    )  # fmt: skip
+    last = json.loads(response.body.decode().strip().splitlines()[-1])
+    assert last == {
+        "event": "error",
+        "code": "build_failed",
+        "text": "extra.csv in the job folder is a link to a path outside the project, which "
+        "the image cannot take; copy what it points to into the job folder",
+    }

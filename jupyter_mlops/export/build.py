@@ -6,7 +6,13 @@ and the instruction, ``log`` lines, ``push`` status) to a callback: the CLI draw
 server streams them to the export dialog. The whole log is kept in the job folder
 (``build.log``) and what was built in ``build.json`` (the image reference, its id, the
 pushed digest), which ``jupyter mlops run --in-container`` and the orchestrator targets read.
-A failed build names the step that failed and where the log is.
+A failed build names the step that failed and where the log is; whatever the engine
+answers (an API error, a dropped connection) is a :class:`BuildFailed` too, one line.
+
+The build context is made here, not by the SDK: the SDK sends symbolic links as links, and
+one leaving the job folder (the ``dvc`` target links DVC-tracked data to the project's
+copy) makes the engine fail. A link that leaves the job folder but stays in the project is
+sent as what it points to; one that leaves the project, or points nowhere, is refused.
 """
 
 from __future__ import annotations
@@ -15,15 +21,18 @@ import datetime
 import json
 import os
 import re
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import InvalidInput, MlopsError, ServiceUnavailable, reason
 from ..services.containers import DEFAULT_DOCKER_HOST
 from .deploy import BUILD_RECORD, Deployment
+from .files import excluded
 from .job import load_job
 
 BUILD_LOG = "build.log"
@@ -123,18 +132,30 @@ def build_image(
     client = client or engine()
     started = time.monotonic()
     log_path = folder / BUILD_LOG
-    with log_path.open("w", encoding="utf-8") as log:
-        stream = client.api.build(
-            path=str(folder),
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            pull=False,
-            nocache=no_cache,
-        )
-        image_id, steps = _follow_build(stream, log, report, log_path)
-    image = client.images.get(image_id or tag)
+    with build_context(folder) as context, log_path.open("w", encoding="utf-8") as log:
+        try:
+            stream = client.api.build(
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                pull=False,
+                nocache=no_cache,
+            )
+            image_id, steps = _follow_build(stream, log, report, log_path)
+            image = client.images.get(image_id or tag)
+        except MlopsError:
+            raise
+        except Exception as exc:
+            if not _engine_error(exc):
+                raise
+            log.write(f"ERROR: {exc}\n")
+            reason = _engine_reason(exc)
+            raise BuildFailed(
+                f"the container engine failed the build: {reason}; full log: {log_path}"
+            ) from None
     result = BuildResult(
         image=tag,
         image_id=image.id,
@@ -148,6 +169,78 @@ def build_image(
     (folder / BUILD_RECORD).write_text(json.dumps(asdict(result), indent=2) + "\n", "utf-8")
     report(BuildEvent("done", text=f"built {tag}", result=asdict(result)))
     return result
+
+
+def build_context(folder: Path) -> IO[bytes]:
+    """The job folder as a tar archive for the engine, as ``.dockerignore`` filters it (the
+    engine's own rules, from the Docker SDK), links leaving the folder dereferenced when
+    they stay in the project. :class:`BuildFailed` names a link that cannot be sent."""
+    from docker.utils.build import exclude_paths
+
+    folder = folder.resolve()
+    ignore = folder / ".dockerignore"
+    patterns: list[str] = []
+    if ignore.is_file():
+        lines = [line.strip() for line in ignore.read_text(encoding="utf-8").splitlines()]
+        patterns = [line for line in lines if line and not line.startswith("#")]
+    paths = sorted(exclude_paths(str(folder), patterns, dockerfile="Dockerfile"))
+    project = project_of(folder)
+    archive = tempfile.NamedTemporaryFile(prefix="jupyter-mlops-context-", suffix=".tar")  # noqa: SIM115
+    try:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for relative in paths:
+                path = folder / relative
+                target = Path(os.path.realpath(path)) if path.is_symlink() else None
+                if target is None or target.is_relative_to(folder):
+                    tar.add(path, arcname=relative, recursive=False)
+                    continue
+                _check_link(relative, target, project)
+                tar.add(target, arcname=relative, filter=_travels)
+        archive.seek(0)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def project_of(folder: Path) -> Path | None:
+    """The project a job folder belongs to: the nearest folder above it with a ``.git`` or
+    ``.dvc`` folder."""
+    for candidate in folder.parents:
+        if (candidate / ".git").exists() or (candidate / ".dvc").is_dir():
+            return candidate
+    return None
+
+
+def _check_link(relative: str, target: Path, project: Path | None) -> None:
+    if project is None or not target.is_relative_to(project):
+        raise BuildFailed(
+            f"{relative} in the job folder is a link to a path outside the project, which "
+            "the image cannot take; copy what it points to into the job folder"
+        )
+    if not target.exists():
+        raise BuildFailed(
+            f"{relative} in the job folder links to {target.relative_to(project).as_posix()}, "
+            "which does not exist (`dvc pull` or `dvc checkout` it first)"
+        )
+
+
+def _travels(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """Inside a folder sent for a link: what export would copy (no secrets, no caches)."""
+    return None if excluded(member.name) else member
+
+
+def _engine_error(exc: BaseException) -> bool:
+    """Whether an exception is the engine's answer (or its silence), not a bug here."""
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
+
+    return isinstance(exc, DockerException | RequestException | OSError)
+
+
+def _engine_reason(exc: BaseException) -> str:
+    detail = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
+    return _short(str(detail), 300)
 
 
 def _follow_build(
