@@ -95,7 +95,8 @@ class DvcTarget(ExportTarget):
         if tracked and (context.job_dir / "Dockerfile").exists():
             context.warn(
                 f"{tracked[0]} is tracked by DVC: the job folder links it instead of copying "
-                "it, so the Docker image does not carry it (mount it, or `dvc pull` in the job)"
+                "it, so an image built from the folder carries the version checked out when "
+                "it is built"
             )
 
     # -- the stage --------------------------------------------------------------------------
