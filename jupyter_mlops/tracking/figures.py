@@ -92,7 +92,8 @@ class FigureCapture:
             return
         plotly = sys.modules.get("plotly.basedatatypes")
         if plotly is not None and isinstance(value, plotly.BaseFigure):
-            self._plotly.append(value)
+            if not any(value is kept for kept in self._plotly):
+                self._plotly.append(value)
             return
         for figure in _matplotlib_figures(value):
             self._keep(figure)
