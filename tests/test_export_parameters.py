@@ -222,6 +222,17 @@ def test_help_keeps_characters_that_are_no_python_line_break():
     assert (found["name"].help, found["name"].line) == ("h\x85i", 4)
 
 
+def test_a_default_or_cell_no_utf8_file_can_hold_is_refused_naming_it():
+    """A lone surrogate ('\\ud800') is a Python string but no text any generated file can
+    hold: refused at export, naming the parameter, not a crash while writing files."""
+    with pytest.raises(InvalidParameters) as refused:
+        infer_schema(notebook("ok = 1\ntitle = 'a\\ud800b'\nnested = {'k\\udc80': [1]}\n"))
+    assert [d.parameter for d in refused.value.details] == ["title", "nested"]
+    assert "surrogate" in refused.value.message
+    with pytest.raises(InvalidInput, match="parameters cell holds a lone surrogate"):
+        infer_schema(notebook("ok = 1  # \ud800\n"))
+
+
 def test_negative_numbers_and_nested_literals():
     found = by_name(
         schema_of(

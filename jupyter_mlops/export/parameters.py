@@ -574,6 +574,11 @@ def _cell_label(number: int, cell: Mapping[str, Any]) -> str:
 def schema_from_source(source: str) -> ParameterSchema:
     """The parameters assigned in the source of a parameters cell. Every mistake in the cell
     is reported at once, one line each."""
+    if not _writable(source):
+        raise InvalidInput(
+            "the parameters cell holds a lone surrogate (half of a UTF-16 pair), which is not "
+            "text Python or a UTF-8 file can hold"
+        )
     cell = _Cell(source)
     try:
         tree = ast.parse(cell.python)
@@ -754,12 +759,27 @@ def _literal_default(where: str, node: ast.expr | None, cell: _Cell) -> Any:
             "validate parameters before the notebook runs: compute it in a later cell"
         ) from None
     try:
-        return _json_value(value)
+        converted = _json_value(value)
     except _Mismatch:
         raise InvalidInput(
             f"{where} has the default `{cell.segment(node)}`, which JSON cannot carry; use "
             "numbers, strings, booleans, None, lists, and dicts with string keys"
         ) from None
+    if not _writable(json.dumps(converted, ensure_ascii=False)):
+        raise InvalidInput(
+            f"{where} has the default `{cell.segment(node)}`, which holds a lone surrogate "
+            "(half of a UTF-16 pair, such as '\\ud800') that no UTF-8 file can hold"
+        )
+    return converted
+
+
+def _writable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _declared_type(where: str, annotation: ast.expr | None, type_comment: str) -> ParamType | None:
