@@ -52,7 +52,8 @@ for n in range(2):
     plt.figure(num=f"loop {n}")
     plt.plot([n, n + 1])
     plt.show()""",
-    "nothing": "x = 1",
+    "axes": "Figure().subplots(1, 2)",  # an array of axes (not pyplot's) as the value
+    "nothing": "import numpy as np\nnp.zeros(1000)",
 }
 
 
@@ -93,6 +94,7 @@ def test_figures_are_kept_however_they_are_shown(run_notebook, tmp_path):
         "displayed": ["figures/figure-1.png"],
         "pandas": ["figures/figure-1.png"],
         "loop": ["figures/loop-0.png", "figures/loop-1.png"],
+        "axes": ["figures/figure-1.png"],
         "nothing": [],
     }
     for name, files in expected.items():
@@ -100,7 +102,8 @@ def test_figures_are_kept_however_they_are_shown(run_notebook, tmp_path):
         assert run.info.status == "FINISHED", name
         assert artifact_files(client, run.info.run_id) == files, name
         assert "jupyter_mlops.capture_error" not in run.data.tags, run.data.tags
-    png = client.download_artifacts(runs["shown"].info.run_id, "figures/shown-curve.png", str(tmp_path))
+    shown_id = runs["shown"].info.run_id
+    png = client.download_artifacts(shown_id, "figures/shown-curve.png", str(tmp_path))
     assert Path(png).read_bytes().startswith(b"\x89PNG")
 
 
@@ -128,4 +131,5 @@ def test_plotly_figures_are_kept_as_interactive_html(run_notebook, tmp_path):
         run_id = runs[name].info.run_id
         assert artifact_files(client, run_id) == [file], name
         html = Path(client.download_artifacts(run_id, file, str(tmp_path / name))).read_text()
-        assert "Plotly.newPlot" in html and "cdn.plot.ly" in html
+        assert "Plotly.newPlot" in html
+        assert "cdn.plot.ly" in html

@@ -31,6 +31,8 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _FIGURE = ("matplotlib.figure", "Figure")
 _FIGURE_NAME = ".".join(_FIGURE)
 PNG_DPI = 100
+#: Items of a list or array value looked at for figures (``plt.subplots(2, 2)``'s axes).
+MAX_ITEMS = 100
 
 
 def open_figure_numbers() -> set[int]:
@@ -163,10 +165,14 @@ def _matplotlib_figures(value: Any) -> list[Any]:
     figure_type = module.Figure
     if isinstance(value, figure_type):
         return [value]
-    if isinstance(value, list | tuple) or type(value).__name__ == "ndarray":
-        items = value.ravel().tolist() if hasattr(value, "ravel") else list(value)
+    items: list[Any] | None = None
+    if isinstance(value, list | tuple):
+        items = list(value[:MAX_ITEMS])
+    elif type(value).__name__ == "ndarray" and getattr(value.dtype, "kind", "") == "O":
+        items = value.ravel()[:MAX_ITEMS].tolist()  # axes, not numbers: never a big copy
+    if items is not None:
         found: list[Any] = []
-        for item in items[:100]:
+        for item in items:
             found += [f for f in _matplotlib_figures(item) if f not in found]
         return found
     getter = getattr(value, "get_figure", None)
