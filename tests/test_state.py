@@ -294,3 +294,46 @@ def test_the_journal_holds_no_credentials_and_the_agent_delivers_with_its_own(
     finally:
         for pid in agent_pids(state_dir):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_cells_own_mlflow_calls_reach_a_server_whose_uri_has_credentials(
+    tmp_path, mlflow_server, monkeypatch
+):
+    """A tracked cell that calls MLflow itself, with the same URI: its calls carry the
+    password and reach the server (no query glued in front of MLflow's API paths)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from jupyter_mlops.tracking.session import TrackingSession
+    from jupyter_mlops.tracking.tracker import Tracker
+
+    port = free_port()
+    uri = f"http://{USER}:{PASSWORD}@127.0.0.1:{port}?token={TOKEN}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    root = tmp_path / "fluent-project"
+    root.mkdir()
+    settings = settings_mod.resolve(root)
+    session = TrackingSession(settings)
+    try:
+        with AuthProxy(port, mlflow_server.uri, USER, PASSWORD) as proxy:
+            source = "mlflow.log_param('b', 2)"
+            with Tracker(
+                session=session, name="fluent", source=source, namespace={"mlflow": mlflow}
+            ) as tracker:
+                mlflow.log_param("b", 2)
+            assert session.flush(timeout=120)
+            assert not [path for _, path, _ in proxy.requests if TOKEN in path]
+        assert "jupyter_mlops.fluent_error" not in tracker.record.tags
+        client = MlflowClient(mlflow_server.uri)
+        ids = [e.experiment_id for e in client.search_experiments()]
+        [run] = client.search_runs(
+            ids, filter_string=f"tags.`jupyter_mlops.run_key` = '{tracker.key}'"
+        )
+        assert run.info.status == "FINISHED"
+        assert run.data.params["b"] == "2"
+        assert files_holding_secrets(settings.state_dir) == []
+    finally:
+        session.executor.shutdown(wait=True)
+        for pid in agent_pids(settings.state_dir):
+            os.kill(pid, signal.SIGKILL)

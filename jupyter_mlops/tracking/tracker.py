@@ -255,7 +255,8 @@ class Tracker:
             client = store.client(uri)
             experiment_id = experiment_id_for(client, record.experiment, None)
             record.outbox_uri = uri
-        mlflow.set_tracking_uri(uri)
+        # As our own client has it: a server's URI without a query MLflow would garble.
+        mlflow.set_tracking_uri(store.mlflow_uri(uri))
         try:
             run = mlflow.start_run(
                 experiment_id=experiment_id,
