@@ -890,6 +890,18 @@ def check_kfp(exported: Exported, case: Case) -> None:
     found = document["root"].get("inputDefinitions", {}).get("parameters", {})
     schema = read_schema(exported.job)
     assert sorted(found) == sorted(p.name for p in schema)
+    schedule = case.request.deployment.schedule
+    script = exported.job / "kfp" / "schedule.py"
+    assert script.exists() == bool(schedule)
+    if schedule:
+        assigned = {
+            node.targets[0].id: node.value  # type: ignore[attr-defined]
+            for node in ast.parse(script.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.Assign)
+        }
+        assert literal(assigned["JOB"]) == exported.name
+        assert literal(assigned["SCHEDULE"]) == schedule
+        assert literal(assigned["CRON"]) == "0 " + cluster.robfig_cron(schedule, macros=False)
     for parameter in schema:
         spec = found[parameter.name]
         description = spec.get("description", "")
@@ -974,6 +986,7 @@ def export_and_check(folder: Path, case: Case, targets: list[str], names: list[s
 @example(parameters=[Param("lr", "float", 0.5, "rate\x0cper step\u2028or\x85not")])
 @example(parameters=[Param("x", None, "\uffff\x8d", "non\uffffcharacter\x8d\x19")])
 @example(parameters=[Param("s", None, "a\ud800b", "")])
+@example(parameters=[Param("title", "str", "x {{ y", "help {{ z")])
 @example(parameters=[Param("s", "str | None", None, "maybe"), Param("a", None, None, "")])
 def test_parameters_reach_every_file_exactly(workspace: Path, parameters: list[Param]) -> None:
     request = accepted(notebook="train.ipynb")

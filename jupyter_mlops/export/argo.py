@@ -82,9 +82,9 @@ class ArgoTarget(cluster.ScheduledPodTarget):
             cluster.check_cron_name(context.name, "CronWorkflow")
         cluster.warn_about_output(context, "Argo", bool(schedule))
         arguments = self.arguments(context)
-        found = {WORKFLOW_FILE: self.workflow(context, arguments).to_yaml()}
+        found = {WORKFLOW_FILE: _yaml(self.workflow(context, arguments))}
         if schedule:
-            found[CRON_FILE] = self.cron_workflow(context, schedule, arguments).to_yaml()
+            found[CRON_FILE] = _yaml(self.cron_workflow(context, schedule, arguments))
         return found
 
     # -- hera objects -----------------------------------------------------------------------
@@ -259,6 +259,15 @@ class ArgoTarget(cluster.ScheduledPodTarget):
             "",
         ]
         return "\n".join(lines)
+
+
+def _yaml(workflow: Workflow | CronWorkflow) -> str:
+    """The workflow as YAML, dumped by PyYAML's safe dumper: hera's ``to_yaml`` rejoins the
+    lines of any text holding more '{{' than '}}' (a default, a help text), which breaks
+    the document."""
+    import yaml
+
+    return str(yaml.safe_dump(workflow.to_dict(), sort_keys=False, allow_unicode=True, width=100))
 
 
 def _shell_quote(text: str) -> str:
