@@ -611,7 +611,11 @@ def check_dockerfile(exported: Exported, case: Case) -> None:
         "/job",
     ]
     job_files = sorted({"parameters.schema.json", "job.json", case.notebook_file})
-    assert docker_json(by_position[10][1], expand=True) == [*job_files, "/job/"]
+    sources = docker_json(by_position[10][1], expand=True)
+    assert sources == [*job_files, "/job/"]
+    for source in sources:  # then matched as a glob: '[' and '\\' would not match themselves
+        assert "[" not in source, source
+        assert "\\" not in source, source
     labels = docker_labels(by_position[11][1])
     keys = [k for k, _ in labels]
     assert len(keys) == len(set(keys)), keys

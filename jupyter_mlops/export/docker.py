@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from traitlets import Int, List, Unicode, default
 
 from .._version import __version__
+from ..errors import InvalidInput
 from . import files
 from .parameters import SCHEMA_FILE
 from .targets import ExportContext, ExportTarget
@@ -237,8 +239,22 @@ def _copy_lines(paths: Iterable[PurePosixPath], together: bool = False) -> list[
     if not tops:
         return []
     if together:
-        return [f"COPY {json.dumps([*tops, JOB_ROOT + '/'])}"]
-    return [f"COPY {json.dumps([top, f'{JOB_ROOT}/{top}'])}" for top in tops]
+        return [f"COPY {json.dumps([*map(_copy_path, tops), JOB_ROOT + '/'])}"]
+    return [
+        f"COPY {json.dumps([_copy_path(top), _copy_path(f'{JOB_ROOT}/{top}')])}" for top in tops
+    ]
+
+
+def _copy_path(path: str) -> str:
+    """A path as ``COPY`` reads it back: the builder's word lexer takes quotes and ``$``
+    even in the JSON form (so they are escaped), then its glob matching takes ``[`` and
+    ``\\`` (refused: no escape of them survives both Docker's and Podman's builders)."""
+    if "[" in path or "\\" in path:
+        raise InvalidInput(
+            f"'{path}': the docker target cannot copy a file whose name holds '[' or a "
+            "backslash into the image (builders read them as a pattern); rename it"
+        )
+    return re.sub(r"""([$'"])""", r"\\\1", path)
 
 
 def _quote(value: str) -> str:
