@@ -39,7 +39,6 @@ from typing import Any
 
 import jinja2
 import jinja2.sandbox
-import nbformat
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
@@ -298,7 +297,8 @@ def write_notebook(path: Path, parameters: list[Param]) -> None:
         },
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
+    # JSON escapes (ASCII): a notebook file may hold '\\ud800' that way, never raw.
+    path.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
 
 
 @pytest.fixture
@@ -983,6 +983,22 @@ def export_and_check(folder: Path, case: Case, targets: list[str], names: list[s
 
 
 # -- the properties -----------------------------------------------------------------------------
+#: Known failures, by target: each is a bug (its explicit example fails every run, so the
+#: mark is strict: it has to go when the bug is fixed).
+PARAMETER_GAPS: dict[str, str] = {}
+NOTEBOOK_GAPS: dict[str, str] = {}
+
+
+def targets(names: list[str], gaps: dict[str, str]) -> list[Any]:
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=gaps[n])) if n in gaps else n
+        for n in names
+    ]
+
+
+@pytest.mark.parametrize(
+    "target", targets(["kubernetes", "argo", "airflow", "kfp", "dvc"], PARAMETER_GAPS)
+)
 @PROPERTY
 @given(parameters=parameter_lists)
 @example(parameters=[Param("title", "str", "a\nb'\"{{ x }}{% raw %}\x00é", "help: 'q' {{ y }}")])
@@ -991,15 +1007,17 @@ def export_and_check(folder: Path, case: Case, targets: list[str], names: list[s
 @example(parameters=[Param("x", None, "\uffff\x8d", "non\uffffcharacter\x8d\x19")])
 @example(parameters=[Param("s", None, "a\ud800b", "")])
 @example(parameters=[Param("title", "str", "x {{ y", "help {{ z")])
+@example(parameters=[Param("price", "str", "a$$b $(HOME)", "")])
 @example(parameters=[Param("s", "str | None", None, "maybe"), Param("a", None, None, "")])
-def test_parameters_reach_every_file_exactly(workspace: Path, parameters: list[Param]) -> None:
+def test_parameters_reach_every_file_exactly(
+    workspace: Path, target: str, parameters: list[Param]
+) -> None:
     request = accepted(notebook="train.ipynb")
     assert request is not None
-    case = Case(request, parameters)
-    targets = ["kubernetes", "argo", "airflow", "kfp", "dvc"]
-    export_and_check(workspace, case, targets, ["parameter"])
+    export_and_check(workspace, Case(request, parameters), [target], ["parameter"])
 
 
+@pytest.mark.parametrize("target", targets(list(CHECKS), NOTEBOOK_GAPS))
 @settings(PROPERTY, max_examples=15)
 @given(notebook=notebook_names)
 @example(
@@ -1008,12 +1026,14 @@ def test_parameters_reach_every_file_exactly(workspace: Path, parameters: list[P
 @example(notebook="inj\nRUN touch PWNED\n#.ipynb")
 @example(notebook='it\'s "$HOME" {{ 7*7 }} \\.ipynb')
 @example(notebook="non\uffffcharacter\x8d.ipynb")
-def test_notebook_name_reaches_every_file_exactly(workspace: Path, notebook: str) -> None:
+def test_notebook_name_reaches_every_file_exactly(
+    workspace: Path, target: str, notebook: str
+) -> None:
     request = accepted(notebook=notebook)
     if request is None:
         return
     case = Case(request, [Param("epochs", "int", 3, "passes")])
-    export_and_check(workspace, case, list(CHECKS), ["notebook", notebook])
+    export_and_check(workspace, case, [target], ["notebook", notebook])
 
 
 @settings(PROPERTY, max_examples=8)
