@@ -60,7 +60,7 @@ from jupyter_mlops.models import ExportRequest
 
 #: Bounded so the whole file runs in well under a minute on a shared 2-core machine.
 PROPERTY = settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     # No shrinking: a failure is reported as found, not after minutes of minimising it.
@@ -1008,6 +1008,7 @@ def targets(names: list[str], gaps: dict[str, str]) -> list[Any]:
 @example(parameters=[Param("s", None, "a\ud800b", "")])
 @example(parameters=[Param("title", "str", "x {{ y", "help {{ z")])
 @example(parameters=[Param("price", "str", "a$$b $(HOME)", "")])
+@example(parameters=[Param("line", "str", "next\x85line\x85", "")])
 @example(parameters=[Param("s", "str | None", None, "maybe"), Param("a", None, None, "")])
 def test_parameters_reach_every_file_exactly(
     workspace: Path, target: str, parameters: list[Param]
@@ -1018,7 +1019,7 @@ def test_parameters_reach_every_file_exactly(
 
 
 @pytest.mark.parametrize("target", targets(list(CHECKS), NOTEBOOK_GAPS))
-@settings(PROPERTY, max_examples=15)
+@settings(PROPERTY, max_examples=25)
 @given(notebook=notebook_names)
 @example(
     notebook="p\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: injected}\n---\n#.ipynb"
@@ -1036,7 +1037,7 @@ def test_notebook_name_reaches_every_file_exactly(
     export_and_check(workspace, case, [target], ["notebook", notebook])
 
 
-@settings(PROPERTY, max_examples=8)
+@settings(PROPERTY, max_examples=12)
 @given(name=job_names)
 @example(name="a" * 63)
 @example(name="a" * 53)

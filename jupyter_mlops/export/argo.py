@@ -40,7 +40,7 @@ from hera.workflows import (
 from traitlets import Int
 
 from .._version import __version__
-from . import cluster
+from . import cluster, yamltext
 from .job import ENV_IMAGE_DIGEST, EXIT_FAILED, EXIT_INVALID
 from .parameters import Parameter as JobParameter
 from .targets import ExportContext
@@ -265,9 +265,7 @@ def _yaml(workflow: Workflow | CronWorkflow) -> str:
     """The workflow as YAML, dumped by PyYAML's safe dumper: hera's ``to_yaml`` rejoins the
     lines of any text holding more '{{' than '}}' (a default, a help text), which breaks
     the document."""
-    import yaml
-
-    return str(yaml.safe_dump(workflow.to_dict(), sort_keys=False, allow_unicode=True, width=100))
+    return yamltext.dump(workflow.to_dict(), width=100)
 
 
 def _shell_quote(text: str) -> str:

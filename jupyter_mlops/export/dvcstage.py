@@ -39,6 +39,7 @@ import yaml
 from traitlets import Unicode
 
 from ..errors import InvalidInput
+from . import yamltext
 from .parameters import (
     SCHEMA_FILE,
     InvalidParameters,
@@ -253,19 +254,22 @@ def render_params(job: str, schema: ParameterSchema, values: dict[str, Any]) -> 
         "# `dvc repro` reruns the job when one of them changes; a re-export keeps them.",
     ]
     for parameter in schema:
-        help_text = " ".join(parameter.help.split())
+        help_text = _visible(" ".join(parameter.help.split()))
         comment = f"# {parameter.name} ({parameter.type.python_text()})"
         lines.append(comment + (f": {help_text}" if help_text else ""))
         lines.append(
-            yaml.safe_dump(
-                {parameter.name: values[parameter.name]},
-                default_flow_style=False,
-                sort_keys=False,
-                allow_unicode=True,
-                width=2**31,
+            yamltext.dump(
+                {parameter.name: values[parameter.name]}, default_flow_style=False, width=2**31
             ).rstrip("\n")
         )
     return "\n".join(lines) + "\n"
+
+
+def _visible(text: str) -> str:
+    """``text`` for a YAML comment: every character that is not printable (control, format
+    and unassigned ones such as U+008D or U+FFFF, which YAML readers refuse even in a
+    comment) as its escape."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _same(a: Any, b: Any) -> bool:
