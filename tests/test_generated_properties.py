@@ -1052,11 +1052,14 @@ def test_notebook_name_reaches_every_file_exactly(
 
 
 @settings(PROPERTY, max_examples=12)
-@given(name=job_names)
-@example(name="a" * 63)
-@example(name="a" * 53)
-def test_job_name_reaches_every_file_exactly(workspace: Path, name: str) -> None:
-    request = accepted(notebook="train.ipynb", name=name, deployment={"schedule": "@daily"})
+@given(name=job_names, schedule=st.sampled_from([None, "@daily"]))
+@example(name="a" * 63, schedule=None)
+@example(name="a" * 53, schedule="@daily")
+def test_job_name_reaches_every_file_exactly(
+    workspace: Path, name: str, schedule: str | None
+) -> None:
+    deployment = {"schedule": schedule} if schedule else {}
+    request = accepted(notebook="train.ipynb", name=name, deployment=deployment)
     if request is None:
         return
     case = Case(request, [Param("epochs", "int", 3, "")])
