@@ -151,7 +151,10 @@ def test_dag_files_embed_every_value_as_a_literal(tmp_path: Path) -> None:
     job = export_airflow(tmp_path / "project", **FULL)
     kubernetes = (job / "airflow" / "train_dag.py").read_text()
     docker = (job / "airflow" / "train_docker_dag.py").read_text()
-    for source in (kubernetes, docker):
+    for source, params_json in (
+        (kubernetes, "{{ params | tojson | replace('$', '$$') }}"),  # a pod's args: $$ is $
+        (docker, "{{ params | tojson }}"),
+    ):
         found = constants(source)
         assert found["JOB"] == "train"
         assert found["NOTEBOOK"] == str(tmp_path / "project" / "it's train.ipynb")
@@ -161,7 +164,7 @@ def test_dag_files_embed_every_value_as_a_literal(tmp_path: Path) -> None:
         assert found["ENVIRONMENT"] == {"JUPYTER_MLOPS_IMAGE_DIGEST": DIGEST}
         assert found["ARGUMENTS"] == [
             "--params-json",
-            "{{ params | tojson }}",
+            params_json,
             "--output",
             "s3://bucket/runs/train-{{ ts_nodash }}.ipynb",
         ]
@@ -204,7 +207,7 @@ def test_defaults_without_options(tmp_path: Path) -> None:
     found = constants(kubernetes)
     assert found["IMAGE"] == "train:latest"  # guessed, with a warning
     assert found["SCHEDULE"] is None
-    assert found["ARGUMENTS"] == ["--params-json", "{{ params | tojson }}"]
+    assert found["ARGUMENTS"] == ["--params-json", "{{ params | tojson | replace('$', '$$') }}"]
     assert found["ENVIRONMENT"] == {}
     assert "namespace=" not in kubernetes
     assert "container_resources=" not in kubernetes

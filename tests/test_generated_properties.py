@@ -988,8 +988,6 @@ def export_and_check(folder: Path, case: Case, targets: list[str], names: list[s
 PARAMETER_GAPS = {
     "kubernetes": "a help text holding U+FFFF goes raw into the manifest's header comment, "
     "which YAML readers refuse (escape.one_line leaves unassigned characters, category Cn)",
-    "airflow": "the KubernetesPodOperator DAG passes '{{ params | tojson }}' in a pod's args, "
-    "where Kubernetes turns '$$' into '$' and expands '$(VAR)': a default 'a$$b' arrives 'a$b'",
     "kfp": "a string default holding U+0085 is folded into a space by the kfp compiler's YAML "
     "(export then fails with a 500: 'the compiled pipeline's input ... is a bug')",
 }

@@ -13,7 +13,8 @@ folder (or both: their DAG ids differ):
   and output notebooks go to a named volume unless ``--output`` says otherwise.
 
 Both run the image's entrypoint (``python -m jupyter_mlops.job /job``) with the DAG run's
-parameters as one JSON object (``--params-json '{{ params | tojson }}'``): an int stays an
+parameters as one JSON object (``--params-json '{{ params | tojson }}'``, its ``$``
+doubled in a pod's args, which Kubernetes expands): an int stays an
 int, a list a list, a string with quotes and a null arrive intact. The DAG's ``params``
 are Airflow ``Param`` objects made from ``parameters.schema.json`` (type, default,
 description, enum, items), so Airflow's trigger form shows and checks them, and the job
@@ -47,6 +48,9 @@ AIRFLOW_DIR = "airflow"
 JOB_ROOT = "/job"
 #: What the DAG passes to the job entrypoint: the run's parameters as one JSON object.
 PARAMS_ARGUMENTS = ("--params-json", "{{ params | tojson }}")
+#: The same in a pod's args, where Kubernetes reduces '$$' to '$' and expands '$(VAR)': every
+#: '$' of the JSON doubled, so a value such as 'a$$b' or '$(HOME)' arrives as itself.
+POD_PARAMS_ARGUMENTS = ("--params-json", "{{ params | tojson | replace('$', '$$') }}")
 #: JSON Schema keywords a parameter's Airflow Param carries (the rest is ours or Param's own
 #: arguments: default, description).
 _PARAM_KEYWORDS = (
@@ -165,7 +169,12 @@ class AirflowTarget(ExportTarget):
         options.append(("env_vars", "ENVIRONMENT"))
         options += [("get_logs", "True"), ("on_finish_action", repr("delete_pod"))]
         constants = [
-            *self._common_constants(context, dag_id=context.name, output=self._output(context)),
+            *self._common_constants(
+                context,
+                dag_id=context.name,
+                output=self._output(context),
+                params=POD_PARAMS_ARGUMENTS,
+            ),
             ("RESOURCES", _literal(resources), "requests and limits (--cpu, --memory, --gpu)"),
             (
                 "SECRETS",
@@ -246,14 +255,18 @@ class AirflowTarget(ExportTarget):
         )
 
     def _common_constants(
-        self, context: ExportContext, dag_id: str, output: str | None
+        self,
+        context: ExportContext,
+        dag_id: str,
+        output: str | None,
+        params: tuple[str, str] = PARAMS_ARGUMENTS,
     ) -> list[tuple[str, str, str]]:
         image = context.image
         environment: dict[str, str] = {}
         digest = _DIGEST.search(image)
         if digest:
             environment[ENV_IMAGE_DIGEST] = digest.group(1)
-        arguments = [*PARAMS_ARGUMENTS]
+        arguments = [*params]
         if output is not None:
             arguments += ["--output", output]
         year, month, day = (int(p) for p in self.start_date.split("-"))
