@@ -997,7 +997,8 @@ NOTEBOOK_GAPS = {
     "kubernetes": "a notebook name holding U+FFFF goes raw into the header comment, which YAML "
     "readers refuse (escape.one_line leaves category Cn)",
     "argo": "a notebook name holding U+FFFF goes raw into the header comment (as kubernetes)",
-    "kfp": "a notebook name holding U+FFFF goes raw into the compiled pipeline's comments",
+    "kfp": "a notebook name holding U+FFFF goes raw into the compiled pipeline's comments, "
+    "which export's own check then cannot read (a 500)",
 }
 
 
