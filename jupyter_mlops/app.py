@@ -103,7 +103,7 @@ class MlopsApp(ExtensionApp):
         self.data = DataService(
             self.settings_resolved, self.tracking, lock_timeout=self.data_lock_timeout
         )
-        self.data_tasks = TaskRegistry()
+        self.data_tasks = TaskRegistry(self.settings_resolved.state_dir)
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="jupyter-mlops")
         self._executor.submit(self.tracking.warm_up)
         # Kernels started by this server inherit these, so %%track uses the same store.

@@ -13,8 +13,10 @@ Anything else that escapes is a bug and is answered as a 500.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +88,51 @@ class ServiceUnavailable(MlopsError):
 
     status = 503
     code = "service_unavailable"
+
+
+class InsufficientStorage(MlopsError):
+    """The disk (or quota) is full: what was being written was given up and the previous
+    state kept (507)."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
+#: ``errno`` values of a full disk or an exhausted quota.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: SQLite's own "database or disk is full" (``sqlite3`` errors carry no errno).
+SQLITE_FULL = 13
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception it was raised from, is a full disk or quota."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return True
+        if getattr(current, "sqlite_errorcode", None) == SQLITE_FULL:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@contextlib.contextmanager
+def disk_full_is_clear(doing: str, kept: str) -> Iterator[None]:
+    """Turn a full disk met inside the block into :class:`InsufficientStorage`, one line
+    saying what was being done (``doing``: "exporting the job") and what was kept
+    (``kept``: "the previous job folder is unchanged"), with no path in it."""
+    try:
+        yield
+    except InsufficientStorage:
+        raise
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        raise InsufficientStorage(
+            f"No space left on the disk while {doing}; {kept}. Free some space and try again."
+        ) from exc
 
 
 def field_problems(exc: ValidationError) -> list[FieldError]:

@@ -465,7 +465,7 @@ class JobExportHandler(MlopsHandler):
             summary="Export a notebook to a job folder (Dockerfile and orchestrator targets).",
             response=JobInfo,
             body=ExportRequest,
-            errors=(*_JOB_ERRORS, 503),
+            errors=(*_JOB_ERRORS, 503, 507),
         )
     }
 
@@ -538,7 +538,7 @@ class JobBuildHandler(MlopsHandler):
 class JobRunsHandler(MlopsHandler):
     operations = {
         "get": Operation(
-            summary="The job runs this server started, newest first.",
+            summary="The job runs of this project (kept across restarts), newest first.",
             response=JobExecutionList,
         ),
         "post": Operation(

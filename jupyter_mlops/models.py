@@ -399,7 +399,11 @@ class JobExecution(ApiModel):
 
     execution_id: str
     job: str
-    status: Literal["running", "succeeded", "failed", "invalid", "killed"]
+    status: Literal["running", "succeeded", "failed", "invalid", "killed", "interrupted"] = Field(
+        description="'killed': stopped (Stop, or the server stopping); 'interrupted': its "
+        "process ended with no outcome recorded (the server or the machine stopped under "
+        "it), its output notebook incomplete."
+    )
     exit_code: int | None
     in_container: bool
     started_at: str

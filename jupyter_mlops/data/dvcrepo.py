@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..errors import disk_full
 from ..redact import mask
 from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy, one_line
 from .hashing import Batches, FileEntry, Progress, stat_mtime
@@ -250,6 +251,8 @@ class DvcProject:
                 if exc.errno == errno.EEXIST or os.path.isfile(dest):
                     self._relink(entry, dest, types[0])
                     return "present"
+                if disk_full(exc):  # no link type would do better
+                    raise
                 self._failed_links.add(kind)
                 last = exc
         raise DvcError(

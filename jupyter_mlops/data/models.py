@@ -214,7 +214,10 @@ class DataTaskPath(ApiModel):
 class DataTask(ApiModel):
     task_id: str
     kind: Literal["snapshot", "restore", "push", "pull"]
-    state: Literal["running", "done", "failed", "cancelled"]
+    state: Literal["running", "done", "failed", "cancelled", "interrupted"] = Field(
+        description="'interrupted': the server stopped while the task ran (the error says "
+        "what that left behind)."
+    )
     phase: str = Field(description="What it is doing: scanning, hashing, caching, pushing...")
     done: int
     total: int = Field(description="0 while unknown.")

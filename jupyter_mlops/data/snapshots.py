@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import MlopsError
+from ..errors import MlopsError, disk_full_is_clear
 from . import gitutil
 from .core import DataCore, Target, _rel
 from .dvcrepo import DVC_FILE_SUFFIX, DvcOut, DvcProject, StoreAsHashed, dvc_file_for
@@ -87,6 +87,10 @@ class Snapshots(DataCore):
                     f"({outer}.dvc); snapshot {outer} instead."
                 )
 
+    @disk_full_is_clear(
+        "snapshotting the data",
+        "the previous version is unchanged (a version is recorded only once all of it is stored)",
+    )
     def snapshot(
         self,
         paths: Iterable[str],

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .._version import __version__
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, disk_full_is_clear
 from ..redact import without_credentials
 from . import files, requirements
 from .datapins import find_pins
@@ -69,6 +69,7 @@ def derive_name(text: str) -> str:
     return name[:NAME_MAX].rstrip("-") or "notebook-job"
 
 
+@disk_full_is_clear("exporting the job", "the previous job folder, if any, is unchanged")
 def export_notebook(
     notebook_path: str | Path,
     name: str | None = None,
@@ -376,19 +377,28 @@ def _write_job_file(context: ExportContext, plugins: list[ExportTarget], noteboo
 
 
 def _swap(stage: Path, destination: Path, kept: dict[str, Path]) -> None:
-    """Move what is kept from the old folder into the new one, then replace the old."""
-    for name, path in kept.items():
-        if path.exists() and not (stage / name).exists():
-            path.rename(stage / name)
-    if not destination.exists():
-        stage.rename(destination)
-        return
-    old = destination.with_name(f".{destination.name}.old-{uuid.uuid4().hex[:8]}")
-    destination.rename(old)
+    """Move what is kept from the old folder into the new one, then replace the old; if
+    that fails, what was moved goes back, so the old folder is whole again."""
+    moved: list[tuple[Path, Path]] = []
     try:
-        stage.rename(destination)
-    except OSError:
-        old.rename(destination)
+        for name, path in kept.items():
+            if path.exists() and not (stage / name).exists():
+                path.rename(stage / name)
+                moved.append((stage / name, path))
+        if not destination.exists():
+            stage.rename(destination)
+            return
+        old = destination.with_name(f".{destination.name}.old-{uuid.uuid4().hex[:8]}")
+        destination.rename(old)
+        try:
+            stage.rename(destination)
+        except OSError:
+            old.rename(destination)
+            raise
+    except BaseException:
+        for staged, path in reversed(moved):
+            with contextlib.suppress(OSError):
+                staged.rename(path)
         raise
     with contextlib.suppress(OSError):
         shutil.rmtree(old)

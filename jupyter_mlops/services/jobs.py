@@ -3,24 +3,29 @@
 The same functions as ``jupyter mlops export|build|run``, with every path confined to the
 server's root. A run started here is the CLI's ``jupyter mlops run`` in a subprocess (so a
 job never shares the server's process), tracked into the server's store, its output kept
-in the job folder; the server keeps the executions it started until it stops.
+in the job folder. Each execution is a record in ``.mlops/jobs/executions/``, its end
+written by the process that watches the job (``job_process``), so a restarted server
+still answers for it; one whose processes are gone with no outcome recorded (the server
+or the machine stopped under it) ends ``interrupted``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, get_args
 
 from .. import paths
 from ..errors import InvalidInput, NotFound
@@ -42,25 +47,33 @@ from ..models import (
     JobsList,
 )
 from ..settings import Settings
+from ..statefiles import Owner, read_json, records, write_json
 
 #: How deep below the root job folders are looked for (``pipelines/NAME`` next to notebooks).
 SEARCH_DEPTH = 4
 _SKIPPED = frozenset({"node_modules", "__pycache__", "site-packages"})
 LOG_LINES = 200
-_EXIT_STATUS = {0: "succeeded", 2: "invalid", 130: "killed", 143: "killed", -2: "killed"}
+#: Where the executions are recorded, in the project's state folder.
+EXECUTIONS_DIR = Path("jobs") / "executions"
+#: Finished executions remembered, at most (the oldest records are removed).
+KEEP_FINISHED = 200
+STATUSES = frozenset(get_args(JobExecution.model_fields["status"].annotation))
+WATCHER = "jupyter_mlops.services.job_process"
+INTERRUPTED_NOTE = (
+    "jupyter-mlops: interrupted: the server stopped while this job ran and the job's "
+    "process is gone; no outcome was recorded and the output notebook is incomplete."
+)
+_EXECUTION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
 class _Execution:
-    execution_id: str
-    job: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-    output: Path
-    in_container: bool
-    started_at: str
-    params_file: Path
-    ended_at: str | None = None
+    """A job execution: its record (what the API answers), and its watcher process when
+    this server started it."""
+
+    record: Path
+    data: dict[str, Any]
+    process: subprocess.Popen[bytes] | None = None
 
 
 class JobsService:
@@ -68,8 +81,10 @@ class JobsService:
         self.settings = settings
         self.root = settings.root_dir.resolve()
         self.target_options = target_options or {}
+        self._records = settings.state_dir / EXECUTIONS_DIR
         self._executions: dict[str, _Execution] = {}
         self._lock = threading.Lock()
+        self._load()
 
     # -- listing --------------------------------------------------------------------------
     def list_jobs(self) -> JobsList:
@@ -209,85 +224,195 @@ class JobsService:
             )
         output = Path(default_output(job))
         output.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix="jupyter-mlops-params-", suffix=".json")
-        with os.fdopen(handle, "w", encoding="utf-8") as params:
-            json.dump(values, params)
+        log = output.with_suffix(".log")
+        execution_id = uuid.uuid4().hex
+        record = self._records / f"{execution_id}.json"
+        params = self._records / f"{execution_id}.params.json"
+        write_json(params, values)
         command = [
             sys.executable, "-m", "jupyter_mlops", "run", str(folder),
-            "--params-file", name, "--output", str(output),
+            "--params-file", str(params), "--output", str(output),
         ]  # fmt: skip
         if request.in_container:
             command.append("--in-container")
-        log = output.with_suffix(".log")
+        data: dict[str, Any] = {
+            "execution_id": execution_id,
+            "job": paths.relative_to_root(self.root, folder),
+            "output": paths.relative_to_root(self.root, output),
+            "log": paths.relative_to_root(self.root, log),
+            "in_container": request.in_container,
+            "started_at": _now(),
+            "ended_at": None,
+            "status": "running",
+            "exit_code": None,
+            "params_file": params.name,
+            "owner": None,
+        }
         env = {**os.environ, **self.settings.kernel_environment(), "PYTHONUNBUFFERED": "1"}
+        watcher = [sys.executable, "-m", WATCHER, str(record), "--", *command]
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                command,
+                watcher,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 cwd=folder,
                 env=env,
                 start_new_session=True,
             )
-        execution = _Execution(
-            execution_id=uuid.uuid4().hex,
-            job=folder,
-            process=process,
-            log=log,
-            output=output,
-            in_container=request.in_container,
-            started_at=_now(),
-            params_file=Path(name),
-        )
+        # The watcher starts the job once its record names it (stdin closed): from then
+        # on the record says who runs the job, and only the watcher writes it.
+        assert process.stdin is not None
+        try:
+            data["owner"] = Owner.of(process.pid).to_json()
+            write_json(record, data)
+        finally:
+            process.stdin.close()
+        execution = _Execution(record=record, data=data, process=process)
         with self._lock:
-            self._executions[execution.execution_id] = execution
+            self._executions[execution_id] = execution
+            self._prune()
         return self._describe(execution)
 
     def execution(self, execution_id: str) -> JobExecution:
-        with self._lock:
-            found = self._executions.get(execution_id)
-        if found is None:
-            raise NotFound(f"no job execution {execution_id} (the server keeps those it started)")
-        return self._describe(found)
+        return self._describe(self._find(execution_id))
 
     def executions(self) -> list[JobExecution]:
         with self._lock:
             known = list(self._executions.values())
-        return [self._describe(e) for e in sorted(known, key=lambda e: e.started_at, reverse=True)]
+        described = [self._describe(e) for e in known]
+        return sorted(described, key=lambda e: e.started_at, reverse=True)
 
     def stop(self, execution_id: str) -> JobExecution:
         """Interrupt a running job as Ctrl-C does (its run is marked KILLED)."""
-        found = self._executions.get(execution_id)
-        if found is None:
-            raise NotFound(f"no job execution {execution_id}")
-        if found.process.poll() is None:
-            os.killpg(found.process.pid, signal.SIGINT)
+        found = self._find(execution_id)
+        self._refresh(found)
+        self._interrupt_process(found)
         return self._describe(found)
 
+    def shutdown(self) -> None:
+        """Interrupt the jobs still running (the server is stopping); each one's watcher
+        records how it ended."""
+        with self._lock:
+            known = list(self._executions.values())
+        for execution in known:
+            self._interrupt_process(execution)
+
+    def _find(self, execution_id: str) -> _Execution:
+        with self._lock:
+            found = self._executions.get(execution_id)
+        if found is None and _EXECUTION_ID.fullmatch(execution_id):
+            # Started by another server on this project after this one started.
+            record = self._records / f"{execution_id}.json"
+            found = self._recorded(record, read_json(record))
+            if found is not None:
+                with self._lock:
+                    found = self._executions.setdefault(execution_id, found)
+        if found is None:
+            raise NotFound(f"no job execution {execution_id}")
+        return found
+
+    def _interrupt_process(self, execution: _Execution) -> None:
+        if execution.data.get("status") != "running":
+            return
+        if execution.process is not None:
+            if execution.process.poll() is not None:
+                return
+            group = execution.process.pid
+        else:
+            owner = Owner.from_json(execution.data.get("owner"))
+            if owner is None or owner.host != socket.gethostname() or not owner.alive():
+                return
+            group = owner.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGINT)
+
+    # -- execution records ----------------------------------------------------------------
+    def _load(self) -> None:
+        """The executions earlier servers recorded; those still running whose process is
+        gone end ``interrupted``."""
+        for path, data in records(self._records):
+            execution = self._recorded(path, data)
+            if execution is not None:
+                self._executions[execution.data["execution_id"]] = execution
+        self._prune()
+
+    def _recorded(self, path: Path, data: dict[str, Any] | None) -> _Execution | None:
+        if data is None or not _readable(data) or path.stem != data["execution_id"]:
+            return None
+        execution = _Execution(record=path, data=data)
+        self._refresh(execution)
+        return execution
+
+    def _refresh(self, execution: _Execution) -> None:
+        """Bring a running execution's state up to date: the watcher's record once the
+        job ended, ``interrupted`` when nobody is left to record its end."""
+        if execution.data.get("status") != "running":
+            return
+        if execution.process is not None:
+            if execution.process.poll() is None:
+                return
+        else:
+            owner = Owner.from_json(execution.data.get("owner"))
+            if owner is not None and owner.alive():
+                return
+        latest = read_json(execution.record)
+        if latest is not None and _readable(latest) and latest.get("status") != "running":
+            execution.data = latest
+            return
+        self._interrupted(execution)
+
+    def _interrupted(self, execution: _Execution) -> None:
+        """The job's process is gone and recorded no outcome: the server (or the machine)
+        stopped under it. Said in its record and at the end of its log."""
+        data = execution.data
+        data.update(status="interrupted", ended_at=_now(), exit_code=None)
+        with contextlib.suppress(OSError):
+            write_json(execution.record, data)
+        with contextlib.suppress(OSError):
+            (self._records / str(data.get("params_file"))).unlink(missing_ok=True)
+        with contextlib.suppress(OSError), (self.root / data["log"]).open("a") as log:
+            log.write(f"\n{INTERRUPTED_NOTE}\n")
+
+    def _prune(self) -> None:
+        """Forget the oldest finished executions beyond :data:`KEEP_FINISHED`."""
+        finished = sorted(
+            (e for e in self._executions.values() if e.data.get("status") != "running"),
+            key=lambda e: str(e.data.get("started_at")),
+        )
+        for execution in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self._executions[execution.data["execution_id"]]
+            execution.record.unlink(missing_ok=True)
+
     def _describe(self, execution: _Execution) -> JobExecution:
-        code = execution.process.poll()
-        if code is not None and execution.ended_at is None:
-            execution.ended_at = _now()
-            execution.params_file.unlink(missing_ok=True)
-        status = "running" if code is None else _EXIT_STATUS.get(code, "failed")
+        self._refresh(execution)
+        data = execution.data
         return JobExecution(
-            execution_id=execution.execution_id,
-            job=paths.relative_to_root(self.root, execution.job),
-            status=status,  # type: ignore[arg-type]
-            exit_code=code,
-            in_container=execution.in_container,
-            started_at=execution.started_at,
-            ended_at=execution.ended_at,
-            output=paths.relative_to_root(self.root, execution.output),
-            log=_tail(execution.log),
+            execution_id=data["execution_id"],
+            job=data["job"],
+            status=data["status"],
+            exit_code=data.get("exit_code") if isinstance(data.get("exit_code"), int) else None,
+            in_container=bool(data.get("in_container")),
+            started_at=data["started_at"],
+            ended_at=data.get("ended_at") if isinstance(data.get("ended_at"), str) else None,
+            output=data["output"],
+            log=_tail(self.root / data["log"]),
         )
 
-    def shutdown(self) -> None:
-        """Interrupt the jobs still running (the server is stopping)."""
-        for execution in list(self._executions.values()):
-            if execution.process.poll() is None:
-                os.killpg(execution.process.pid, signal.SIGINT)
+
+def _readable(data: dict[str, Any]) -> bool:
+    """Whether a record has what an execution needs, its paths inside the root."""
+    texts = ("execution_id", "job", "output", "log", "started_at", "status")
+    if not all(isinstance(data.get(key), str) for key in texts):
+        return False
+    if not _EXECUTION_ID.fullmatch(data["execution_id"]) or data["status"] not in STATUSES:
+        return False
+    return all(_relative(data[key]) for key in ("job", "output", "log"))
+
+
+def _relative(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return bool(parts) and not PurePosixPath(path).is_absolute() and ".." not in parts
 
 
 def _beside(notebook: Path, root: Path, include: str) -> str:
