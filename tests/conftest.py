@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,6 +29,7 @@ import pytest
 from traitlets.config import Config
 
 import jupyter_mlops
+from jupyter_mlops import errors as errors_mod
 from jupyter_mlops import settings as settings_mod
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -232,6 +236,68 @@ def _isolate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # record it, so it would survive the undo).
     for name in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in names]:
         os.environ.pop(name, None)
+
+
+# -- no 500 and no traceback from the server under test -------------------------------------
+#: Loggers the server under test writes to. The apps' own loggers do not propagate (the
+#: extension's) or may not (the server's), so they are watched as well as the root.
+_SERVER_LOGGERS = ("", "ServerApp", "MlopsApp")
+#: Where a traceback of a request may come from: tornado, Jupyter's apps, our code.
+_REQUEST_LOGGER = re.compile(r"^(tornado\.|ServerApp\b|MlopsApp\b|jupyter_mlops\b)")
+#: jupyter_server's access log line: "500 GET /jupyter-mlops/runs?... (user@ip) 1.2ms".
+_ACCESS_LINE = re.compile(r"^(5\d\d) (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+)")
+
+
+def _deliberate_5xx() -> frozenset[int]:
+    """The 5xx statuses of our errors (503: a tracking server down, 507: a full disk):
+    a test may cause them on purpose. 500 never is."""
+    found, todo = set(), [errors_mod.MlopsError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.status)
+        todo += cls.__subclasses__()
+    return frozenset(status for status in found if status >= 500) - {500}
+
+
+class _ServerTrouble(logging.Handler):
+    """Collects what the server under test must never log: a traceback from a request's
+    handling, an answer of 500 (or any 5xx that is not one of our errors)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.found: list[str] = []
+        self._seen: set[int] = set()
+        self._allowed = _deliberate_5xx()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if id(record) in self._seen:
+            return
+        self._seen.add(id(record))
+        message = record.getMessage()
+        access = _ACCESS_LINE.match(message)
+        if access and int(access[1]) not in self._allowed:
+            self.found.append(f"the server answered {access[1]} to {access[2]} {access[3]}")
+        elif record.exc_info and record.exc_info[0] and _REQUEST_LOGGER.match(record.name):
+            trace = "".join(traceback.format_exception(*record.exc_info))
+            self.found.append(f"{record.name} logged a traceback: {message}\n{trace}")
+
+
+@pytest.fixture(autouse=True)
+def _no_server_errors() -> Iterator[None]:
+    """Fail a test during which the server under test answered a 500 or logged a
+    traceback (issue 13: no traceback of a request in the server log, whatever the input).
+    Deliberate 503s (a tracking server that is down) are fine."""
+    watcher = _ServerTrouble()
+    loggers = [logging.getLogger(name) for name in _SERVER_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(watcher)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(watcher)
+    if watcher.found:
+        pytest.fail("The server under test failed:\n" + "\n".join(watcher.found), pytrace=False)
 
 
 # -- Jupyter server with the extension ------------------------------------------------------
