@@ -3,7 +3,7 @@
 # the API types' drift check, the frontend unit tests, pytest against the real server
 # extension (real MLflow server, git, DVC, kernels) and the Galata UI tests in chromium.
 # Every step runs; the script fails if any step failed.
-# Usage: scripts/test.sh [--only NAME]...   (names: lint types api jest pytest ui)
+# Usage: scripts/test.sh [--only NAME]...   (names: lint types api jest pytest fuzz ui)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,6 +54,7 @@ step api "TypeScript API types match the OpenAPI document" api_types_current
 step jest "Frontend unit tests (jest)" jlpm test
 step pytest "Extension installed and enabled" extension_enabled
 step pytest "Python tests against the real stack (pytest)" python -m pytest
+step fuzz "API fuzzing (Schemathesis)" env MLOPS_API_FUZZ=1 python -m pytest tests/test_api_fuzz.py -q
 step ui "UI tests in Debian's chromium (Galata)" ui_tests
 
 echo
