@@ -513,19 +513,20 @@ def test_run_records_params_metrics_and_artifacts(notebook_run):
     client = notebook_run.client
     assert run.info.status == "FINISHED"
     params = run.data.params
-    # Simple values the cell assigned and the notebook's parameters cell.
+    # Literals the cell assigned and the notebook parameter it reads.
     for name, value in {
         "batch_size": "32",
         "optimizer": "adam",
         "layers": "[64, 32]",
         "use_bias": "True",
         "epochs": "3",
-        "learning_rate": "0.05",
-        "model_name": "ridge",
     }.items():
         assert params.get(name) == value, (name, params)
-    # Not loop variables, not values that are metrics, not objects.
+    # Not loop variables, not values that are metrics, not objects, not the notebook
+    # parameters the cell does not read.
     for name in ("step", "loss", "acc", "fig", "ax", "plt", "matplotlib", "s"):
+        assert name not in params, (name, params)
+    for name in ("learning_rate", "model_name"):
         assert name not in params, (name, params)
     assert run.data.metrics["acc"] == pytest.approx(0.875)
     assert metric_history(client, run.info.run_id, "loss") == [
@@ -584,10 +585,6 @@ def test_data_versions_are_dvc_md5_or_sha256(notebook_run):
     assert run.data.params["data.raw.txt"] == f"sha256:{raw_sha[:12]}"
 
 
-def _notebook_params() -> dict[str, str]:
-    return {"epochs": "3", "learning_rate": "0.05", "model_name": "ridge"}
-
-
 def test_failing_cell_raises_as_untracked_and_its_run_failed(notebook_run):
     tracked = notebook_run.cell("%%track --name failing")
     untracked = notebook_run.cell("value = 1\nraise")
@@ -603,7 +600,7 @@ def test_failing_cell_raises_as_untracked_and_its_run_failed(notebook_run):
     assert "ValueError: bad value 42" in read_artifact(run, "error.txt")
     # The cell's code is named as IPython names it, by the cell's own execution count.
     assert f"Cell In[{tracked.execution_count}], line 2" in strip_ansi("\n".join(error.traceback))
-    assert run.data.params == {"value": "1", **_notebook_params()}
+    assert run.data.params == {"value": "1"}  # it reads no notebook parameter
 
 
 def test_keyboard_interrupt_in_the_cell_kills_the_run(notebook_run):

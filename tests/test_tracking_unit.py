@@ -376,3 +376,128 @@ def test_magic_options_are_split_as_a_shell_splits_them():
     assert (args.name, args.tags) == ("sgd baseline", "team=ml ops")
     with pytest.raises(UsageError, match="No closing quotation"):
         _parse(MlopsMagics.snapshot, 'data.csv -m "unfinished')
+
+
+# -- the capture rule -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("source", "literal", "computed"),
+    [
+        ("a = 1\nb = -2\nc = 2 ** 10\nd = 1e-3 * 5\ne = 'adam'\nf = True", "abcdef", ""),
+        ("a = [64, 32]\nb = (1, 'x', False)\nc = [1, 2, 3, 4, 5]", "abc", ""),
+        # Long sequences, nested lists, dicts, None, names and calls are not literals.
+        (
+            "a = [1, 2, 3, 4, 5, 6]\nb = [[1]]\nc = {'k': 1}\nd = None\ne = a\nf = g(1)",
+            "",
+            "abcdef",
+        ),
+        ("a = 'x' + 'y'\nb = f'{a}'\nc = -a", "", "abc"),
+        ("a, (b, c) = 1, (g(), 3)\nd = e = 0.5\nx: int = 3", "acdex", "b"),
+        ("a, *b = 1, 2, 3", "", "ab"),
+        # A name assigned something computed anywhere in the cell is computed.
+        ("n = 0\nn = n + 1\nm = 1\nm += 1", "", "nm"),
+        ("if fast:\n    epochs = 1\nelse:\n    epochs = 10", ["epochs"], ""),
+    ],
+)
+def test_literal_and_computed_names(source, literal, computed):
+    names = capture.cell_names(source)
+    assert sorted(names.literal) == sorted(literal)
+    assert sorted(set(names.assigned) - names.literal) == sorted(computed)
+
+
+def test_automatic_names_take_only_the_notebook_parameters_the_cell_reads():
+    source = "lr = 0.1\nfor e in range(epochs):\n    pass\nscore = fit(lr, f'{seed}')"
+    params, metrics = capture.automatic_names(source, ["epochs", "model_kind", "seed", "lr"])
+    assert params == ["lr", "epochs", "seed"]
+    assert metrics == ["score"]
+
+
+#: A cell as a data scientist writes it; ``epochs`` and ``model_kind`` come from the
+#: notebook's parameters cell.
+RULE_CELL = """\
+# sgd baseline
+import numpy as np
+learning_rate = 0.05
+lr = 1 / 1000
+optimizer = "sgd"
+shuffle = True
+layers = [64, 32]
+losses = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.04, 0.03, 0.02, 0.01, 0.005]
+six = [1, 2, 3, 4, 5, 6]
+weights = np.zeros(3)
+val_loss = float(np.min(losses) * 4)
+best = np.float64(0.25)
+one = np.array([0.5])
+flag = bool(val_loss)
+label = f"{optimizer}-{learning_rate}"
+n = 0
+n = n + epochs
+for epoch in range(epochs):
+    step_loss = losses[epoch]
+"""
+
+
+def _captured(
+    tmp_path: Path, monkeypatch, logged: dict[str, float] | None = None, **options
+) -> tuple[dict[str, str], dict[str, float]]:
+    """What a tracker records for RULE_CELL run in a notebook whose parameters cell sets
+    ``epochs`` and ``model_kind``: its parameters and metrics."""
+    import nbformat
+
+    from jupyter_mlops import settings as settings_mod
+    from jupyter_mlops.tracking.session import TrackingSession
+    from jupyter_mlops.tracking.tracker import Tracker
+
+    for name in ("JUPYTER_MLOPS_NOTEBOOK", "JPY_SESSION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("epochs = 15\nmodel_kind = 'sgd'")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells.append(cell)
+    path = tmp_path / "rule.ipynb"
+    nbformat.write(nb, path)
+    namespace: dict = {"__session__": str(path), "epochs": 15, "model_kind": "sgd"}
+    exec(RULE_CELL, namespace)
+    session = TrackingSession(settings_mod.resolve(tmp_path, environ={}))
+    try:
+        tracker = Tracker(session, source=RULE_CELL, namespace=namespace, **options)
+        tracker.log(step=3, **(logged or {}))
+        params = tracker._params_and_metrics(0)
+    finally:
+        session.executor.shutdown()
+    metrics = {name: value for name, value, _ts, _step in tracker.record.metrics}
+    return params, metrics
+
+
+def test_capture_rule(tmp_path: Path, monkeypatch):
+    params, metrics = _captured(tmp_path, monkeypatch)
+    # Literals the cell assigns and the notebook parameter it reads; not `model_kind`.
+    assert params == {
+        "learning_rate": "0.05",
+        "lr": "0.001",
+        "optimizer": "sgd",
+        "shuffle": "True",
+        "layers": "[64, 32]",
+        "epochs": "15",
+    }
+    # Numbers it computes; not arrays, lists, bools, strings, loop variables.
+    assert metrics == {"val_loss": 0.02, "best": 0.25, "n": 15.0}
+    # A name the cell logs (jupyter_mlops.log) keeps what it logged.
+    params, metrics = _captured(tmp_path, monkeypatch, logged={"val_loss": 0.5, "lr": 2.0})
+    assert metrics == {"val_loss": 0.5, "lr": 2.0, "best": 0.25, "n": 15.0}
+    assert "lr" not in params
+
+
+def test_explicit_params_and_metrics_win(tmp_path: Path, monkeypatch):
+    params, metrics = _captured(
+        tmp_path, monkeypatch, params=["val_loss", "label"], metrics=["learning_rate"]
+    )
+    assert params == {"val_loss": "0.02", "label": "sgd-0.05"}
+    assert metrics == {"learning_rate": 0.05}
+    # One of the two given: the other stays automatic, without the names given.
+    params, metrics = _captured(tmp_path, monkeypatch, params=["val_loss", "optimizer"])
+    assert params == {"val_loss": "0.02", "optimizer": "sgd"}
+    assert metrics == {"best": 0.25, "n": 15.0}
+    params, metrics = _captured(tmp_path, monkeypatch, metrics=["best", "lr"])
+    assert "lr" not in params
+    assert "learning_rate" in params
+    assert metrics == {"best": 0.25, "lr": 0.001}

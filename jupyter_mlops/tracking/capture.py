@@ -32,22 +32,55 @@ from .jobrun import pinned_version
 
 #: Simple values longer than this are not parameters (MLflow's limit is 6000).
 MAX_PARAM_CHARS = 500
-MAX_COLLECTION_ITEMS = 20
+#: Longer lists, tuples and dicts (literal or not) are data, not parameters.
+MAX_COLLECTION_ITEMS = 5
 MAX_DIFF_BYTES = 1_000_000
 #: MLflow's limit on a parameter's name.
 MAX_PARAM_NAME = 250
 
 
 # -- parameters and metrics ---------------------------------------------------------------
+# The capture rule (docs/tracking.md, "What a run records without being asked"):
+# - a parameter is a name the cell assigns a literal (a number, also as arithmetic on
+#   numbers, a string, a bool, or a list or tuple of at most MAX_COLLECTION_ITEMS of these),
+#   or a name of the notebook's ``parameters`` cell that the cell reads;
+# - a metric is a name the cell assigns something computed whose final value is a number;
+# - anything else (long sequences, arrays, frames, models...) is neither, and so is what a
+#   loop body assigns (it changes every round).
+@dataclass(frozen=True)
+class CellNames:
+    """What a cell's source says about the names it binds and reads."""
+
+    #: names bound at the top level (not in loops, functions, classes), in order
+    assigned: tuple[str, ...] = ()
+    #: those of them the cell only ever assigns literals
+    literal: frozenset[str] = frozenset()
+    #: every name the cell reads, anywhere in it
+    read: frozenset[str] = frozenset()
+
+
 def assigned_names(source: str) -> list[str]:
     """Names a cell binds at its top level by assignment, in order (inside ``if``,
     ``with`` and ``try`` too); loop variables and whatever a loop body assigns (it changes
     every round), comprehensions, functions and classes are left out."""
-    return list(_assigned_names(source))
+    return list(cell_names(source).assigned)
+
+
+def automatic_names(
+    source: str, notebook_parameters: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """The capture rule's names for a cell: its parameters (literals it assigns, then the
+    notebook parameters it reads) and the names that are metrics when their final value is
+    a number (what it computes)."""
+    names = cell_names(source)
+    params = [n for n in names.assigned if n in names.literal]
+    params += [n for n in notebook_parameters if n in names.read and n not in params]
+    metrics = [n for n in names.assigned if n not in names.literal and n not in params]
+    return params, metrics
 
 
 @functools.lru_cache(maxsize=256)
-def _assigned_names(source: str) -> tuple[str, ...]:
+def cell_names(source: str) -> CellNames:
     """Cached: a cell run again (the steady state of notebook work) is not parsed again."""
     try:
         tree = ast.parse(source)
@@ -57,19 +90,37 @@ def _assigned_names(source: str) -> tuple[str, ...]:
 
             tree = ast.parse(TransformerManager().transform_cell(source))
         except Exception:
-            return ()
-    names: dict[str, None] = {}
+            return CellNames()
+    literal: dict[str, bool] = {}  # name -> every assignment so far was a literal
     skip = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.comprehension)
+
+    def bind(target: ast.AST, value: ast.AST | None) -> None:
+        """``value``: the expression assigned to ``target``, None when it is not known."""
+        if isinstance(target, ast.Name):
+            literal[target.id] = literal.get(target.id, True) and _literal(value)
+        elif isinstance(target, ast.Starred):
+            bind(target.value, None)
+        elif isinstance(target, ast.Tuple | ast.List):
+            items: list[ast.expr | None] = [None] * len(target.elts)
+            if (
+                isinstance(value, ast.Tuple | ast.List)
+                and len(value.elts) == len(target.elts)
+                and not any(isinstance(e, ast.Starred) for e in (*value.elts, *target.elts))
+            ):
+                items = list(value.elts)
+            for sub, item in zip(target.elts, items, strict=True):
+                bind(sub, item)
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, skip):
             return
-        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                for sub in ast.walk(target):
-                    if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                        names.setdefault(sub.id, None)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                bind(target, node.value)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            bind(node.target, node.value)
+        elif isinstance(node, ast.AugAssign):
+            bind(node.target, None)
         if isinstance(node, ast.For | ast.AsyncFor | ast.While):
             for statement in node.orelse:  # runs once, after the loop
                 visit(statement)
@@ -79,7 +130,55 @@ def _assigned_names(source: str) -> tuple[str, ...]:
 
     for statement in tree.body:
         visit(statement)
-    return tuple(n for n in names if not n.startswith("_"))
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    read |= {
+        n.target.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
+    }
+    public = tuple(n for n in literal if not n.startswith("_"))
+    return CellNames(
+        assigned=public,
+        literal=frozenset(n for n in public if literal[n]),
+        read=frozenset(read),
+    )
+
+
+_NUMBER_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+
+
+def _literal(node: ast.AST | None, *, in_list: bool = False) -> bool:
+    """A number (or arithmetic on numbers: ``1 / 1000``, ``-2``), a string, a bool, or a
+    list or tuple of at most MAX_COLLECTION_ITEMS of these."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int | float | str)  # bool is an int
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return _number(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _number(node)
+    if isinstance(node, ast.List | ast.Tuple) and not in_list:
+        return len(node.elts) <= MAX_COLLECTION_ITEMS and all(
+            _literal(e, in_list=True) for e in node.elts
+        )
+    return False
+
+
+def _number(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int | float) and not isinstance(node.value, bool)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return _number(node.operand)
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, _NUMBER_OPS) and _number(node.left) and _number(node.right)
+    return False
+
+
+def computed_number(value: Any) -> float | None:
+    """A computed value's number, when it is one (numpy scalars included; not a bool, an
+    array or anything else): what makes a name a metric."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _scalar(value: Any) -> bool:

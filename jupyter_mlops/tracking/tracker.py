@@ -59,7 +59,7 @@ class Tracker:
             self.param_values = {k: _param_value(v) for k, v in params.items()}
         elif params is not None:
             self.param_names = list(params)
-        self.metric_names = list(metrics or [])
+        self.metric_names = list(metrics) if metrics is not None else None
         self.data = list(data)
         settings = self.session.settings
         #: In a job: the run is a child of the job's run, with the job's parameters.
@@ -187,21 +187,7 @@ class Tracker:
         duration = time.perf_counter() - self._started
         record.metrics.append(["jupyter_mlops.duration_s", duration, timestamp, 0])
         try:
-            for name in self.metric_names:
-                value = capture.metric_value(ns.get(name))
-                if value is not None:
-                    record.metrics.append([name, value, timestamp, 0])
-            names = self.param_names
-            if names is None:
-                names = capture.assigned_names(self.source or "")
-                names += [
-                    n for n in capture.notebook_parameter_names(self.notebook) if n not in names
-                ]
-                # A name logged as a metric is a metric, not a parameter.
-                logged = {metric[0] for metric in record.metrics}
-                names = [n for n in names if n not in logged]
-            names = [n for n in names if n not in self.metric_names]
-            record.params.update({**capture.collect_params(names, ns), **self.param_values})
+            record.params.update(self._params_and_metrics(timestamp))
         except Exception as error:
             problems.append(f"parameters: {_one_line(error)}")
         try:
@@ -220,6 +206,34 @@ class Tracker:
         if problems:
             record.tags["jupyter_mlops.capture_error"] = "; ".join(problems)[:500]
         return files
+
+    def _params_and_metrics(self, timestamp: int) -> dict[str, str]:
+        """Append the cell's metrics to the record; return its parameters. The capture
+        rule (``capture.automatic_names``) chooses, unless ``--params`` / ``--metrics``
+        name them: each replaces its automatic choice, and a name given in one is never
+        in the other. A name logged as a metric (``log()``) is a metric, not a parameter."""
+        ns, record = self.namespace, self.record
+        auto_params, auto_metrics = capture.automatic_names(
+            self.source or "", capture.notebook_parameter_names(self.notebook)
+        )
+        logged = {metric[0] for metric in record.metrics}
+        explicit_params = set(self.param_names or ())
+        if self.metric_names is not None:
+            for name in self.metric_names:
+                value = capture.metric_value(ns.get(name))
+                if value is not None:
+                    record.metrics.append([name, value, timestamp, 0])
+        else:
+            for name in auto_metrics:
+                value = capture.computed_number(ns.get(name))
+                if value is not None and name not in logged and name not in explicit_params:
+                    record.metrics.append([name, value, timestamp, 0])
+        params = self.param_names
+        if params is None:
+            metrics = {metric[0] for metric in record.metrics}
+            params = [n for n in auto_params if n not in metrics]
+        params = [n for n in params if n not in (self.metric_names or ())]
+        return {**capture.collect_params(params, ns), **self.param_values}
 
     def _end(self, snapshot: str, files: dict[str, bytes | str]) -> None:
         """Journal thread: keep the outcome and the cell's files as soon as the cell ends;
