@@ -27,10 +27,17 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext jupyter_mlops``: register the magics in this kernel."""
+    """``%load_ext jupyter_mlops``: register the magics in this kernel and make the name
+    ``jupyter_mlops`` available to the notebook (``jupyter_mlops.log(...)`` in a tracked
+    cell needs no import), unless the notebook already uses that name."""
+    import sys
+
     from .magics import register
 
     register(ipython)
+    if "jupyter_mlops" not in ipython.user_ns:
+        # Like the names %pylab adds: available, but not listed by %who.
+        ipython.push({"jupyter_mlops": sys.modules[__name__]}, interactive=False)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

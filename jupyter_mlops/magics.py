@@ -118,7 +118,14 @@ class MlopsMagics(Magics):
 
             card = RunCard(tracker.record)
             card.show()
-            self.session.listen(tracker.key, card.update)
+
+            def follow(outcome: Any) -> None:
+                # A rerun's name is settled where the run is created ("sgd baseline #2").
+                if outcome.run_name:
+                    tracker.record.run_name = outcome.run_name
+                card.update(outcome)
+
+            self.session.listen(tracker.key, follow)
         except Exception as exc:
             print(f"jupyter-mlops: no run card ({type(exc).__name__}: {exc})", file=sys.stderr)
 

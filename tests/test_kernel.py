@@ -1,9 +1,12 @@
-"""The IPython extension in a real kernel: ``%load_ext jupyter_mlops`` and ``%mlops``."""
+"""The IPython extension in a real kernel: ``%load_ext jupyter_mlops``, ``%mlops``, and what a
+tracked cell records (the capture rule, unique run names)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from jupyter_mlops import settings as settings_mod
 
@@ -74,3 +77,100 @@ def test_kernel_started_with_the_server_environment_agrees_with_the_server(
     assert info["project_root"] == str(Path(jp_serverapp.root_dir).resolve())
     assert info["tracking_uri"] == mlops_app.settings_resolved.tracking_uri
     assert info["store"] == "embedded"
+
+
+# -- the name jupyter_mlops -------------------------------------------------------------------
+def test_load_ext_makes_the_name_jupyter_mlops_available(run_notebook, output_of, tmp_path):
+    """``%load_ext jupyter_mlops`` then ``jupyter_mlops.log(...)``, as the README shows;
+    a notebook's own ``jupyter_mlops`` is left alone."""
+    nb = run_notebook(
+        [
+            'jupyter_mlops = "mine"\n%load_ext jupyter_mlops\nprint(jupyter_mlops)',
+            "del jupyter_mlops\n%reload_ext jupyter_mlops\nprint(jupyter_mlops.log.__module__)",
+            "%who",
+        ],
+        cwd=tmp_path,
+    )
+    out = [output_of(cell).strip() for cell in nb.cells]
+    assert out[0] == "mine"
+    assert out[1] == "jupyter_mlops"
+    assert out[2] == "Interactive namespace is empty."  # available, not listed as yours
+
+
+# -- the capture rule and run names, in a real kernel -----------------------------------------
+SGD_CELL = """\
+%%track
+# sgd baseline
+import numpy as np
+learning_rate = 0.05
+losses = [1 / (epoch + 1) for epoch in range(epochs)]
+val_loss = float(np.mean(losses))
+weights = np.ones(3) * learning_rate
+"""
+
+#: In-kernel code: deliver every run, then print the text of each run card once saved.
+DELIVERED_CARDS = """\
+import json, time
+from ipywidgets.widgets.widget import _instances
+from jupyter_mlops.tracking.session import default_session
+assert default_session().flush(120)
+def cards():
+    values = [str(getattr(w, "value", "")) for w in list(_instances.values())]
+    return [v for v in values if "jp-mlops-RunCard" in v]
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and not all("saved to MLflow" in c for c in cards()):
+    time.sleep(0.1)
+print(json.dumps(cards()))
+"""
+
+
+def test_reruns_get_unique_names_and_cells_record_what_the_rule_says(
+    run_notebook, output_of, tmp_path
+):
+    import nbformat
+
+    from jupyter_mlops import store
+
+    root = tmp_path / "project"
+    root.mkdir()
+    cells = [
+        "%load_ext jupyter_mlops",
+        ('model_kind = "sgd"\nepochs = 15', ["parameters"]),
+        SGD_CELL,
+        SGD_CELL,  # run again
+        DELIVERED_CARDS,
+    ]
+    notebook = root / "sgd.ipynb"
+    nb = nbformat.v4.new_notebook()
+    for cell in cells:
+        source, tags = (cell, []) if isinstance(cell, str) else cell
+        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
+    nbformat.write(nb, notebook)
+    env = {"JPY_SESSION_NAME": str(notebook)}
+    first = run_notebook(cells, cwd=root, env=env)
+    cards = json.loads(output_of(first.cells[-1]))
+    assert len(cards) == 2
+    assert "<b>sgd baseline</b>" in cards[0]
+    assert "<b>sgd baseline #2</b>" in cards[1]  # the card shows the name in the store
+    # A restarted kernel goes on from what the store has.
+    second = run_notebook([*cells[:3], cells[-1]], cwd=root, env=env)
+    assert "<b>sgd baseline #3</b>" in json.loads(output_of(second.cells[-1]))[0]
+
+    state = settings_mod.resolve(root, environ={}).state_dir
+    client = store.client(settings_mod.embedded_tracking_uri(state))
+    experiment = client.get_experiment_by_name("sgd")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == [
+        "sgd baseline",
+        "sgd baseline #2",
+        "sgd baseline #3",
+    ]
+    for run in runs:
+        # The literal it assigns and the notebook parameter it reads; not `model_kind`,
+        # not the 15 losses, not the array.
+        assert run.data.params == {"learning_rate": "0.05", "epochs": "15"}
+        # The number it computes is a metric.
+        assert set(run.data.metrics) == {"val_loss", "jupyter_mlops.duration_s"}
+        assert run.data.metrics["val_loss"] == pytest.approx(
+            sum(1 / (e + 1) for e in range(15)) / 15
+        )

@@ -501,3 +501,33 @@ def test_explicit_params_and_metrics_win(tmp_path: Path, monkeypatch):
     assert "lr" not in params
     assert "learning_rate" in params
     assert metrics == {"best": 0.25, "lr": 0.001}
+
+
+# -- run names --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("base", "taken", "name"),
+    [
+        ("sgd baseline", [], "sgd baseline"),
+        ("sgd baseline", ["other", "sgd baseline x"], "sgd baseline"),
+        ("sgd baseline", ["sgd baseline"], "sgd baseline #2"),
+        (
+            "sgd baseline",
+            ["sgd baseline", "sgd baseline #2", "sgd baseline #7", "sgd baseline #x", "sgd #9"],
+            "sgd baseline #8",
+        ),
+        # Numbers keep growing when the first run was renamed or deleted.
+        ("sgd baseline", ["sgd baseline #2"], "sgd baseline #3"),
+        ("a.b (c) [d]*", ["a.b (c) [d]*", "aXb (c) [d]* #5"], "a.b (c) [d]* #2"),
+    ],
+)
+def test_next_name(base, taken, name):
+    from jupyter_mlops.tracking import naming
+
+    assert naming.next_name(base, taken) == name
+
+
+def test_next_name_stays_within_mlflows_limit():
+    from jupyter_mlops.tracking import naming
+
+    long = "n" * 300
+    assert len(naming.next_name(long, ["n" * naming.MAX_BASE])) <= 250

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlopsError
+from .. import paths
+from ..errors import Forbidden, InvalidInput, MlopsError
 from ..settings import Settings
 from . import gitutil
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for, find_root
@@ -58,38 +59,40 @@ class DataCore:
     def hashes(self) -> Any:
         return cache_for(self.settings.state_dir)
 
-    def resolve(self, raw: str, base: Path | None = None) -> Target:
+    def resolve(self, raw: str, base: Path | None = None, field: str = "path") -> Target:
         """A user's path as a :class:`Target` inside the project; anything that leads out of
-        it (``..``, an absolute path elsewhere, a symbolic link) is refused."""
-        if not raw or not raw.strip() or "\0" in raw:
+        it (``..``, an absolute path elsewhere, a symbolic link) is refused, as
+        :func:`~jupyter_mlops.paths.inside_root` refuses it.
+
+        ``base``: the folder a relative path starts from, for the Python API and the magics
+        (the kernel's working folder; an absolute path inside the project is accepted too).
+        Without it the path is a request's ``field``, relative to the project, and messages
+        name that field."""
+        if not raw or not raw.strip():
             raise BadData("Give a data path.")
-        given = Path(os.path.expanduser(raw.strip()))
-        if not given.is_absolute():
-            given = (base or self.root) / given
-        lexical = Path(os.path.normpath(given))
-        if lexical.name in ("", ".", ".."):
-            raise BadData(f"{raw!r} is not a data path.")
-        parent = Path(os.path.realpath(lexical.parent))
-        path = parent / lexical.name
-        if not parent.is_relative_to(self.root):
-            if lexical.is_relative_to(self.root):
-                raise OutsideProject(
-                    f"{raw} leads outside the project through a symbolic link "
-                    f"({parent}); only data inside {self.root} can be snapshotted."
-                )
-            raise OutsideProject(f"{raw} is outside the project {self.root}.")
+        given = os.path.expanduser(raw.strip()) if base is not None else raw.strip()
+        try:
+            path = paths.inside_root(
+                self.root, given, "data path", False, field if base is None else None,
+                base=base, resolve_last=False,
+            )  # fmt: skip
+        except Forbidden as exc:
+            raise OutsideProject(exc.message) from None
+        except InvalidInput as exc:
+            raise BadData(exc.message) from None
+        parent = path.parent
         rel = path.relative_to(self.root).as_posix()
         parts = rel.split("/")
         state = self.settings.state_dir.name
         if {".git", ".dvc", ".hg"} & set(parts) or parts[0] == state:
             raise BadData(f"{rel} is inside a folder of git, DVC or jupyter-mlops itself.")
-        if rel.endswith(DVC_FILE_SUFFIX) and (parent / lexical.name[: -len(".dvc")]).exists():
+        if rel.endswith(DVC_FILE_SUFFIX) and (parent / path.name[: -len(".dvc")]).exists():
             raise BadData(f"{rel} is a .dvc file; give the data path {rel[:-4]} instead.")
         if os.path.islink(path):
             target = os.path.realpath(path)
             if not Path(target).is_relative_to(self.root) and not self._in_cache(target):
                 raise OutsideProject(
-                    f"{rel} is a symbolic link to {target}, outside the project; copy the "
+                    f"{rel} is a symbolic link to a place outside the project; copy the "
                     "data into the project instead."
                 )
         return Target(path, rel)

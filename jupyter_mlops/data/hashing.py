@@ -166,11 +166,11 @@ def scan(
     try:
         st = os.stat(path)
     except FileNotFoundError as exc:
-        raise BadData(f"{path} does not exist.", code="no_such_path") from exc
+        raise BadData(f"{_shown(path, root)} does not exist.", code="no_such_path") from exc
     if stat_mod.S_ISREG(st.st_mode):
         return False, [_entry(path.name, str(path), st)]
     if not stat_mod.S_ISDIR(st.st_mode):
-        raise BadData(f"{path} is neither a file nor a folder.")
+        raise BadData(f"{_shown(path, root)} is neither a file nor a folder.")
 
     files: list[FileEntry] = []
     stack = [(str(path), "")]
@@ -184,8 +184,8 @@ def scan(
                     continue
                 if name == DVCIGNORE:
                     raise BadData(
-                        f"{entry.path}: a .dvcignore file cannot be inside the data it "
-                        "applies to (DVC refuses it); move it to the folder above.",
+                        f"{_shown(entry.path, root)}: a .dvcignore file cannot be inside the "
+                        "data it applies to (DVC refuses it); move it to the folder above.",
                         code="dvcignore_in_data",
                     )
                 rel = f"{prefix}{name}"
@@ -193,8 +193,8 @@ def scan(
                     target = os.path.realpath(entry.path)
                     if not allowed(target):
                         raise OutsideProject(
-                            f"{rel} in {path} is a symbolic link to {target}, outside the "
-                            "project; copy the data into the project instead."
+                            f"{_shown(entry.path, root)} is a symbolic link to a place outside "
+                            "the project; copy the data into the project instead."
                         )
                     if os.path.isdir(target):
                         raise NeedsDvc(rel)
@@ -217,6 +217,12 @@ def scan(
                     progress.check()
     files.sort(key=lambda f: f.rel)
     return True, files
+
+
+def _shown(path: str | Path, root: Path) -> str:
+    """``path`` as a message names it: relative to the project, never the server's own."""
+    relative = os.path.relpath(os.path.abspath(path), os.path.realpath(root))
+    return relative if not relative.startswith("..") else os.path.basename(path)
 
 
 def _inside(path: str, base: str) -> bool:

@@ -51,8 +51,8 @@ class Snapshots(DataCore):
 
     def _targets(self, paths: Iterable[str], base: Path | None) -> list[Target]:
         targets: dict[str, Target] = {}
-        for raw in paths:
-            target = self.resolve(raw, base)
+        for i, raw in enumerate(paths):
+            target = self.resolve(raw, base, f"paths.{i}")
             targets.setdefault(target.rel, target)
         if not targets:
             raise BadData("Give at least one data path.")

@@ -103,7 +103,7 @@ class Transfers(Restores, Listing):
     def _current_versions(
         self, project: DvcProject, paths: Iterable[str], base: Path | None
     ) -> list[tuple[str, str]]:
-        rels = [self.resolve(p, base) for p in paths]
+        rels = [self.resolve(p, base, f"paths.{i}") for i, p in enumerate(paths)]
         if not rels:
             rels = [self.resolve(s.path) for s in self.list_paths().paths]
         pairs = []

@@ -295,6 +295,14 @@ def _notebook_python(notebook: Any) -> str:
     return str(version) if version else platform.python_version()
 
 
+#: Why a file the job would carry is left behind, as a warning says it.
+_NOT_COPIED = {
+    "secret": "looks like a secret",
+    "outside": "is a symbolic link to a place outside the notebook's folder",
+    "invalid": "has a control character in its name",
+}
+
+
 def _copy_local(
     folder: Path, local: list[PurePosixPath], stage: Path, notebook_file: str, notes: list[str]
 ) -> list[PurePosixPath]:
@@ -306,8 +314,8 @@ def _copy_local(
             notes.append(f"{entry} has the name of a file export writes: not copied")
             continue
         for relative, reason in files.walk(folder, entry):
-            if reason == "secret":
-                notes.append(f"{relative} looks like a secret: not copied into the job")
+            if reason in _NOT_COPIED:
+                notes.append(f"{relative} {_NOT_COPIED[reason]}: not copied into the job")
             if reason is not None or relative in copied:
                 continue
             files.copy_file(folder / relative, stage / relative)

@@ -13,6 +13,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from .. import paths
+from ..errors import Forbidden, InvalidInput
+
 #: Names (of a file or of any folder above it) that hold secrets. Matched per path part,
 #: case-insensitively, with shell wildcards.
 SECRET_PATTERNS: tuple[str, ...] = (
@@ -70,32 +73,52 @@ def excluded(relative: str | PurePosixPath) -> str | None:
 
 
 def walk(root: Path, relative: PurePosixPath) -> Iterator[tuple[PurePosixPath, str | None]]:
-    """Every file under ``root / relative`` (or that file), with why it is excluded. Symbolic
-    links are followed only to files; a folder reached twice is not walked again."""
-    start = root / relative
-    if start.is_file():
-        yield relative, excluded(relative)
+    """Every file under ``root / relative`` (or that file), with why it must not be copied:
+    ``"secret"``, ``"cache"`` (:func:`excluded`, by its name and by its target's),
+    ``"outside"``: a symbolic link, at any level, whose target leaves ``root``
+    (:func:`~jupyter_mlops.paths.inside_root` decides; nothing behind it is read), or
+    ``"invalid"``: a name with a control character. Links
+    inside ``root`` are followed, to files and folders; a folder reached twice is walked
+    once."""
+    start = _target(root, relative)
+    if isinstance(start, str) or start.is_file():
+        yield relative, _reason(root, relative, start)
         return
     seen: set[Path] = set()
-    stack = [relative]
+    stack = [(relative, start)]
     while stack:
-        current = stack.pop()
-        folder = root / current
-        real = folder.resolve()
-        if real in seen:
+        current, folder = stack.pop()
+        if folder in seen or not folder.is_dir():
             continue
-        seen.add(real)
-        reason = excluded(current) if current.parts else None
+        seen.add(folder)
+        reason = _reason(root, current, folder) if current.parts else None
         if reason == "cache":
             continue
-        for entry in sorted(folder.iterdir()):
-            child = current / entry.name
-            if entry.is_dir():
-                if entry.is_symlink():
-                    continue
-                stack.append(child)
-            elif entry.is_file():
-                yield child, reason or excluded(child)
+        for name in sorted(entry.name for entry in folder.iterdir()):
+            child = current / name
+            target = _target(root, child)
+            if isinstance(target, str) or target.is_file():
+                yield child, reason or _reason(root, child, target)
+            elif target.is_dir():
+                stack.append((child, target))
+
+
+def _target(root: Path, relative: PurePosixPath) -> Path | str:
+    """Where ``root / relative`` leads, links resolved; ``"outside"`` when that leaves
+    ``root``, ``"invalid"`` when no job could carry its name (a control character)."""
+    try:
+        return paths.inside_root(root, relative.as_posix(), "file", must_exist=False)
+    except Forbidden:
+        return "outside"
+    except InvalidInput:
+        return "invalid"
+
+
+def _reason(root: Path, relative: PurePosixPath, target: Path | str) -> str | None:
+    if isinstance(target, str):
+        return target
+    real = PurePosixPath(target.relative_to(root.resolve()).as_posix())
+    return excluded(relative) or (excluded(real) if real != relative else None)
 
 
 def copy_file(source: Path, target: Path) -> None:

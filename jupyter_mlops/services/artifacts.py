@@ -9,6 +9,7 @@ files inside the run's artifacts. Only images, JSON and plain text are previewed
 
 from __future__ import annotations
 
+import errno
 import posixpath
 import shutil
 import tempfile
@@ -16,8 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .. import paths
 from ..errors import InvalidInput, NotFound
 from ..models import ArtifactEntry, ArtifactList
 
@@ -75,17 +77,22 @@ def list_folder(client: MlflowClient, run_id: str, folder: str) -> ArtifactList:
         ArtifactEntry(
             path=info.path, is_dir=bool(info.is_dir), size=None if info.is_dir else info.file_size
         )
-        for info in client.list_artifacts(run_id, folder or None)
+        for info in _listed(client, run_id, folder)
     ]
     entries.sort(key=lambda e: (not e.is_dir, e.path))
     return ArtifactList(path=folder, entries=entries)
+
+
+def _listed(client: MlflowClient, run_id: str, folder: str) -> list[Any]:
+    with _store_paths(folder):
+        return list(client.list_artifacts(run_id, folder or None))
 
 
 def open_file(client: MlflowClient, run_id: str, path: str, download: bool) -> ArtifactFile:
     """Download the artifact file ``path`` (already checked) for sending; the caller
     closes the result. Over :data:`MAX_PREVIEW_BYTES` only as a download."""
     parent = posixpath.dirname(path)
-    info = {i.path: i for i in client.list_artifacts(run_id, parent or None)}.get(path)
+    info = {i.path: i for i in _listed(client, run_id, parent)}.get(path)
     if info is None:
         raise NotFound(f"Run {run_id} has no artifact '{path}'.", code="no_such_artifact")
     if info.is_dir:
@@ -96,7 +103,8 @@ def open_file(client: MlflowClient, run_id: str, path: str, download: bool) -> A
         _check_preview_size(path, info.file_size)
     folder = Path(tempfile.mkdtemp(prefix="jupyter-mlops-artifact-"))
     try:
-        local = Path(client.download_artifacts(run_id, path, str(folder)))
+        with _store_paths(path):
+            local = Path(client.download_artifacts(run_id, path, str(folder)))
         size = local.stat().st_size
         if not download:
             _check_preview_size(path, size)  # stores may not report sizes
@@ -125,23 +133,40 @@ def read_text(client: MlflowClient, run_id: str, path: str, limit: int) -> str |
 
 
 def artifact_path(path: str, *, allow_root: bool) -> str:
-    """A run-relative artifact path, normalised; absolute paths, '..' and backslashes are
-    refused so a request can only name files inside the run's artifacts."""
-    if "\\" in path or "\0" in path:
-        raise InvalidInput(
-            f"Artifact path {path!r} contains a backslash or NUL character.", code="invalid_path"
-        )
+    """A run-relative artifact path (the request's field ``path``), normalised; names no
+    file system holds (:func:`~jupyter_mlops.paths.checked_name`), absolute paths, '..' and
+    backslashes are refused so a request can only name files inside the run's artifacts."""
+    label = "Field 'path': the artifact path"
+    if path:
+        paths.checked_name(path, "artifact path", "path")
+    if "\\" in path:
+        raise InvalidInput(f"{label} {path!r} contains a backslash.", code="invalid_path")
     if path.startswith("/") or "://" in path or (len(path) > 1 and path[1] == ":"):
         raise InvalidInput(
-            f"Artifact path {path!r} must be relative to the run's artifacts.",
-            code="invalid_path",
+            f"{label} {path!r} must be relative to the run's artifacts.", code="invalid_path"
         )
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise InvalidInput(f"Artifact path {path!r} may not contain '..'.", code="invalid_path")
+        raise InvalidInput(f"{label} {path!r} may not contain '..'.", code="invalid_path")
     if not parts and not allow_root:
-        raise InvalidInput("Give the artifact's path.", code="invalid_path")
+        raise InvalidInput("Field 'path': give the artifact's path.", code="invalid_path")
     return "/".join(parts)
+
+
+@contextmanager
+def _store_paths(path: str) -> Iterator[None]:
+    """A path the artifact store's file system refuses as too long (a local store adds its
+    own folder to it) is the request's mistake, told without the store's location."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        raise InvalidInput(
+            f"Field 'path': the artifact path ({len(path.encode())} bytes) is longer than "
+            "the artifact store accepts.",
+            code="invalid_path",
+        ) from None
 
 
 def content_type_of(name: str) -> str | None:

@@ -30,7 +30,7 @@ from typing import Any, get_args
 from .. import paths
 from ..errors import InvalidInput, NotFound
 from ..export.build import BuildEvent, build_image, engine, read_build
-from ..export.exporter import JOB_FILE, PIPELINES_DIR, export_notebook
+from ..export.exporter import JOB_FILE, PIPELINES_DIR, derive_name, export_notebook, job_name
 from ..export.job import default_output, load_job
 from ..export.parameters import InvalidParameters, validate
 from ..export.targets import describe_targets
@@ -110,7 +110,7 @@ class JobsService:
         yield from walk(self.root, SEARCH_DEPTH)
 
     def job(self, relative: str) -> JobInfo:
-        folder = paths.inside_root(self.root, relative, "job folder")
+        folder = paths.inside_root(self.root, relative, "job folder", field="job")
         info = self._info(folder)
         if info is None:
             raise NotFound(f"'{relative}' is not a job folder (no {JOB_FILE})")
@@ -165,17 +165,26 @@ class JobsService:
         )
 
     def export(self, request: ExportRequest) -> JobInfo:
-        notebook = paths.inside_root(self.root, request.notebook, "notebook")
-        out = (
-            paths.inside_root(self.root, request.out, "job folder", False) if request.out else None
+        notebook = paths.inside_root(self.root, request.notebook, "notebook", field="notebook")
+        # The default job folder too: a symbolic link on the way must not lead the export out.
+        default = notebook.parent / PIPELINES_DIR / _job_name(request.name, notebook)
+        out = paths.inside_root(
+            self.root,
+            request.out or os.path.relpath(default, self.root),
+            "job folder",
+            False,
+            field="out",
         )
         requirements = (
-            paths.inside_root(self.root, request.requirements, "requirements file")
+            paths.inside_root(
+                self.root, request.requirements, "requirements file", field="requirements"
+            )
             if request.requirements
             else None
         )
-        for include in request.include:
-            paths.inside_root(self.root, _beside(notebook, self.root, include), "included path")
+        for i, include in enumerate(request.include):
+            beside = _beside(notebook, self.root, include)
+            paths.inside_root(self.root, beside, "included path", field=f"include.{i}")
         warnings: list[str] = []
         folder = export_notebook(
             notebook,
@@ -189,15 +198,13 @@ class JobsService:
             target_options=self.target_options,
             on_warning=warnings.append,
         )
-        if not folder.resolve().is_relative_to(self.root):
-            raise InvalidInput(f"the job folder {folder} is outside the server's root")
         info = self._info(folder, warnings)
         assert info is not None
         return info
 
     def check_build(self, request: BuildRequest) -> tuple[Path, Any]:
         """The job folder and an engine that answers, before a build stream starts."""
-        folder = paths.inside_root(self.root, request.job, "job folder")
+        folder = paths.inside_root(self.root, request.job, "job folder", field="job")
         load_job(folder)
         return folder, engine()
 
@@ -211,7 +218,7 @@ class JobsService:
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, request: JobRunRequest) -> JobExecution:
-        folder = paths.inside_root(self.root, request.job, "job folder")
+        folder = paths.inside_root(self.root, request.job, "job folder", field="job")
         job = load_job(folder)
         try:
             values = validate(job.schema, request.parameters)
@@ -413,6 +420,11 @@ def _readable(data: dict[str, Any]) -> bool:
 def _relative(path: str) -> bool:
     parts = PurePosixPath(path).parts
     return bool(parts) and not PurePosixPath(path).is_absolute() and ".." not in parts
+
+
+def _job_name(name: str | None, notebook: Path) -> str:
+    """The job's name as export makes it (``name`` checked, else from the notebook's)."""
+    return job_name(name) if name else derive_name(notebook.stem)
 
 
 def _beside(notebook: Path, root: Path, include: str) -> str:

@@ -19,11 +19,13 @@ import time
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..redact import scrub_text, with_credentials
 from .jobrun import link_parent, parents_first
+from .naming import naming_lock, unique_name
 from .spool import Delivery, RunRecord, Spool, now_ms, process_alive
 
 if TYPE_CHECKING:
@@ -47,6 +49,8 @@ class Outcome:
     run_id: str | None = None
     experiment_id: str | None = None
     error: str | None = None
+    #: the run's name in the store, once it is created there (see ``naming``)
+    run_name: str | None = None
 
 
 def experiment_artifact_location(artifact_root: str | None, name: str) -> str | None:
@@ -92,35 +96,38 @@ def _experiment_id(client: MlflowClient, name: str, artifact_root: str | None) -
         return str(again.experiment_id)
 
 
-def _find_run(client: MlflowClient, experiment_id: str, key: str) -> str | None:
+def _find_run(client: MlflowClient, experiment_id: str, key: str) -> tuple[str, str] | None:
     runs = client.search_runs(
         [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=1
     )
-    return runs[0].info.run_id if runs else None
+    return (runs[0].info.run_id, runs[0].info.run_name) if runs else None
 
 
-def ensure_run(client: MlflowClient, record: RunRecord, progress: Delivery) -> str:
-    """The MLflow run of this record, created if it does not exist yet."""
+def ensure_run(
+    client: MlflowClient, record: RunRecord, progress: Delivery, state_dir: Path | None = None
+) -> str:
+    """The MLflow run of this record, created if it does not exist yet, under a name no
+    other run of the experiment has (``naming``; ``state_dir`` holds the naming lock)."""
     if progress.run_id:
         return progress.run_id
     if progress.experiment_id is None:
         progress.experiment_id = experiment_id_for(
             client, record.experiment, record.artifact_location
         )
-    run_id = record.run_id
-    if run_id is None and progress.attempts > 1:
-        run_id = _find_run(client, progress.experiment_id, record.key)
-    if run_id is None:
+    if record.run_id is not None:  # created by the kernel (fluent MLflow), named there
+        progress.run_id, progress.run_name = record.run_id, record.run_name
+        return record.run_id
+    found = _find_run(client, progress.experiment_id, record.key) if progress.attempts > 1 else None
+    if found is None:
         tags = {RUN_KEY_TAG: record.key, **record.tags}
-        run = client.create_run(
-            progress.experiment_id,
-            start_time=record.start_time,
-            tags=tags,
-            run_name=record.run_name,
-        )
-        run_id = run.info.run_id
-    progress.run_id = run_id
-    return run_id
+        with naming_lock(state_dir):
+            name = unique_name(client, progress.experiment_id, record.run_name)
+            run = client.create_run(
+                progress.experiment_id, start_time=record.start_time, tags=tags, run_name=name
+            )
+        found = (run.info.run_id, name)
+    progress.run_id, progress.run_name = found
+    return progress.run_id
 
 
 def deliver(
@@ -145,10 +152,12 @@ def deliver(
         try:
             client = store.client(record.tracking_uri, record.artifact_location, timeout=timeout)
             link_parent(client, spool, record)
-            run_id = ensure_run(client, record, progress)
+            run_id = ensure_run(client, record, progress, spool.state_dir)
             spool.write_delivery(key, progress)
             if not record.deliverable:
-                return Outcome(key, "started", run_id, progress.experiment_id)
+                return Outcome(
+                    key, "started", run_id, progress.experiment_id, run_name=progress.run_name
+                )
             _send(client, spool, record, progress)
         except Exception as exc:
             progress.last_error = _one_line(exc)
@@ -156,11 +165,23 @@ def deliver(
             progress.next_attempt = time.time() + delay
             spool.write_delivery(key, progress)
             return Outcome(
-                key, "retry", progress.run_id, progress.experiment_id, progress.last_error
+                key,
+                "retry",
+                progress.run_id,
+                progress.experiment_id,
+                progress.last_error,
+                progress.run_name,
             )
-        outcome = Outcome(key, "delivered", progress.run_id, progress.experiment_id)
+        outcome = Outcome(
+            key, "delivered", progress.run_id, progress.experiment_id, run_name=progress.run_name
+        )
         spool.remove(
-            key, outcome={"run_id": outcome.run_id, "experiment_id": outcome.experiment_id}
+            key,
+            outcome={
+                "run_id": outcome.run_id,
+                "experiment_id": outcome.experiment_id,
+                "run_name": outcome.run_name,
+            },
         )
         return outcome
 

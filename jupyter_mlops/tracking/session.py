@@ -143,16 +143,29 @@ class TrackingSession:
     def _progress(self, key: str) -> Outcome | None:
         receipt = self.spool.receipt(key)
         if receipt is not None:
-            return Outcome(key, "delivered", receipt.get("run_id"), receipt.get("experiment_id"))
+            return Outcome(
+                key,
+                "delivered",
+                receipt.get("run_id"),
+                receipt.get("experiment_id"),
+                run_name=receipt.get("run_name"),
+            )
         if not self.spool.folder(key).is_dir():
             return None
         progress = self.spool.read_delivery(key)
         if progress.last_error and progress.attempts > 0:
             return Outcome(
-                key, "retry", progress.run_id, progress.experiment_id, progress.last_error
+                key,
+                "retry",
+                progress.run_id,
+                progress.experiment_id,
+                progress.last_error,
+                progress.run_name,
             )
         if progress.run_id:
-            return Outcome(key, "started", progress.run_id, progress.experiment_id)
+            return Outcome(
+                key, "started", progress.run_id, progress.experiment_id, run_name=progress.run_name
+            )
         return None
 
 

@@ -86,6 +86,8 @@ class Delivery:
 
     run_id: str | None = None
     experiment_id: str | None = None
+    #: the name the run was created with (unique in its experiment, see ``naming``)
+    run_name: str | None = None
     batches_sent: int = 0
     artifacts_sent: bool = False
     outbox_copied: bool = False

@@ -27,6 +27,7 @@ from ..errors import InvalidInput, MlopsError
 from . import capture, jobrun
 from .delivery import RUN_KEY_TAG, experiment_id_for
 from .figures import FigureCapture
+from .naming import naming_lock, unique_name
 from .session import TrackingSession, default_session
 from .spool import RunRecord, now_ms, serialise
 
@@ -272,13 +273,18 @@ class Tracker:
         # As our own client has it: a server's URI without a query MLflow would garble.
         mlflow.set_tracking_uri(store.mlflow_uri(uri))
         try:
-            run = mlflow.start_run(
-                experiment_id=experiment_id,
-                run_name=record.run_name,
-                tags=tags,
-                # A run the user started in an earlier cell and left open becomes the parent.
-                nested=mlflow.active_run() is not None,
-            )
+            # Named in the store it lives in; a run in the outbox is named on delivery.
+            lock_dir = None if record.outbox_uri else settings.state_dir
+            with naming_lock(lock_dir):
+                if lock_dir is not None:
+                    record.run_name = unique_name(client, experiment_id, record.run_name)
+                run = mlflow.start_run(
+                    experiment_id=experiment_id,
+                    run_name=record.run_name,
+                    tags=tags,
+                    # A run the user started in an earlier cell and left open is the parent.
+                    nested=mlflow.active_run() is not None,
+                )
         except BaseException:
             mlflow.set_tracking_uri(self._previous_uri)
             record.outbox_uri = None
