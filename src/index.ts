@@ -8,6 +8,7 @@ import {
 import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -20,14 +21,20 @@ import { MlopsModel } from './model';
 import { MlopsPanel, PANEL_ID } from './panel';
 import type { RunDetails } from './api/types';
 import { RunsModel } from './runs/model';
-import { createCompareWidget, createRunDetailsWidget } from './runs/widgets';
+import {
+  RunsWidget,
+  createCompareWidget,
+  createRunDetailsWidget
+} from './runs/widgets';
 import { findTrackedCell } from './runs/cells';
+import { followRenames } from './runs/renames';
 
 /** Command identifiers, all prefixed `mlops:`. */
 export namespace CommandIDs {
   export const openPanel = 'mlops:open-panel';
   export const refresh = 'mlops:refresh';
   export const openRun = 'mlops:open-run';
+  export const openRuns = 'mlops:open-runs';
   export const compareRuns = 'mlops:compare-runs';
   export const openRunFromUrl = 'mlops:open-run-from-url';
   export const exportNotebook = 'mlops:export-notebook';
@@ -51,7 +58,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     INotebookTracker,
     IDocumentManager,
-    IRouter
+    IRouter,
+    ILauncher
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -62,7 +70,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
     docManager: IDocumentManager | null,
-    router: IRouter | null
+    router: IRouter | null,
+    launcher: ILauncher | null
   ) => {
     const translator_ = translator ?? nullTranslator;
     const trans = translator_.load('jupyter_mlops');
@@ -78,8 +87,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new MlopsPanel(model, runs, translator_, {
       openRun: runId =>
         void app.commands.execute(CommandIDs.openRun, { runId }),
-      compareRuns: runIds =>
-        void app.commands.execute(CommandIDs.compareRuns, { runIds }),
+      openRuns: experimentId =>
+        void app.commands.execute(
+          CommandIDs.openRuns,
+          experimentId ? { experimentId } : {}
+        ),
       openJob: (job, pane) =>
         void showJobDialog({ client, trans, actions: jobActions, job, pane }),
       openPath: jobActions.openPath,
@@ -120,6 +132,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         void runs.setExperiment(experiment.experiment_id);
       }
     });
+    // A kernel learns its notebook's path once; tell it when the notebook is renamed.
+    notebooks?.widgetAdded.connect((_, notebook) =>
+      followRenames(notebook.sessionContext)
+    );
     labShell.add(panel, 'left', { rank: 600, type: 'MLOps' });
     if (restorer) {
       restorer.add(panel, PANEL_ID);
@@ -201,15 +217,47 @@ const plugin: JupyterFrontEndPlugin<void> = {
         labShell.activateById(widget.id);
       }
     });
+    let runsWidget: RunsWidget | null = null;
+    app.commands.addCommand(CommandIDs.openRuns, {
+      label: trans.__('MLOps Runs'),
+      caption: trans.__(
+        'All runs of an experiment, full width: columns, sort, filter, compare'
+      ),
+      icon: args => (args.isPalette ? undefined : mlopsIcon),
+      execute: async args => {
+        const experimentId =
+          (args.experimentId as string | undefined) ??
+          runs.experimentId ??
+          (model.experiments.find(e => e.run_count > 0) ?? model.experiments[0])
+            ?.experiment_id ??
+          null;
+        if (!runsWidget || runsWidget.isDisposed) {
+          runsWidget = new RunsWidget(client, model, trans, {
+            onOpen: runId =>
+              void app.commands.execute(CommandIDs.openRun, { runId }),
+            onCompare: runIds =>
+              void app.commands.execute(CommandIDs.compareRuns, { runIds })
+          });
+          labShell.add(runsWidget, 'main');
+        }
+        labShell.activateById(runsWidget.id);
+        if (model.experiments.length === 0) {
+          await model.refresh();
+        }
+        await runsWidget.runs.setExperiment(experimentId);
+      }
+    });
+    const selectedRuns = () =>
+      runsWidget && !runsWidget.isDisposed
+        ? Array.from(runsWidget.runs.selected)
+        : [];
     app.commands.addCommand(CommandIDs.compareRuns, {
       label: trans.__('Compare Selected Runs'),
       caption: trans.__('Parameters side by side, metric charts overlaid'),
       isEnabled: args =>
-        ((args.runIds as string[] | undefined) ?? Array.from(runs.selected))
-          .length > 1,
+        ((args.runIds as string[] | undefined) ?? selectedRuns()).length > 1,
       execute: args => {
-        const runIds =
-          (args.runIds as string[] | undefined) ?? Array.from(runs.selected);
+        const runIds = (args.runIds as string[] | undefined) ?? selectedRuns();
         if (runIds.length < 2) {
           return;
         }
@@ -237,10 +285,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (palette) {
       const category = trans.__('MLOps');
       palette.addItem({ command: CommandIDs.openPanel, category });
+      palette.addItem({ command: CommandIDs.openRuns, category });
       palette.addItem({ command: CommandIDs.refresh, category });
       palette.addItem({ command: CommandIDs.compareRuns, category });
       palette.addItem({ command: CommandIDs.exportNotebook, category });
     }
+
+    launcher?.add({
+      command: CommandIDs.openRuns,
+      category: trans.__('Other'),
+      rank: 10
+    });
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings) => {

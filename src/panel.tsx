@@ -6,6 +6,7 @@ import {
   UseSignal,
   refreshIcon
 } from '@jupyterlab/ui-components';
+import { AccordionPanel } from '@lumino/widgets';
 import * as React from 'react';
 
 import { ExperimentsView } from './components/ExperimentsView';
@@ -13,7 +14,7 @@ import { JobsView } from './components/JobsView';
 import type { JobInfo } from './api/types';
 import type { JobPane } from './export/JobResult';
 import { JobsModel } from './export/model';
-import { RunsView } from './components/RunsView';
+import { RunList } from './components/RunList';
 import { RunsModel } from './runs/model';
 import { StatusView } from './components/StatusView';
 import { mlopsIcon } from './icons';
@@ -22,13 +23,20 @@ import { DataModel } from './data/model';
 import { DataView, confirmLosingChanges } from './components/DataView';
 import { MlopsModel } from './model';
 
+/**
+ * Default shares of the sidebar's height: status, experiments, runs, data, jobs. Runs get
+ * the most (at least ten rows at 1280x800).
+ */
+const SECTION_WEIGHTS = [0.7, 0.9, 5, 1, 1];
+
 /** Identifier of the panel in the left sidebar (and in the layout restorer). */
 export const PANEL_ID = 'jp-mlops-panel';
 
 /** What the panel asks of the application when a person acts on runs. */
 export interface IPanelHandlers {
   openRun: (runId: string) => void;
-  compareRuns: (runIds: string[]) => void;
+  /** Open the full-width Runs view, on an experiment or on the sidebar's. */
+  openRuns: (experimentId: string | null) => void;
   /** Open a job's Build or Run pane; open a file; show a folder in the file browser. */
   openJob: (job: JobInfo, pane: JobPane) => void;
   openPath: (path: string) => void;
@@ -67,19 +75,25 @@ export class MlopsPanel extends SidePanel {
     );
     this.addWidget(section(model, trans, trans.__('Status'), 'status'));
     this.addWidget(
-      section(model, trans, trans.__('Experiments'), 'experiments')
+      section(
+        model,
+        trans,
+        trans.__('Experiments'),
+        'experiments',
+        experimentId => handlers.openRuns(experimentId)
+      )
     );
     const runsSection = ReactWidget.create(
       <UseSignal signal={model.changed} initialSender={model}>
         {() => (
           <UseSignal signal={runs.changed} initialSender={runs}>
             {() => (
-              <RunsView
+              <RunList
                 model={runs}
                 experiments={model.experiments}
                 trans={trans}
                 onOpen={handlers.openRun}
-                onCompare={handlers.compareRuns}
+                onShowAll={handlers.openRuns}
               />
             )}
           </UseSignal>
@@ -125,6 +139,23 @@ export class MlopsPanel extends SidePanel {
     jobsSection.addClass('jp-mlops-Section-jobs');
     this.addWidget(jobsSection);
     model.changed.connect(this._pickExperiment, this);
+    const accordion = this.content as AccordionPanel;
+    accordion.setRelativeSizes(SECTION_WEIGHTS);
+    accordion.expansionToggled.connect(this._shareSpace, this);
+  }
+
+  /**
+   * A folded section's space goes to the open ones in proportion to their default
+   * weights (Lumino would give it all to the last open section, Jobs).
+   */
+  private _shareSpace(accordion: AccordionPanel): void {
+    const open = accordion.widgets.map(w => !w.isHidden);
+    if (!open.some(Boolean)) {
+      return;
+    }
+    accordion.setRelativeSizes(
+      SECTION_WEIGHTS.map((weight, i) => (open[i] ? weight : 0))
+    );
   }
 
   /** With no experiment chosen yet, show the most recently updated one that has runs. */
@@ -166,7 +197,8 @@ function section(
   model: MlopsModel,
   trans: TranslationBundle,
   title: string,
-  kind: 'status' | 'experiments'
+  kind: 'status' | 'experiments',
+  openRuns: (experimentId: string) => void = () => undefined
 ): ReactWidget {
   const widget = ReactWidget.create(
     <UseSignal signal={model.changed} initialSender={model}>
@@ -189,6 +221,7 @@ function section(
             trans={trans}
             onSearch={search => void model.setSearch(search)}
             onRetry={() => void model.refreshExperiments()}
+            onOpen={openRuns}
           />
         )
       }

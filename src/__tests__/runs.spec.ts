@@ -2,7 +2,9 @@ import { alignSeries } from '../components/Chart';
 import { parameterRows, scatterSeries } from '../components/CompareView';
 import { durationText } from '../components/RunsView';
 import { findTrackedCell } from '../runs/cells';
-import { combinedFilter, orderClause } from '../runs/model';
+import { combinedFilter, defaultColumns, orderClause } from '../runs/model';
+import { keyMetric, shortNumber } from '../components/RunList';
+import { renameCode } from '../runs/renames';
 import type { RunSummary } from '../api/types';
 
 function run(
@@ -120,5 +122,64 @@ describe('durationText', () => {
     expect(durationText(12345)).toBe('12.3 s');
     expect(durationText(245000)).toBe('4 min 05 s');
     expect(durationText(null)).toBe('');
+  });
+});
+
+describe('default columns', () => {
+  it('shows the metrics all runs share and the parameters that vary', () => {
+    const runs = [
+      run('a', { lr: '0.1', kind: 'sgd', C_reg: '1' }, { acc: 0.8, loss: 1 }),
+      run('b', { lr: '0.3', kind: 'sgd', C_reg: '1' }, { acc: 0.9 }),
+      run(
+        'c',
+        { lr: '0.3', kind: 'sgd', C_reg: '1' },
+        { acc: 0.7, 'jupyter_mlops.duration_s': 2 }
+      )
+    ];
+    expect(defaultColumns(runs)).toEqual(['metrics.acc', 'params.lr']);
+  });
+
+  it('counts a parameter some runs lack as varying', () => {
+    const runs = [run('a', { lr: '0.1' }, {}), run('b', {}, {})];
+    expect(defaultColumns(runs)).toEqual(['params.lr']);
+  });
+
+  it('shows nothing for no runs and at most `max` of each', () => {
+    expect(defaultColumns([])).toEqual([]);
+    const runs = [
+      run('a', { p: '1', q: '1', r: '1' }, { m: 1, n: 1, o: 1, z: 1 }),
+      run('b', { p: '2', q: '2', r: '2' }, { m: 1, n: 1, o: 1, z: 1 })
+    ];
+    expect(defaultColumns(runs, 2)).toEqual([
+      'metrics.m',
+      'metrics.n',
+      'params.p',
+      'params.q'
+    ]);
+  });
+
+  it('gives the compact list its key metric', () => {
+    expect(keyMetric(['params.lr', 'metrics.acc', 'metrics.loss'])).toBe('acc');
+    expect(keyMetric(['params.lr'])).toBeNull();
+    expect(shortNumber(0.93125)).toBe('0.9313');
+    expect(shortNumber(null)).toBe('NaN');
+    expect(shortNumber(undefined)).toBe('');
+  });
+});
+
+describe('renameCode', () => {
+  it('is the text tests/test_renames.py runs in a real kernel', () => {
+    expect(renameCode('Untitled.ipynb', 'models/My model.ipynb')).toBe(
+      "(lambda util: util.find_spec('jupyter_mlops') and " +
+        "__import__('jupyter_mlops.tracking.renames', fromlist=['notebook_moved'])" +
+        '.notebook_moved("Untitled.ipynb", "models/My model.ipynb"))' +
+        "(__import__('importlib.util', fromlist=['find_spec']))"
+    );
+  });
+
+  it('keeps quotes and backslashes in paths literal', () => {
+    expect(renameCode('a.ipynb', 'x"); import os; ("\\.ipynb')).toContain(
+      '"x\\"); import os; (\\"\\\\.ipynb"'
+    );
   });
 });

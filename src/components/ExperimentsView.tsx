@@ -5,7 +5,9 @@ import * as React from 'react';
 import { MlopsApiError } from '../api/request';
 import type { ExperimentSummary } from '../api/types';
 import { barWidth, relativeTime, runCountText } from '../format';
+import { ActionLink } from './ActionLink';
 import { ErrorCard } from './ErrorCard';
+import { useNow } from './useNow';
 
 interface IExperimentsViewProps {
   experiments: ExperimentSummary[];
@@ -15,6 +17,8 @@ interface IExperimentsViewProps {
   trans: TranslationBundle;
   onSearch: (search: string) => void;
   onRetry: () => void;
+  /** Open the experiment's runs in the full-width Runs view. */
+  onOpen: (experimentId: string) => void;
 }
 
 /**
@@ -24,6 +28,7 @@ interface IExperimentsViewProps {
 export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
   const { experiments, error, loading, trans } = props;
   const [search, setSearch] = React.useState(props.search);
+  const now = useNow(30000);
   React.useEffect(() => {
     const timer = setTimeout(() => {
       if (search !== props.search) {
@@ -69,9 +74,13 @@ export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
             )}
           >
             <div className="jp-mlops-Experiment-header">
-              <span className="jp-mlops-Experiment-name">
+              <ActionLink
+                className="jp-mlops-Experiment-name"
+                title={trans.__('Open the runs of %1', experiment.name)}
+                onActivate={() => props.onOpen(experiment.experiment_id)}
+              >
                 {experiment.name}
-              </span>
+              </ActionLink>
               <span className="jp-mlops-Experiment-count">
                 {trans._n(
                   '%1 run',
@@ -93,7 +102,7 @@ export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
             <div className="jp-mlops-Experiment-meta">
               {trans.__(
                 'updated %1',
-                relativeTime(experiment.last_update_time)
+                relativeTime(experiment.last_update_time, now)
               )}
             </div>
           </li>

@@ -14,6 +14,7 @@ import { relativeTime } from '../format';
 import { QuickFilter, RunsModel } from '../runs/model';
 import { ErrorCard } from './ErrorCard';
 import { ActionLink } from './ActionLink';
+import { statusText } from './RunList';
 
 interface IRunsViewProps {
   model: RunsModel;
@@ -222,7 +223,7 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
                     <span
                       className={`jp-mlops-Status jp-mod-${run.status.toLowerCase()}`}
                     >
-                      {run.status}
+                      {statusText(run, trans)}
                     </span>
                   </td>
                   <td>

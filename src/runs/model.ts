@@ -36,6 +36,32 @@ export function orderClause(column: string, descending: boolean): string {
 }
 
 /**
+ * The columns a runs table shows until the person picks their own: the metrics every run
+ * shown has (ours, `jupyter_mlops.*`, left out) and the parameters whose values differ
+ * between the runs (a parameter all runs share tells nothing), at most `max` of each.
+ */
+export function defaultColumns(runs: RunSummary[], max = 3): string[] {
+  if (runs.length === 0) {
+    return [];
+  }
+  const shared = Object.keys(runs[0].metrics)
+    .filter(key => !key.startsWith('jupyter_mlops.'))
+    .filter(key => runs.every(run => key in run.metrics))
+    .sort()
+    .slice(0, max);
+  const names = Array.from(
+    new Set(runs.flatMap(run => Object.keys(run.params)))
+  ).sort();
+  const varying = names
+    .filter(key => new Set(runs.map(run => run.params[key])).size > 1)
+    .slice(0, max);
+  return [
+    ...shared.map(key => `metrics.${key}`),
+    ...varying.map(key => `params.${key}`)
+  ];
+}
+
+/**
  * Runs of one experiment, a page at a time, sorted and filtered by the store; refreshed
  * by a poll while visible so runs started or finished by tracked cells appear by themselves.
  */
@@ -100,6 +126,7 @@ export class RunsModel implements IDisposable {
     this._experimentId = experimentId;
     this._selected.clear();
     this._columns = [];
+    this._columnsChosen = false;
     await this.reload();
     if (experimentId !== null && !this._started) {
       this._started = true;
@@ -124,6 +151,7 @@ export class RunsModel implements IDisposable {
   }
 
   toggleColumn(column: string): void {
+    this._columnsChosen = true;
     this._columns = this._columns.includes(column)
       ? this._columns.filter(c => c !== column)
       : [...this._columns, column];
@@ -210,14 +238,8 @@ export class RunsModel implements IDisposable {
         token ? this._metricKeys : [],
         page.metric_keys
       );
-      if (this._columns.length === 0) {
-        this._columns = [
-          ...this._metricKeys
-            .filter(k => !k.startsWith('jupyter_mlops.'))
-            .slice(0, 2)
-            .map(k => `metrics.${k}`),
-          ...this._paramKeys.slice(0, 2).map(k => `params.${k}`)
-        ];
+      if (!this._columnsChosen) {
+        this._columns = defaultColumns(this._runs);
       }
       this._error = null;
     } catch (error) {
@@ -246,6 +268,7 @@ export class RunsModel implements IDisposable {
   private _quick: QuickFilter = 'all';
   private _sort = { column: 'start_time', descending: true };
   private _columns: string[] = [];
+  private _columnsChosen = false;
   private _selected = new Set<string>();
   private _pageSize = 100;
   private _ticket = 0;

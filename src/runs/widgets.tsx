@@ -6,14 +6,16 @@ import {
   showErrorMessage
 } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
 import type { RunDetails } from '../api/types';
 import { CompareView } from '../components/CompareView';
 import { IRunActions, RunDetailsView } from '../components/RunDetailsView';
+import { RunsView } from '../components/RunsView';
 import { mlopsIcon } from '../icons';
+import type { MlopsModel } from '../model';
 import { RunsModel } from './model';
 
 /** Opening a notebook at the cell that produced a run (the application provides it). */
@@ -160,4 +162,67 @@ export function createCompareWidget(
   widget.title.icon = mlopsIcon;
   widget.title.closable = true;
   return widget;
+}
+
+/** Identifier of the full-width Runs view (one per application, like a file browser). */
+export const RUNS_WIDGET_ID = 'jp-mlops-runs';
+
+/**
+ * All runs of an experiment in a main-area tab: the table with every column, sort,
+ * filter, selection and comparison, given the width the sidebar cannot give it. It has
+ * a runs model of its own, so sorting or filtering here leaves the sidebar's list as it is.
+ */
+export class RunsWidget extends MainAreaWidget<ReactWidget> {
+  constructor(
+    client: MlopsClient,
+    experiments: MlopsModel,
+    trans: TranslationBundle,
+    handlers: {
+      onOpen: (runId: string) => void;
+      onCompare: (runIds: string[]) => void;
+    }
+  ) {
+    const runs = new RunsModel(client);
+    const content = ReactWidget.create(
+      <UseSignal signal={experiments.changed} initialSender={experiments}>
+        {() => (
+          <UseSignal signal={runs.changed} initialSender={runs}>
+            {() => (
+              <RunsView
+                model={runs}
+                experiments={experiments.experiments}
+                trans={trans}
+                onOpen={handlers.onOpen}
+                onCompare={handlers.onCompare}
+              />
+            )}
+          </UseSignal>
+        )}
+      </UseSignal>
+    );
+    content.addClass('jp-mlops-RunsWidget');
+    super({ content });
+    this.runs = runs;
+    this.id = RUNS_WIDGET_ID;
+    this.title.icon = mlopsIcon;
+    this.title.closable = true;
+    const label = () => {
+      const experiment = experiments.experiments.find(
+        e => e.experiment_id === runs.experimentId
+      );
+      this.title.label = experiment
+        ? trans.__('Runs: %1', experiment.name)
+        : trans.__('Runs');
+    };
+    label();
+    runs.changed.connect(label);
+    experiments.changed.connect(label);
+    this.disposed.connect(() => {
+      experiments.changed.disconnect(label);
+      runs.dispose();
+    });
+  }
+
+  /** The runs shown here (their experiment, filter, order and selection). */
+  readonly runs: RunsModel;
 }

@@ -8,7 +8,8 @@ import { expect, test } from '@jupyterlab/galata';
  * here: each check covers our elements only.
  */
 
-const NOTEBOOK = 'a11y.ipynb';
+// A fresh experiment per attempt (a retry must not find the first attempt's runs).
+const NOTEBOOK = `a11y-${Date.now().toString(36)}.ipynb`;
 const SCREENSHOTS = 'screenshots';
 
 const TRACKED = (lr: number, acc: number) =>
@@ -117,23 +118,29 @@ test.describe('Accessibility', () => {
     await expect(rows).toHaveCount(2, { timeout: 30000 });
     await checkBothThemes(page, '#jp-mlops-panel', 'panel');
 
+    // The full-width Runs view.
+    await panel.getByRole('button', { name: 'All runs' }).click();
+    const view = page.locator('.jp-mlops-RunsWidget');
+    const viewRows = view.locator('.jp-mlops-RunRow');
+    await expect(viewRows).toHaveCount(2, { timeout: 30000 });
+    await checkBothThemes(page, '.jp-mlops-RunsWidget', 'runs-view');
+
     // Run details.
-    await panel
-      .locator('.jp-mlops-RunName', { hasText: 'a11y lr 0.1' })
-      .click();
+    await view.locator('.jp-mlops-RunName', { hasText: 'a11y lr 0.1' }).click();
     const details = page.locator('.jp-mlops-RunDetails');
     await expect(
       details.locator('.jp-mlops-MetricChart canvas').first()
-    ).toBeVisible({
-      timeout: 30000
-    });
+    ).toBeVisible({ timeout: 30000 });
     await checkBothThemes(page, '.jp-mlops-RunDetails', 'run-details');
 
-    // Compare.
-    for (const checkbox of await rows.locator('input[type=checkbox]').all()) {
+    // Compare, from the Runs view.
+    await page.locator('.lm-TabBar-tab[data-id="jp-mlops-runs"]').click();
+    for (const checkbox of await viewRows
+      .locator('input[type=checkbox]')
+      .all()) {
       await checkbox.check();
     }
-    await panel.getByRole('button', { name: /Compare \(2\)/ }).click();
+    await view.getByRole('button', { name: /Compare \(2\)/ }).click();
     const compare = page.locator('.jp-mlops-Compare');
     await expect(compare.locator('tr.jp-mod-differs').first()).toBeVisible({
       timeout: 30000

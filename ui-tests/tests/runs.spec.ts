@@ -18,7 +18,9 @@ test.describe('Runs view', () => {
     page
   }) => {
     test.setTimeout(300000);
-    await page.notebook.createNew('runs-demo.ipynb');
+    // A fresh experiment per attempt (a retry must not find the first attempt's runs).
+    const name = `runs-demo-${Date.now().toString(36)}`;
+    await page.notebook.createNew(`${name}.ipynb`);
     await page.notebook.setCell(
       0,
       'code',
@@ -41,20 +43,41 @@ test.describe('Runs view', () => {
       (window as any).jupyterapp.commands.execute('mlops:refresh')
     );
     // The notebook in focus picks its experiment; the runs show up by themselves.
-    await page.notebook.activate('runs-demo.ipynb');
-    const rows = panel.locator('.jp-mlops-RunRow');
+    await page.notebook.activate(`${name}.ipynb`);
+    const sidebarRows = panel.locator('.jp-mlops-RunRow');
+    await expect(sidebarRows).toHaveCount(2, { timeout: 30000 });
+    // The sidebar's compact list: newest first, with the key metric (shared by all runs).
+    await expect(sidebarRows.first()).toContainText('lr 0.3');
+    await expect(sidebarRows.first()).toContainText('acc');
+    await expect(sidebarRows.first()).toContainText('0.93');
+    await expect(sidebarRows.first().getByRole('img')).toHaveAttribute(
+      'aria-label',
+      'done'
+    );
+
+    // "All runs" opens the full-width Runs view on the same experiment.
+    await panel.getByRole('button', { name: 'All runs' }).click();
+    const view = page.locator('.jp-mlops-RunsWidget');
+    await expect(view).toBeVisible();
+    const tab = page.locator('.lm-TabBar-tab[data-id="jp-mlops-runs"]');
+    await expect(tab).toContainText(`Runs: ${name}`);
+    const rows = view.locator('.jp-mlops-RunRow');
     await expect(rows).toHaveCount(2, { timeout: 30000 });
-    await expect(panel.locator('.jp-mlops-RunsTable')).toContainText('lr 0.3');
+    // Default columns: the metrics the runs share, the parameters that differ.
+    const headers = view.locator('th');
+    await expect(headers.filter({ hasText: 'acc' })).toHaveCount(1);
+    await expect(headers.filter({ hasText: /^lr$/ })).toHaveCount(1);
+    await expect(headers.filter({ hasText: 'optimizer' })).toHaveCount(0);
 
     // Sorting by a metric is done by the store.
-    await panel.locator('th', { hasText: 'acc' }).click();
+    await view.locator('th', { hasText: 'acc' }).click();
     await expect(rows.first()).toContainText('lr 0.3');
-    await panel.locator('th', { hasText: 'acc' }).click();
+    await view.locator('th', { hasText: 'acc' }).click();
     await expect(rows.first()).toContainText('lr 0.1');
     await page.screenshot({ path: `${SCREENSHOTS}/runs-light.png` });
 
     // Details: metric history chart, parameters, cell source.
-    await panel.locator('.jp-mlops-RunName', { hasText: 'lr 0.1' }).click();
+    await view.locator('.jp-mlops-RunName', { hasText: 'lr 0.1' }).click();
     const details = page.locator('.jp-mlops-RunDetails');
     await expect(details).toContainText('optimizer', { timeout: 30000 });
     await expect(
@@ -71,19 +94,12 @@ test.describe('Runs view', () => {
     await expect(requirements.locator('pre')).toContainText('mlflow==');
     await page.screenshot({ path: `${SCREENSHOTS}/run-details.png` });
 
-    // Compare the two runs: fold the status and experiments sections to make room.
-    await panel
-      .locator('.lm-AccordionPanel-title', { hasText: 'Status' })
-      .click();
-    await panel
-      .locator('.lm-AccordionPanel-title', { hasText: 'Experiments' })
-      .click();
-    for (const checkbox of await panel
-      .locator('.jp-mlops-RunRow input[type=checkbox]')
-      .all()) {
+    // Compare the two runs, from the Runs view.
+    await tab.click();
+    for (const checkbox of await rows.locator('input[type=checkbox]').all()) {
       await checkbox.check();
     }
-    await panel.getByRole('button', { name: /Compare \(2\)/ }).click();
+    await view.getByRole('button', { name: /Compare \(2\)/ }).click();
     const compare = page.locator('.jp-mlops-Compare');
     await expect(
       compare.locator('tr.jp-mod-differs', { hasText: 'lr' })
@@ -117,5 +133,89 @@ test.describe('Runs view', () => {
     ).toBeVisible({
       timeout: 30000
     });
+  });
+});
+
+test.describe('Runs at 1280×800', () => {
+  test.use({ viewport: { width: 1280, height: 800 } });
+
+  test('the sidebar shows ten runs; the full view sorts and compares', async ({
+    page
+  }) => {
+    test.setTimeout(180000);
+    const name = `galata-twelve-${Date.now().toString(36)}`;
+    await page.notebook.createNew(`${name}.ipynb`);
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        'import os',
+        'from mlflow import MlflowClient',
+        "client = MlflowClient(os.environ['JUPYTER_MLOPS_TRACKING_URI'])",
+        `exp = client.create_experiment('${name}')`,
+        // One line each: the editor would indent the lines of a block.
+        "runs = [client.create_run(exp, run_name=f'run {i:02d}').info.run_id for i in range(12)]",
+        "_ = [client.log_param(r, 'lr', i / 10) for i, r in enumerate(runs)]",
+        "_ = [client.log_metric(r, 'acc', 0.5 + i / 100) for i, r in enumerate(runs)]",
+        '_ = [client.set_terminated(r) for r in runs]',
+        "print('twelve')"
+      ].join('\n')
+    );
+    await page.notebook.runCell(0);
+    await expect(page.locator('.jp-OutputArea-output')).toContainText(
+      'twelve',
+      { timeout: 60000 }
+    );
+    await page.click('.jp-SideBar.jp-mod-left [title="MLOps"]');
+    const panel = page.locator('#jp-mlops-panel');
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('mlops:refresh')
+    );
+    const section = panel.locator('.jp-mlops-Section-runs');
+    await expect(section.locator('option', { hasText: name })).toHaveCount(1, {
+      timeout: 30000
+    });
+    await section.getByLabel('Experiment').selectOption({ label: name });
+    const rows = section.locator('.jp-mlops-RunRow');
+    await expect(rows).toHaveCount(12, { timeout: 30000 });
+
+    // With the other sections in their default state, ten rows are in view.
+    const inView = await section.evaluate(node => {
+      const bottom = node.getBoundingClientRect().bottom;
+      return Array.from(node.querySelectorAll('.jp-mlops-RunRow')).filter(
+        row => row.getBoundingClientRect().bottom <= bottom + 0.5
+      ).length;
+    });
+    expect(inView).toBeGreaterThanOrEqual(10);
+    // Legible: a row's name is not cut to nothing, and its metric shows.
+    await expect(rows.first()).toContainText('run 11');
+    await expect(rows.first()).toContainText('acc 0.6100');
+    await page.screenshot({ path: `${SCREENSHOTS}/runs-sidebar-1280.png` });
+
+    // Folding Status and Experiments gives their space to the others, Runs included.
+    const before = (await section.boundingBox())!.height;
+    for (const title of ['Status', 'Experiments']) {
+      await panel
+        .locator('.lm-AccordionPanel-title', { hasText: title })
+        .click();
+    }
+    await expect
+      .poll(async () => (await section.boundingBox())!.height)
+      .toBeGreaterThan(before + 40);
+
+    // The palette's command opens the full view on the sidebar's experiment.
+    await page.evaluate(
+      () =>
+        (window as any).jupyterapp.commands.execute('mlops:open-runs') as void
+    );
+    const view = page.locator('.jp-mlops-RunsWidget');
+    await expect(view.locator('.jp-mlops-RunRow')).toHaveCount(12, {
+      timeout: 30000
+    });
+    await view.locator('th', { hasText: 'acc' }).click();
+    await expect(view.locator('.jp-mlops-RunRow').first()).toContainText(
+      'run 11'
+    );
+    await page.screenshot({ path: `${SCREENSHOTS}/runs-view-1280.png` });
   });
 });
