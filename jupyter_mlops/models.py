@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .apibase import (  # noqa: F401 - re-exported: the API's models are all here
     RUN_ID_PATTERN,
@@ -48,7 +48,8 @@ from .data.models import (  # noqa: F401 - the API's models, re-exported
     TransferResult,
     WorkspaceState,
 )
-from .export.deploy import Deployment
+from .errors import MlopsError
+from .export.deploy import IMAGE_MAX, Deployment, image_problem
 
 
 class TrackingStatus(ApiModel):
@@ -349,13 +350,21 @@ class ExportTargetList(ApiModel):
 class ExportRequest(ApiModel):
     notebook: str = Field(description="The notebook, relative to the server's root.")
     name: str | None = Field(
-        default=None, description="Job name (default: from the notebook's name)."
+        default=None,
+        max_length=63,
+        description="Job name: lowercase letters, digits and '-' (a DNS label); default: "
+        "from the notebook's name.",
     )
     out: str | None = Field(
         default=None, description="The job folder, relative to the root (default: pipelines/NAME)."
     )
     targets: list[str] = Field(default_factory=lambda: ["docker"])
-    base_image: str | None = None
+    base_image: str | None = Field(
+        default=None,
+        max_length=IMAGE_MAX,
+        description="The image's FROM: an image reference "
+        "([registry/]path[:tag][@sha256:digest]); default: python:<kernel's version>-slim.",
+    )
     requirements: str | None = Field(
         default=None, description="A requirements file (relative to the root) replacing the guess."
     )
@@ -363,6 +372,24 @@ class ExportRequest(ApiModel):
         default_factory=list, description="Files or folders to add, relative to the notebook."
     )
     deployment: Deployment = Field(default_factory=Deployment)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        from .export.exporter import job_name
+
+        try:
+            return None if value is None else job_name(value)
+        except MlopsError as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("base_image")
+    @classmethod
+    def _base_image(cls, value: str | None) -> str | None:
+        problem = None if value is None else image_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class BuildRequest(ApiModel):

@@ -219,8 +219,9 @@ def test_the_cron_workflow_runs_the_same_workflow_on_the_schedule(job: Path) -> 
 def test_readme_says_how_to_submit(job: Path) -> None:
     readme = (job / "README.md").read_text()
     assert "## Run it with Argo Workflows" in readme
-    assert f"argo submit -n ml --watch {job}/argo/workflow.yaml -p epochs=3" in readme
-    assert f"argo cron create -n ml {job}/argo/cronworkflow.yaml" in readme
+    # The job folder relative to the project (here the notebook's folder): no absolute path.
+    assert "argo submit -n ml --watch pipelines/typed-job/argo/workflow.yaml -p epochs=3" in readme
+    assert "argo cron create -n ml pipelines/typed-job/argo/cronworkflow.yaml" in readme
 
 
 def test_no_schedule_no_cron_workflow_and_secrets_never_by_value(tmp_path: Path) -> None:

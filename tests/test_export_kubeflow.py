@@ -323,10 +323,11 @@ def test_kfp_cron() -> None:
 def test_readme_says_how_to_upload_run_and_schedule(job: Path) -> None:
     readme = (job / "README.md").read_text()
     assert "## Run it on Kubeflow Pipelines" in readme
-    assert f"kfp pipeline create -p {NAME} {job}/kfp/pipeline.yaml" in readme
+    # The job folder relative to the project (here the notebook's folder): no absolute path.
+    assert f"kfp pipeline create -p {NAME} pipelines/{NAME}/kfp/pipeline.yaml" in readme
     assert "create_run_from_pipeline_package(" in readme
     assert "arguments={'epochs': 3}" in readme
-    assert f"python {job}/kfp/schedule.py --host" in readme
+    assert f"python pipelines/{NAME}/kfp/schedule.py --host" in readme
     assert "`0 0 3 * * 0`" in readme
 
 

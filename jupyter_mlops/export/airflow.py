@@ -37,7 +37,9 @@ from traitlets import Int, Unicode
 
 from .._version import __version__
 from ..errors import InvalidInput
+from . import escape
 from .deploy import SECRETS_ROOT
+from .escape import python_literal
 from .job import ENV_IMAGE_DIGEST
 from .parameters import SCHEMA_FILE, ParameterSchema
 from .targets import ExportContext, ExportTarget
@@ -69,7 +71,6 @@ _PARAM_KEYWORDS = (
     "maxItems",
 )
 _DIGEST = re.compile(r"@(sha256:[a-f0-9]{64})$")
-_JINJA = re.compile(r"\{[{%#]")
 # Kubernetes quantities (already validated by Deployment): a number and a suffix.
 _QUANTITY = re.compile(r"(?P<number>[0-9.]+(?:[eE][-+]?\d+)?)(?P<suffix>[a-zA-Z]*)")
 _SUFFIXES = {
@@ -153,9 +154,9 @@ class AirflowTarget(ExportTarget):
         resources = deployment.resources()
         options: list[tuple[str, str]] = [("name", "JOB"), ("image", "IMAGE")]
         if deployment.namespace:
-            options.append(("namespace", repr(deployment.namespace)))
+            options.append(("namespace", python_literal(deployment.namespace)))
         if deployment.service_account:
-            options.append(("service_account_name", repr(deployment.service_account)))
+            options.append(("service_account_name", python_literal(deployment.service_account)))
         options.append(("arguments", "ARGUMENTS"))
         if resources:
             options.append(
@@ -167,18 +168,22 @@ class AirflowTarget(ExportTarget):
         if secrets:
             options.append(("secrets", "[Secret(*secret) for secret in SECRETS]"))
         options.append(("env_vars", "ENVIRONMENT"))
-        options += [("get_logs", "True"), ("on_finish_action", repr("delete_pod"))]
+        options += [("get_logs", "True"), ("on_finish_action", python_literal("delete_pod"))]
         constants = [
             *self._common_constants(
                 context,
                 dag_id=context.name,
-                output=self._output(context),
+                output=self._output(context, pod=True),
                 params=POD_PARAMS_ARGUMENTS,
             ),
-            ("RESOURCES", _literal(resources), "requests and limits (--cpu, --memory, --gpu)"),
+            (
+                "RESOURCES",
+                python_literal(resources),
+                "requests and limits (--cpu, --memory, --gpu)",
+            ),
             (
                 "SECRETS",
-                _literal(secrets),
+                python_literal(secrets),
                 f"(how, where, Secret name): --secret as files under {SECRETS_ROOT}/NAME, "
                 "--env-from-secret as environment variables",
             ),
@@ -223,9 +228,9 @@ class AirflowTarget(ExportTarget):
             ("mounts", "[Mount(**mount) for mount in MOUNTS]"),
         ]
         if deployment.cpu:
-            options.append(("cpus", repr(_quantity(deployment.cpu))))
+            options.append(("cpus", python_literal(_quantity(deployment.cpu))))
         if deployment.memory:
-            options.append(("mem_limit", repr(int(_quantity(deployment.memory)))))
+            options.append(("mem_limit", python_literal(int(_quantity(deployment.memory)))))
         if deployment.gpu:
             options.append(
                 (
@@ -233,12 +238,12 @@ class AirflowTarget(ExportTarget):
                     f"[DeviceRequest(count={deployment.gpu!r}, capabilities=[['gpu']])]",
                 )
             )
-        options += [("mount_tmp_dir", "False"), ("auto_remove", repr("success"))]
+        options += [("mount_tmp_dir", "False"), ("auto_remove", python_literal("success"))]
         constants = [
             *self._common_constants(context, dag_id=f"{context.name}-docker", output=output),
             (
                 "MOUNTS",
-                _literal(mounts),
+                python_literal(mounts),
                 f"--secret NAME: the Docker host's {self.docker_secrets_dir}/NAME, read-only",
             ),
         ]
@@ -271,13 +276,13 @@ class AirflowTarget(ExportTarget):
             arguments += ["--output", output]
         year, month, day = (int(p) for p in self.start_date.split("-"))
         return [
-            ("JOB", repr(context.name), "the job's name"),
-            ("DAG_ID", repr(dag_id), ""),
-            ("NOTEBOOK", repr(context.lineage.source_path), "where the job comes from"),
-            ("IMAGE", repr(image), "the job's image (jupyter mlops build, or --image)"),
+            ("JOB", python_literal(context.name), "the job's name"),
+            ("DAG_ID", python_literal(dag_id), ""),
+            ("NOTEBOOK", python_literal(context.lineage.source_path), "where the job comes from"),
+            ("IMAGE", python_literal(image), "the job's image (jupyter mlops build, or --image)"),
             (
                 "SCHEDULE",
-                repr(context.deployment.schedule),
+                python_literal(context.deployment.schedule),
                 "cron expression, or None: runs when triggered",
             ),
             (
@@ -285,7 +290,7 @@ class AirflowTarget(ExportTarget):
                 f"datetime.datetime({year}, {month}, {day}, tzinfo=datetime.timezone.utc)",
                 "",
             ),
-            ("RETRIES", repr(self.retries), ""),
+            ("RETRIES", python_literal(self.retries), ""),
             ("RETRY_DELAY", f"datetime.timedelta(minutes={self.retry_delay_minutes!r})", ""),
             (
                 "PARAMS",
@@ -294,26 +299,28 @@ class AirflowTarget(ExportTarget):
             ),
             (
                 "ARGUMENTS",
-                _literal(arguments),
+                python_literal(arguments),
                 "after the image's entrypoint (python -m jupyter_mlops.job /job): the run's "
                 "parameters as one JSON object",
             ),
-            ("ENVIRONMENT", _literal(environment), ""),
+            ("ENVIRONMENT", python_literal(environment), ""),
         ]
 
     @staticmethod
-    def _output(context: ExportContext) -> str | None:
+    def _output(context: ExportContext, pod: bool = False) -> str | None:
         """``--output`` for the entrypoint: the deployment's output as a folder (or URL
         prefix) with one notebook per run, named after the run's logical date; None for the
-        entrypoint's default (``/job/output/<name>-<time>.ipynb``)."""
+        entrypoint's default (``/job/output/<name>-<time>.ipynb``). The given location is
+        rendered literally by Airflow's templating (and, in a pod's arguments, by
+        Kubernetes' ``$(VAR)`` expansion)."""
         given = context.deployment.output
         if not given:
             return None
-        if _JINJA.search(given):
-            given = "{% raw %}" + given + "{% endraw %}"
+        folder = given if given.endswith(".ipynb") else given.rstrip("/")
+        literal = escape.jinja_literal(escape.kubernetes_literal(folder) if pod else folder)
         if given.endswith(".ipynb"):
-            return given
-        return f"{given.rstrip('/')}/{context.name}-{{{{ ts_nodash }}}}.ipynb"
+            return literal
+        return f"{literal}/{context.name}-{{{{ ts_nodash }}}}.ipynb"
 
     def readme(self, context: ExportContext) -> str:
         module = context.name.replace("-", "_")
@@ -402,7 +409,7 @@ def _render(
     lines = []
     for name, value, comment in constants:
         if comment:
-            lines.append(f"# {comment}")
+            lines.append(escape.comment(comment).rstrip("\n"))
         lines.append(f"{name} = {value}")
     header = _HEADER.substitute(
         job=_job_of(constants), title=title, version=__version__, imports="\n".join(imports)
@@ -423,15 +430,6 @@ def _job_of(constants: list[tuple[str, str, str]]) -> str:
     return str(job)
 
 
-def _literal(value: Any) -> str:
-    """A Python literal of a value made of dicts, lists, tuples, strings, numbers, bools and
-    None; checked to read back as the same value."""
-    text = repr(value)
-    if ast.literal_eval(text) != value:
-        raise ValueError(f"{value!r} does not survive as a Python literal")
-    return text
-
-
 def _params_literal(schema: ParameterSchema) -> str:
     """``{"name": Param(default, description=..., type=...), ...}`` for the DAG."""
     if not len(schema):
@@ -439,11 +437,11 @@ def _params_literal(schema: ParameterSchema) -> str:
     lines = ["{"]
     for parameter in schema:
         prop = parameter.to_json_schema()
-        arguments = [_literal(prop["default"])]
+        arguments = [python_literal(prop["default"])]
         if parameter.help:
-            arguments.append(f"description={_literal(parameter.help)}")
-        arguments += [f"{k}={_literal(v)}" for k, v in param_schema(prop).items()]
-        lines.append(f"    {parameter.name!r}: Param({', '.join(arguments)}),")
+            arguments.append(f"description={python_literal(parameter.help)}")
+        arguments += [f"{k}={python_literal(v)}" for k, v in param_schema(prop).items()]
+        lines.append(f"    {python_literal(parameter.name)}: Param({', '.join(arguments)}),")
     lines.append("}")
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ from traitlets import Enum, Int, Unicode
 
 from .._version import __version__
 from ..errors import InvalidInput, MlopsError
+from . import escape
 from .deploy import SECRETS_ROOT, Deployment
 from .docker import JOB_ROOT, LABEL_PREFIX, DockerTarget
 from .parameters import Parameter, ParameterSchema, parse_cli_value
@@ -123,10 +124,11 @@ def parameter_comment(schema: ParameterSchema) -> list[str]:
 def output_arguments(deployment: Deployment, run_id: str) -> list[str]:
     """``--output`` for the entrypoint: a ``.ipynb`` location as given, else one notebook per
     run named ``run_id`` (an engine variable, such as ``{{workflow.name}}``) under the given
-    folder or URL prefix; nothing without ``--output`` (the entrypoint's default then)."""
-    output = deployment.output
-    if not output:
+    folder or URL prefix; nothing without ``--output`` (the entrypoint's default then). The
+    given location is passed literally (``$`` doubled: Kubernetes expands ``$(VAR)``)."""
+    if not deployment.output:
         return []
+    output = escape.kubernetes_literal(deployment.output)  # a pod's args expand $(VAR)
     if output.lower().endswith(".ipynb"):
         return ["--output", output]
     return ["--output", f"{output.rstrip('/')}/{run_id}.ipynb"]

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import InvalidInput, option_errors
+from . import escape
 
 #: Where ``--secret NAME`` is mounted in the job's container.
 SECRETS_ROOT = "/etc/secrets"
@@ -41,6 +42,13 @@ _IMAGE = re.compile(
     r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
+#: Longest image reference taken (Docker's limit on a name is 255 characters, a tag and a
+#: digest come on top).
+IMAGE_MAX = 512
+#: Longest --output taken.
+OUTPUT_MAX = 1024
+#: Longest --schedule taken (before its spaces are normalised).
+SCHEDULE_MAX = 256
 #: Most GPUs a job may ask for.
 GPU_MAX = 64
 _CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"})
@@ -90,10 +98,22 @@ class Deployment(BaseModel):
     @field_validator("image")
     @classmethod
     def _image(cls, value: str | None) -> str | None:
-        if value is not None and not _one_of(_IMAGE, value):
+        problem = None if value is None else image_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if len(value) > OUTPUT_MAX:
+            raise ValueError(f"{len(value)} characters; at most {OUTPUT_MAX}")
+        if escape.one_line(value) != value:
             raise ValueError(
-                f"'{value}' is not an image reference (e.g. registry.example.com/team/job:1.0 "
-                "or job@sha256:<64 hex digits>; the path part is lowercase)"
+                "holds a line break or another control character; give a path in the "
+                "container or a URL"
             )
         return value
 
@@ -102,6 +122,8 @@ class Deployment(BaseModel):
     def _schedule(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if len(value) > SCHEDULE_MAX:
+            raise ValueError(f"{len(value)} characters; a cron expression has at most 256")
         text = " ".join(value.split())
         if text.lower() in _CRON_MACROS:
             return text.lower()
@@ -200,6 +222,27 @@ def deployment(**options: Any) -> Deployment:
 
 
 _OPTION_NAMES = {"secrets": "secret", "env_from_secrets": "env_from_secret"}
+
+
+def image_problem(value: str) -> str | None:
+    """Why ``value`` is not an image reference (``[registry/]path[:tag][@sha256:digest]``,
+    at most :data:`IMAGE_MAX` characters), or ``None``."""
+    if len(value) > IMAGE_MAX:
+        return f"an image reference of {len(value)} characters; at most {IMAGE_MAX}"
+    if not _one_of(_IMAGE, value):
+        shown = value if value.isprintable() and len(value) <= 80 else repr(value[:80])
+        return (
+            f"'{shown}' is not an image reference (e.g. registry.example.com/team/job:1.0 "
+            "or job@sha256:<64 hex digits>; the path part is lowercase)"
+        )
+    return None
+
+
+def check_image(value: str, option: str) -> None:
+    """:class:`InvalidInput` naming ``option`` when ``value`` is not an image reference."""
+    problem = image_problem(value)
+    if problem:
+        raise InvalidInput(f"{option}: {problem}")
 
 
 def secret_name_problem(value: str) -> str | None:

@@ -32,18 +32,20 @@ from ..errors import Conflict, InvalidInput, disk_full_is_clear
 from ..redact import without_credentials
 from . import files, requirements
 from .datapins import find_pins
-from .deploy import Deployment
+from .deploy import Deployment, check_image
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
 from .targets import ExportContext, ExportTarget, Lineage, load_target
 
 JOB_FILE = "job.json"
+GITIGNORE = ".gitignore"
 JOB_SCHEMA_VERSION = 1
 PIPELINES_DIR = "pipelines"
 DEFAULT_TARGETS = ("docker",)
 #: Names in a job folder that export owns; a local file of the same name is not copied.
 RESERVED = frozenset(
     {JOB_FILE, SCHEMA_FILE, "requirements.txt", "README.md", "Dockerfile", ".dockerignore"}
+    | {GITIGNORE}
     | {"runtime", "certs", "output", ".mlops"}
 )
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -83,6 +85,7 @@ def export_notebook(
     deployment: Deployment | None = None,
     target_options: dict[str, Any] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    project_root: str | Path | None = None,
 ) -> Path:
     """Write the job folder of a notebook and return its path.
 
@@ -92,8 +95,13 @@ def export_notebook(
     is how orchestrator targets run the job (image, schedule, resources, secrets);
     ``target_options`` are passed to each target (``parent=``, ``config=``). Warnings (a
     secret left out, an import no distribution provides) go to ``on_warning``.
+    ``project_root`` (the server's root; default: the git work tree, else the current
+    folder) is what the job names its notebook and folder relative to: no absolute path of
+    this machine goes into the job.
     """
     plugins = [load_target(t, **(target_options or {})) for t in dict.fromkeys(targets)]
+    if base_image is not None:
+        check_image(base_image, "--base-image")
     source = Path(notebook_path).expanduser().absolute()
     notebook = read_notebook(source)
     source = source.resolve()
@@ -112,6 +120,7 @@ def export_notebook(
     )
     warnings = [*cleaned.warnings, *found.warnings, *pinned.warnings]
 
+    project = _project_root(source, project_root)
     destination.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{name}.export-", dir=destination.parent))
     stage.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a job folder is not
@@ -133,7 +142,8 @@ def export_notebook(
             notebook=cleaned.notebook,
             schema=schema,
             requirements=pinned,
-            lineage=_lineage(source),
+            lineage=_lineage(source, project),
+            project_root=project,
             local_files=copied,
             base_image=base_image,
             deployment=deployment or Deployment(),
@@ -145,6 +155,7 @@ def export_notebook(
             plugin.write(context)
         _keep_pins(context)
         context.write_text("README.md", _readme(context, plugins))
+        context.write_text(GITIGNORE, gitignore())
         _write_job_file(context, plugins, cleaned.notebook)
         _swap(stage, destination, context.kept)
     except BaseException:
@@ -329,11 +340,24 @@ def _copy_local(
     return copied
 
 
-def _lineage(source: Path) -> Lineage:
+def _project_root(source: Path, given: str | Path | None) -> Path:
+    """The folder the job names paths relative to: ``given`` (the server's root), else the
+    notebook's git work tree, else the current folder, else the notebook's own folder (the
+    first that holds the notebook)."""
+    top = _git(source.parent, "rev-parse", "--show-toplevel")
+    for candidate in (given, top, Path.cwd()):
+        if candidate is not None and source.is_relative_to(Path(candidate).resolve()):
+            return Path(candidate).resolve()
+    return source.parent
+
+
+def _lineage(source: Path, project: Path) -> Lineage:
+    """The notebook's hash and place: relative to its git work tree (with the commit and
+    the remote, without credentials), else to the project; never an absolute path."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     top = _git(source.parent, "rev-parse", "--show-toplevel")
     if top is None:
-        return Lineage(str(source), digest)
+        return Lineage(source.relative_to(project).as_posix(), digest)
     path = source.relative_to(Path(top).resolve()).as_posix()
     status = _git(source.parent, "status", "--porcelain", "--untracked-files=no")
     remote = _git(source.parent, "config", "--get", "remote.origin.url")
@@ -342,8 +366,23 @@ def _lineage(source: Path) -> Lineage:
         notebook_sha256=digest,
         git_commit=_git(source.parent, "rev-parse", "HEAD"),
         git_dirty=bool(status) if status is not None else None,
-        git_repository=without_credentials(remote) if remote else None,
+        git_repository=_shareable_remote(remote),
     )
+
+
+def _shareable_remote(remote: str | None) -> str | None:
+    """A git remote as a job may carry it: a URL (``https://``, ``ssh://``) or ``host:path``
+    without credentials; ``None`` for a folder of this machine (``/home/...``, ``file://``),
+    which names nothing elsewhere and tells where this machine keeps its files."""
+    if not remote:
+        return None
+    scheme, sep, _ = remote.partition("://")
+    if sep:
+        return None if scheme.lower() == "file" else without_credentials(remote)
+    host, colon, _ = remote.partition(":")
+    if colon and host and "/" not in host and "\\" not in host:  # scp-like host:path
+        return remote.split("@", 1)[1] if "@" in host else remote
+    return None
 
 
 def _git(cwd: Path, *args: str) -> str | None:
@@ -410,6 +449,26 @@ def _swap(stage: Path, destination: Path, kept: dict[str, Path]) -> None:
         raise
     with contextlib.suppress(OSError):
         shutil.rmtree(old)
+
+
+def gitignore() -> str:
+    """The job folder's ``.gitignore``: what running and building the job leave in it (the
+    output notebooks and their logs, the build's log and record of a local image, caches)
+    and secrets a person may put there; the job itself (notebook, schema, requirements,
+    Dockerfile, manifests, ``runtime/`` for the image) is meant to be committed."""
+    from .build import BUILD_LOG
+    from .deploy import BUILD_RECORD
+
+    lines = [
+        "# Generated by jupyter-mlops: what runs and builds leave here; commit the rest.",
+        "/output/",
+        f"/{BUILD_LOG}",
+        f"/{BUILD_RECORD}",
+        *(p for p in files.CACHE_PATTERNS if p != ".git"),
+        *files.SECRET_PATTERNS,
+        "",
+    ]
+    return "\n".join(lines)
 
 
 # -- the README -----------------------------------------------------------------------------

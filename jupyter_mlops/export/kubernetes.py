@@ -22,14 +22,12 @@ reads them. The pod:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import yaml
 from traitlets import Int
 
 from .._version import __version__
-from . import cluster
+from . import cluster, escape
 from .job import ENV_IMAGE_DIGEST, EXIT_FAILED, EXIT_INVALID
 from .targets import ExportContext
 
@@ -57,7 +55,8 @@ class KubernetesTarget(cluster.ScheduledPodTarget):
 
     def write(self, context: ExportContext) -> None:
         for path, document in self.manifests(context).items():
-            context.write_text(path, _yaml(document, self._header(context, document["kind"])))
+            header = self._header(context, document["kind"])
+            context.write_text(path, escape.yaml_document(document, header))
 
     # -- the manifests ----------------------------------------------------------------------
     def manifests(self, context: ExportContext) -> dict[str, dict[str, Any]]:
@@ -272,7 +271,7 @@ class KubernetesTarget(cluster.ScheduledPodTarget):
                 " notebook starts, and a wrong one fails the Job at once with exit code 2):",
                 "",
                 "```yaml",
-                "args: " + json.dumps(["/job", "-p", example.name, shown], ensure_ascii=False),
+                "args: " + escape.yaml_flow(["/job", "-p", example.name, shown]),
                 "```",
                 "",
             ]
@@ -312,8 +311,3 @@ def _secrets_readme(context: ExportContext) -> list[str]:
         exposed = ", ".join(f"`{s}`" for s in deployment.env_from_secrets)
         lines += [f"Environment variables from the Secrets {exposed}.", ""]
     return lines
-
-
-def _yaml(document: dict[str, Any], header: list[str]) -> str:
-    comment = "".join(f"# {line}".rstrip() + "\n" for line in header)
-    return comment + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class Lineage:
     """Where the job came from, as recorded in ``job.json`` and image labels."""
 
-    #: The notebook's path: relative to its git repository's top, else absolute.
+    #: The notebook's path: relative to its git work tree's top, else to the project root.
     source_path: str
     notebook_sha256: str
     git_commit: str | None = None
@@ -80,6 +80,8 @@ class ExportContext:
     warnings: list[str] = field(default_factory=list)
     #: The DVC-tracked data the notebook reads, pinned to its version (``datapins``).
     data: list[dict[str, Any]] = field(default_factory=list)
+    #: What paths in the job are relative to (the server's root, the git work tree...).
+    project_root: Path | None = None
 
     @property
     def python_version(self) -> str:
@@ -88,11 +90,12 @@ class ExportContext:
 
     @property
     def shown_path(self) -> str:
-        """The job folder as the README shows it: relative to the current folder if inside."""
-        try:
-            return self.destination.relative_to(Path.cwd()).as_posix()
-        except ValueError:
-            return str(self.destination)
+        """The job folder as the README shows it: relative to the project root (else to the
+        current folder) if inside, else its name; never an absolute path of this machine."""
+        for base in (self.project_root, Path.cwd()):
+            if base is not None and self.destination.is_relative_to(base):
+                return self.destination.relative_to(base).as_posix() or "."
+        return self.destination.name
 
     @property
     def image(self) -> str:

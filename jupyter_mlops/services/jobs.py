@@ -197,6 +197,7 @@ class JobsService:
             deployment=request.deployment,
             target_options=self.target_options,
             on_warning=warnings.append,
+            project_root=self.root,
         )
         info = self._info(folder, warnings)
         assert info is not None
