@@ -253,7 +253,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The job runs this server started, newest first. */
+    /** The job runs of this project (kept across restarts), newest first. */
     get: operations['get_jobs_runs'];
     put?: never;
     /** Run a job (locally or in its image) with checked parameters. */
@@ -761,9 +761,10 @@ export interface components {
       started: number;
       /**
        * State
+       * @description 'interrupted': the server stopped while the task ran (the error says what that left behind).
        * @enum {string}
        */
-      state: 'running' | 'done' | 'failed' | 'cancelled';
+      state: 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
       /** Task Id */
       task_id: string;
       /**
@@ -924,6 +925,12 @@ export interface components {
        */
       code: string;
       /**
+       * Fields
+       * @description When the error concerns fields of the request: each problem with the field it names, for a form to show beside that field ('message' says them all).
+       * @default null
+       */
+      fields?: components['schemas']['FieldError'][] | null;
+      /**
        * Message
        * @description A sentence for people: what went wrong and what to do.
        */
@@ -992,6 +999,7 @@ export interface components {
     ExportRequest: {
       /**
        * Base Image
+       * @description The image's FROM: an image reference ([registry/]path[:tag][@sha256:digest]); default: python:<kernel's version>-slim.
        * @default null
        */
       base_image?: string | null;
@@ -1003,7 +1011,7 @@ export interface components {
       include?: string[];
       /**
        * Name
-       * @description Job name (default: from the notebook's name).
+       * @description Job name: lowercase letters, digits and '-' (a DNS label); default: from the notebook's name.
        * @default null
        */
       name?: string | null;
@@ -1061,6 +1069,22 @@ export interface components {
        * @description Sorted by name.
        */
       targets: components['schemas']['ExportTargetInfo'][];
+    };
+    /**
+     * FieldError
+     * @description One problem with one field of a request, and the field it is about.
+     */
+    FieldError: {
+      /**
+       * Field
+       * @description The field's dotted name in the request: a body field ('deployment.schedule', 'include.0'), a query or a path parameter ('page_token').
+       */
+      field: string;
+      /**
+       * Message
+       * @description The problem, a sentence for people.
+       */
+      message: string;
     };
     /**
      * JobBuild
@@ -1154,9 +1178,16 @@ export interface components {
       started_at: string;
       /**
        * Status
+       * @description 'killed': stopped (Stop, or the server stopping); 'interrupted': its process ended with no outcome recorded (the server or the machine stopped under it), its output notebook incomplete.
        * @enum {string}
        */
-      status: 'running' | 'succeeded' | 'failed' | 'invalid' | 'killed';
+      status:
+        | 'running'
+        | 'succeeded'
+        | 'failed'
+        | 'invalid'
+        | 'killed'
+        | 'interrupted';
     };
     /** JobExecutionList */
     JobExecutionList: {
@@ -2589,6 +2620,15 @@ export interface operations {
       };
       /** @description A service it depends on (tracking server, container engine) does not answer. */
       503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Error. */
+      507: {
         headers: {
           [name: string]: unknown;
         };

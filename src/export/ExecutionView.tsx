@@ -27,7 +27,8 @@ const STATUS_ICONS: Record<Status, LabIcon> = {
   succeeded: checkIcon,
   failed: errorIcon,
   invalid: errorIcon,
-  killed: stopIcon
+  killed: stopIcon,
+  interrupted: stopIcon
 };
 
 export function statusLabel(status: Status, trans: TranslationBundle): string {
@@ -36,7 +37,8 @@ export function statusLabel(status: Status, trans: TranslationBundle): string {
     succeeded: trans.__('succeeded'),
     failed: trans.__('failed'),
     invalid: trans.__('invalid parameters'),
-    killed: trans.__('stopped')
+    killed: trans.__('stopped'),
+    interrupted: trans.__('interrupted')
   }[status];
 }
 
@@ -71,7 +73,12 @@ export function executionDuration(
 
 /** Whether the output notebook is worth opening: papermill wrote it, in part or whole. */
 export function hasOutput(execution: JobExecution): boolean {
-  return execution.status === 'succeeded' || execution.status === 'failed';
+  // An interrupted run's notebook holds what papermill wrote before the server stopped.
+  return (
+    execution.status === 'succeeded' ||
+    execution.status === 'failed' ||
+    execution.status === 'interrupted'
+  );
 }
 
 interface IExecutionViewProps {
