@@ -986,19 +986,12 @@ def export_and_check(folder: Path, case: Case, targets: list[str], names: list[s
 #: Known failures, by target: each is a bug (its explicit example fails every run, so the
 #: mark is strict: it has to go when the bug is fixed).
 PARAMETER_GAPS = {
-    "kubernetes": "a help text holding U+FFFF goes raw into the manifest's header comment, "
-    "which YAML readers refuse (escape.one_line leaves unassigned characters, category Cn)",
     "kfp": "a string default holding U+0085 is folded into a space by the kfp compiler's YAML "
     "(export then fails with a 500: 'the compiled pipeline's input ... is a bug')",
 }
 NOTEBOOK_GAPS = {
     "docker": "a Dockerfile LABEL cannot hold a line break or control character: the notebook "
     "name is written escaped ('\\n'), not as itself (refuse such names, or accept the escape)",
-    "kubernetes": "a notebook name holding U+FFFF goes raw into the header comment, which YAML "
-    "readers refuse (escape.one_line leaves category Cn)",
-    "argo": "a notebook name holding U+FFFF goes raw into the header comment (as kubernetes)",
-    "kfp": "a notebook name holding U+FFFF goes raw into the compiled pipeline's comments, "
-    "which export's own check then cannot read (a 500)",
 }
 
 

@@ -31,7 +31,8 @@ import yaml
 
 #: Characters written as escapes in a comment or a line: control and format characters,
 #: line and paragraph separators, surrogates (unwritable in UTF-8).
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Cn: unassigned code points and noncharacters (U+FFFF), which YAML readers refuse.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Cs", "Zl", "Zp"})
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
