@@ -985,10 +985,7 @@ def export_and_check(folder: Path, case: Case, targets: list[str], names: list[s
 # -- the properties -----------------------------------------------------------------------------
 #: Known failures, by target: each is a bug (its explicit example fails every run, so the
 #: mark is strict: it has to go when the bug is fixed).
-PARAMETER_GAPS = {
-    "kfp": "a string default holding U+0085 is folded into a space by the kfp compiler's YAML "
-    "(export then fails with a 500: 'the compiled pipeline's input ... is a bug')",
-}
+PARAMETER_GAPS: dict[str, str] = {}
 NOTEBOOK_GAPS = {
     "docker": "a Dockerfile LABEL cannot hold a line break or control character: the notebook "
     "name is written escaped ('\\n'), not as itself (refuse such names, or accept the escape)",
@@ -1015,6 +1012,7 @@ def targets(names: list[str], gaps: dict[str, str]) -> list[Any]:
 @example(parameters=[Param("title", "str", "x {{ y", "help {{ z")])
 @example(parameters=[Param("price", "str", "a$$b $(HOME)", "")])
 @example(parameters=[Param("line", "str", "next\x85line\x85", "")])
+@example(parameters=[Param("code", "str", "1e3", "q\U000eb567]("), Param("o", "str", "0o17", "")])
 @example(parameters=[Param("s", "str | None", None, "maybe"), Param("a", None, None, "")])
 def test_parameters_reach_every_file_exactly(
     workspace: Path, target: str, parameters: list[Param]

@@ -27,12 +27,13 @@ import json
 import unicodedata
 from typing import Any
 
-import yaml
+from . import yamltext
 
 #: Characters written as escapes in a comment or a line: control and format characters,
 #: line and paragraph separators, surrogates (unwritable in UTF-8).
-# Cn: unassigned code points and noncharacters (U+FFFF), which YAML readers refuse.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Cs", "Zl", "Zp"})
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: The two code points outside YAML's printable set that no category above covers.
+_NOT_YAML = frozenset({"\ufffe", "\uffff"})
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -51,9 +52,11 @@ def one_line(text: object) -> str:
     """``text`` on one line: every character a parser could read as a line break, and every
     other control or invisible format character, as a visible escape (``\\n``, ``\\x00``,
     ``\\u2028``)."""
-    return "".join(
-        _visible(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in str(text)
-    )
+    return "".join(_visible(c) if _unsafe(c) else c for c in str(text))
+
+
+def _unsafe(char: str) -> bool:
+    return char in _NOT_YAML or unicodedata.category(char) in _UNSAFE_CATEGORIES
 
 
 def comment(lines: list[str] | str, prefix: str = "#") -> str:
@@ -68,7 +71,7 @@ def dockerfile_string(value: str) -> str:
     break or quote ends it), ``$`` escaped so the builder does not expand a variable, and
     the characters :func:`one_line` escapes escaped too."""
     escaped = "".join(
-        c if unicodedata.category(c) not in _UNSAFE_CATEGORIES else _json_escape(c)
+        _json_escape(c) if _unsafe(c) else c
         for c in value.replace("\\", "\\\\").replace('"', '\\"')
     )
     return '"' + escaped.replace("$", "\\$") + '"'
@@ -90,8 +93,9 @@ def yaml_document(document: Any, header: list[str] | None = None) -> str:
 def yaml_documents(
     documents: list[Any], header: list[str] | None = None, sort_keys: bool = False
 ) -> str:
-    """YAML documents (PyYAML's safe dumper), after a comment header."""
-    text = yaml.safe_dump_all(documents, sort_keys=sort_keys, allow_unicode=True, width=100)
+    """YAML documents (PyYAML's safe dumper, strings YAML readers would fold quoted: see
+    :mod:`.yamltext`), after a comment header."""
+    text = yamltext.dump_all(documents, sort_keys=sort_keys, width=100)
     return comment(header or []) + text
 
 
