@@ -450,3 +450,49 @@ def test_disk_full_while_snapshotting_keeps_the_previous_version(
     assert model.state == "failed"
     assert model.error is not None
     assert model.error.code == "insufficient_storage"
+
+
+# -- a container engine that fails an upload ------------------------------------------------
+class _FlakyContainer:
+    """A created container whose engine answers an archive upload with ``failures`` 500s
+    first (what Podman's Docker API does now and then under load: "broken pipe")."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.uploads: list[tuple[str, bytes]] = []
+
+    def put_archive(self, path: str, data: bytes) -> bool:
+        import requests
+        from docker.errors import APIError
+
+        if self.failures:
+            self.failures -= 1
+            response = requests.Response()
+            response.status_code = 500
+            raise APIError(
+                "500 Server Error",
+                response=response,
+                explanation="passing bulk input to subprocess: write |1: broken pipe",
+            )
+        self.uploads.append((path, data))
+        return True
+
+
+def test_a_failed_upload_of_the_parameters_is_tried_again():
+    from jupyter_mlops.export.container import _put_archive
+
+    container = _FlakyContainer(failures=2)
+    _put_archive(container, "/tmp", b"tar")
+    assert container.uploads == [("/tmp", b"tar")]
+
+
+def test_an_engine_that_keeps_failing_is_one_clear_line():
+    from jupyter_mlops.errors import ServiceUnavailable
+    from jupyter_mlops.export.container import _put_archive
+
+    container = _FlakyContainer(failures=5)
+    with pytest.raises(ServiceUnavailable) as raised:
+        _put_archive(container, "/tmp", b"tar")
+    assert "broken pipe" in raised.value.message
+    assert "\n" not in raised.value.message
+    assert container.uploads == []

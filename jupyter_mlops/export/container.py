@@ -19,6 +19,7 @@ import io
 import json
 import os
 import tarfile
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -26,7 +27,7 @@ from typing import Any
 
 from .. import settings as settings_mod
 from .. import state as state_mod
-from ..errors import InvalidInput
+from ..errors import InvalidInput, ServiceUnavailable
 from ..tracking.spool import ENV_HOST
 from .build import engine, read_build
 from .docker import JOB_ROOT
@@ -107,8 +108,10 @@ def run_in_container(
         labels={"io.jupyter-mlops.job": job.name},
     )
     try:
-        container.put_archive(
-            _PARAMS_DIR_IN_CONTAINER, _tar({Path(_PARAMS_IN_CONTAINER).name: json.dumps(values)})
+        _put_archive(
+            container,
+            _PARAMS_DIR_IN_CONTAINER,
+            _tar({Path(_PARAMS_IN_CONTAINER).name: json.dumps(values)}),
         )
         container.start()
         try:
@@ -130,6 +133,25 @@ def run_in_container(
     if state is not None:
         _deliver(state, environment[ENV_HOST], on_output)
     return code
+
+
+def _put_archive(container: Any, path: str, data: bytes, attempts: int = 3) -> None:
+    """Upload ``data`` (a tar) into the created container. Podman's Docker API now and
+    then breaks the pipe of an upload under load (a 500, "broken pipe"); the upload is
+    idempotent, so it is tried again; an engine that keeps failing is one clear line."""
+    from docker.errors import APIError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            container.put_archive(path, data)
+            return
+        except APIError as exc:
+            if attempt == attempts or not exc.is_server_error():
+                detail = " ".join(str(exc.explanation or exc).split())
+                raise ServiceUnavailable(
+                    f"the container engine did not take the job's parameters: {detail}"
+                ) from None
+            time.sleep(0.5 * attempt)
 
 
 def _on_host(on_output: Callable[[str], None], inside: str, host: str) -> Callable[[str], None]:
