@@ -140,6 +140,10 @@ export class MlopsPanel extends SidePanel {
     this.addWidget(jobsSection);
     model.changed.connect(this._pickExperiment, this);
     const accordion = this.content as AccordionPanel;
+    // A section scrolls when its content outgrows its share: reachable by keyboard too.
+    for (const widget of accordion.widgets) {
+      widget.node.tabIndex = 0;
+    }
     accordion.setRelativeSizes(SECTION_WEIGHTS);
     accordion.expansionToggled.connect(this._shareSpace, this);
   }
