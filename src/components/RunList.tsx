@@ -1,5 +1,5 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Button, HTMLSelect } from '@jupyterlab/ui-components';
+import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { ExperimentSummary, RunSummary } from '../api/types';
@@ -7,6 +7,7 @@ import { relativeTime } from '../format';
 import { RunsModel } from '../runs/model';
 import { ActionLink } from './ActionLink';
 import { ErrorCard } from './ErrorCard';
+import { ExperimentSelect } from './ExperimentSelect';
 import { useNow } from './useNow';
 
 interface IRunListProps {
@@ -133,20 +134,11 @@ export function RunList(props: IRunListProps): JSX.Element {
   return (
     <div className="jp-mlops-Runs jp-mod-compact">
       <div className="jp-mlops-RunListToolbar">
-        <HTMLSelect
-          aria-label={trans.__('Experiment')}
-          value={model.experimentId ?? ''}
-          onChange={event =>
-            void model.setExperiment(event.target.value || null)
-          }
-        >
-          <option value="">{trans.__('Choose an experiment')}</option>
-          {experiments.map(e => (
-            <option key={e.experiment_id} value={e.experiment_id}>
-              {e.name}
-            </option>
-          ))}
-        </HTMLSelect>
+        <ExperimentSelect
+          model={model}
+          experiments={experiments}
+          trans={trans}
+        />
         <Button
           small
           minimal

@@ -1,7 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
   Button,
-  HTMLSelect,
   InputGroup,
   caretDownIcon,
   caretUpIcon,
@@ -13,6 +12,7 @@ import type { ExperimentSummary, RunSummary } from '../api/types';
 import { relativeTime } from '../format';
 import { QuickFilter, RunsModel } from '../runs/model';
 import { ErrorCard } from './ErrorCard';
+import { ExperimentSelect } from './ExperimentSelect';
 import { ActionLink } from './ActionLink';
 import { statusText } from './RunList';
 
@@ -96,20 +96,11 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
   return (
     <div className="jp-mlops-Runs">
       <div className="jp-mlops-RunsToolbar">
-        <HTMLSelect
-          aria-label={trans.__('Experiment')}
-          value={model.experimentId ?? ''}
-          onChange={event =>
-            void model.setExperiment(event.target.value || null)
-          }
-        >
-          <option value="">{trans.__('Choose an experiment')}</option>
-          {experiments.map(e => (
-            <option key={e.experiment_id} value={e.experiment_id}>
-              {e.name}
-            </option>
-          ))}
-        </HTMLSelect>
+        <ExperimentSelect
+          model={model}
+          experiments={experiments}
+          trans={trans}
+        />
         <form
           onSubmit={event => {
             event.preventDefault();
