@@ -45,6 +45,18 @@ def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 360
     host = owner_host()
     handled: dict[str, Signature] = {}  # key -> the record.json already handled
     retry_at: dict[str, float] = {}
+    started: dict[str, int] = {}  # key -> the run's start time (it never changes)
+
+    def in_start_order(keys: list[str]) -> list[str]:
+        """Runs in the order they started: a rerun is created after the first run, so
+        its name follows it ("sgd baseline #2", never the other way round)."""
+        for key in keys:
+            if key not in started:
+                record = spool.read(key)
+                if record is not None:
+                    started[key] = record.start_time
+        return sorted(keys, key=lambda k: started.get(k, 0))
+
     owner_gone_at: float | None = None
     spool.prune_receipts()
     while True:
@@ -55,7 +67,7 @@ def serve(state_dir: Path, owner: int, *, poll: float = 0.2, linger: float = 360
             # now orphans to mark KILLED (nobody will write their records any more).
             handled.clear()
         mine = 0
-        for key in spool.record_keys():
+        for key in in_start_order(spool.record_keys()):
             seen = _signature(spool.folder(key) / "record.json")
             if seen is None:
                 continue

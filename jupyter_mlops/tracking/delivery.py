@@ -329,13 +329,20 @@ def sync(
     ready = parents_first(spool, ready)
     if len(ready) < 2:
         return [deliver(spool, key, timeout=timeout, credentials=credentials) for key in ready]
-    # Runs are independent: a few at a time keep the tracking server busy.
+    # Runs are independent: a few at a time keep the tracking server busy. Runs sharing a
+    # name go one after the other, in the order they started, so a rerun's unique name
+    # ("#2") follows the first run's.
+    same_name: dict[tuple[str, str], list[str]] = {}
+    for key in ready:
+        found = spool.read(key)
+        name = (found.experiment, found.run_name) if found else ("", key)
+        same_name.setdefault(name, []).append(key)
+
+    def in_turn(keys: list[str]) -> list[Outcome]:
+        return [deliver(spool, key, timeout=timeout, credentials=credentials) for key in keys]
+
     with ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="jupyter-mlops-sync") as pool:
-        return list(
-            pool.map(
-                lambda key: deliver(spool, key, timeout=timeout, credentials=credentials), ready
-            )
-        )
+        return [outcome for turn in pool.map(in_turn, same_name.values()) for outcome in turn]
 
 
 def with_lineage(spool: Spool, record: RunRecord) -> None:
