@@ -28,7 +28,8 @@ interface IExperimentsViewProps {
 export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
   const { experiments, error, loading, trans } = props;
   const [search, setSearch] = React.useState(props.search);
-  const now = useNow(30000);
+  // Re-rendered every 30 s, so "updated" times stay true.
+  useNow(30000);
   React.useEffect(() => {
     const timer = setTimeout(() => {
       if (search !== props.search) {
@@ -102,7 +103,7 @@ export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
             <div className="jp-mlops-Experiment-meta">
               {trans.__(
                 'updated %1',
-                relativeTime(experiment.last_update_time, now)
+                relativeTime(experiment.last_update_time)
               )}
             </div>
           </li>

@@ -57,7 +57,8 @@ export function statusText(run: RunSummary, trans: TranslationBundle): string {
  */
 export function RunList(props: IRunListProps): JSX.Element {
   const { model, experiments, trans } = props;
-  const now = useNow(30000);
+  // Re-rendered every 30 s, so ages stay true (measured from the time of each render).
+  useNow(30000);
   const metric = keyMetric(model.columns);
   let body: JSX.Element;
   if (model.error) {
@@ -123,7 +124,7 @@ export function RunList(props: IRunListProps): JSX.Element {
                     : ''
                 }
               >
-                {relativeTime(run.start_time, now)}
+                {relativeTime(run.start_time)}
               </span>
             </li>
           );
