@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import paths
+from .. import gitfacts, paths
 from ..errors import Forbidden, InvalidInput, MlopsError
 from ..settings import Settings
-from . import gitutil
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for, find_root
 from .errors import BadData, OutsideProject
 from .hashing import Hashed, NeedsDvc, Progress, cache_for, hash_path, scan
@@ -112,7 +111,7 @@ class DataCore:
     def _git_top(project: DvcProject) -> Path | None:
         if project.config.no_scm:
             return None
-        return gitutil.toplevel(project.root)
+        return gitfacts.toplevel(project.root)
 
     def _quick_md5(self, project: DvcProject, path: Path) -> str | None:
         """The md5 of the data on disk when every file's identity is remembered (nothing

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import gitfacts
 from ..errors import reason
 from .errors import DvcError
 
@@ -17,24 +17,9 @@ GIT_TIMEOUT = 60.0
 INDEX_LOCK_TRIES = 20
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("GIT_TERMINAL_PROMPT", "0")
-    env["LC_ALL"] = "C"
-    return env
-
-
 def run(cwd: Path, *args: str, input_: bytes | None = None, check: bool = True) -> bytes:
     try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=input_,
-            capture_output=True,
-            timeout=GIT_TIMEOUT,
-            env=_env(),
-            check=False,
-        )
+        done = gitfacts.run(cwd, *args, input_=input_, timeout=GIT_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DvcError(f"git {args[0]} failed: {reason(exc)}", code="git_error") from exc
     if check and done.returncode != 0:
@@ -46,16 +31,6 @@ def run(cwd: Path, *args: str, input_: bytes | None = None, check: bool = True) 
     return done.stdout
 
 
-def toplevel(path: Path) -> Path | None:
-    """The git work tree holding ``path``, or None (no git, or git not installed)."""
-    try:
-        out = run(path, "rev-parse", "--show-toplevel", check=False)
-    except DvcError:
-        return None
-    text = out.decode("utf-8", "replace").strip()
-    return Path(text) if text else None
-
-
 def tracked_files(top: Path, path: Path, limit: int = 5) -> list[str]:
     """Files below (or at) ``path`` that git tracks, at most ``limit`` of them."""
     out = run(top, "ls-files", "-z", "--", str(path), check=False)
@@ -64,14 +39,10 @@ def tracked_files(top: Path, path: Path, limit: int = 5) -> list[str]:
 
 
 def is_ignored(top: Path, path: Path) -> bool:
-    done = subprocess.run(
-        ["git", "check-ignore", "-q", "--no-index", "--", str(path)],
-        cwd=top,
-        capture_output=True,
-        timeout=GIT_TIMEOUT,
-        env=_env(),
-        check=False,
-    )
+    try:
+        done = gitfacts.run(top, "check-ignore", "-q", "--no-index", "--", str(path))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
     return done.returncode == 0
 
 

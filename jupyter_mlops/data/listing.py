@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import gitutil
+from .. import gitfacts
 from .core import DataCore, _pushed, _rel
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for
 from .errors import DvcError
@@ -24,7 +24,7 @@ LIST_SCAN_LIMIT = 50_000
 class Listing(DataCore):
     def list_paths(self) -> DataPaths:
         project = self._project()
-        git = gitutil.toplevel(self.root) is not None
+        git = gitfacts.toplevel(self.root) is not None
         if project is None:
             return DataPaths(
                 root=str(self.root),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .. import gitfacts
 from ..errors import MlopsError, disk_full_is_clear
 from . import gitutil
 from .core import DataCore, Target, _rel
@@ -44,7 +45,7 @@ class Snapshots(DataCore):
         once, before a task starts)."""
         targets = self._targets(paths, base)
         project = self._project()
-        git_top = self._git_top(project) if project else gitutil.toplevel(self.root)
+        git_top = self._git_top(project) if project else gitfacts.toplevel(self.root)
         for target in targets:
             self._check(project, git_top, target)
         return targets
@@ -112,7 +113,7 @@ class Snapshots(DataCore):
         commit_sha = None
         with project_lock(self.settings.state_dir, "snapshot", self.lock_timeout):
             project = self._project()
-            git_top = self._git_top(project) if project else gitutil.toplevel(self.root)
+            git_top = self._git_top(project) if project else gitfacts.toplevel(self.root)
             for target in targets:
                 self._check(project, git_top, target)
             initialised = None

@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 from traitlets import Unicode
 
+from ..data.dvcrepo import find_root
 from ..errors import InvalidInput
 from . import yamltext
 from .parameters import (
@@ -199,16 +200,13 @@ class DvcTarget(ExportTarget):
 # -- helpers ----------------------------------------------------------------------------------
 def dvc_root(folder: Path) -> Path:
     """The DVC repository holding ``folder``; :class:`InvalidInput` when there is none."""
-    from dvc.exceptions import NotDvcRepoError
-    from dvc.repo import Repo
-
-    try:
-        return Path(Repo.find_root(str(folder))).resolve()
-    except NotDvcRepoError:
+    root = find_root(folder.resolve())
+    if root is None:
         raise InvalidInput(
             f"the notebook's folder {folder} is not in a DVC repository (no .dvc folder above "
             "it): run `dvc init` at the top of the project, or leave out --target dvc"
-        ) from None
+        )
+    return root
 
 
 def tracked_files(root: Path, folder: Path, files: list[PurePosixPath]) -> list[PurePosixPath]:

@@ -20,13 +20,13 @@ import os
 import platform
 import posixpath
 import re
-import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import gitfacts
 from ..redact import without_credentials
 from .jobrun import pinned_version
 
@@ -291,33 +291,19 @@ class Lineage:
     artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
-def _git(cwd: str, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
-
-
 def git_state(cwd: str) -> Lineage:
     found = Lineage()
-    commit = _git(cwd, "rev-parse", "HEAD")
-    if commit is None:
+    git = gitfacts.state(cwd)
+    if git is None or git.commit is None:
         return found
-    found.tags["mlflow.source.git.commit"] = commit.strip()
-    branch = _git(cwd, "symbolic-ref", "--quiet", "--short", "HEAD")
-    if branch:
-        found.tags["mlflow.source.git.branch"] = branch.strip()
-    remote = _git(cwd, "config", "--get", "remote.origin.url")
-    if remote:
-        found.tags["mlflow.source.git.repoURL"] = without_credentials(remote.strip())
-    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
-    dirty = bool(status and status.strip())
-    found.tags["jupyter_mlops.git.dirty"] = str(dirty).lower()
-    if dirty:
-        diff = _git(cwd, "diff", "HEAD") or ""
-        data = diff.encode()[:MAX_DIFF_BYTES]
-        found.artifacts["lineage/git.diff"] = data
+    found.tags["mlflow.source.git.commit"] = git.commit
+    if git.branch:
+        found.tags["mlflow.source.git.branch"] = git.branch
+    if git.remote:
+        found.tags["mlflow.source.git.repoURL"] = without_credentials(git.remote)
+    found.tags["jupyter_mlops.git.dirty"] = str(bool(git.dirty)).lower()
+    if git.dirty:
+        found.artifacts["lineage/git.diff"] = gitfacts.diff_head(cwd, MAX_DIFF_BYTES)
     return found
 
 
