@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import unicodedata
 import uuid
@@ -27,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .. import gitfacts
 from .._version import __version__
 from ..errors import Conflict, InvalidInput, disk_full_is_clear
 from ..redact import without_credentials
@@ -344,7 +344,7 @@ def _project_root(source: Path, given: str | Path | None) -> Path:
     """The folder the job names paths relative to: ``given`` (the server's root), else the
     notebook's git work tree, else the current folder, else the notebook's own folder (the
     first that holds the notebook)."""
-    top = _git(source.parent, "rev-parse", "--show-toplevel")
+    top = gitfacts.toplevel(source.parent)
     for candidate in (given, top, Path.cwd()):
         if candidate is not None and source.is_relative_to(Path(candidate).resolve()):
             return Path(candidate).resolve()
@@ -355,18 +355,15 @@ def _lineage(source: Path, project: Path) -> Lineage:
     """The notebook's hash and place: relative to its git work tree (with the commit and
     the remote, without credentials), else to the project; never an absolute path."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    top = _git(source.parent, "rev-parse", "--show-toplevel")
-    if top is None:
+    git = gitfacts.state(source.parent)
+    if git is None:
         return Lineage(source.relative_to(project).as_posix(), digest)
-    path = source.relative_to(Path(top).resolve()).as_posix()
-    status = _git(source.parent, "status", "--porcelain", "--untracked-files=no")
-    remote = _git(source.parent, "config", "--get", "remote.origin.url")
     return Lineage(
-        source_path=path,
+        source_path=source.relative_to(git.toplevel.resolve()).as_posix(),
         notebook_sha256=digest,
-        git_commit=_git(source.parent, "rev-parse", "HEAD"),
-        git_dirty=bool(status) if status is not None else None,
-        git_repository=_shareable_remote(remote),
+        git_commit=git.commit,
+        git_dirty=git.dirty,
+        git_repository=_shareable_remote(git.remote),
     )
 
 
@@ -383,16 +380,6 @@ def _shareable_remote(remote: str | None) -> str | None:
     if colon and host and "/" not in host and "\\" not in host:  # scp-like host:path
         return remote.split("@", 1)[1] if "@" in host else remote
     return None
-
-
-def _git(cwd: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def _write_job_file(context: ExportContext, plugins: list[ExportTarget], notebook: Any) -> None:
@@ -419,6 +406,10 @@ def _write_job_file(context: ExportContext, plugins: list[ExportTarget], noteboo
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "jupyter_mlops_version": __version__,
         "warnings": context.warnings,
+        # Each warning's code, field and values (null: a warning with no code), for a UI.
+        "warning_details": [
+            w.detail() if isinstance(w, ExportNotice) else None for w in context.warnings
+        ],
     }
     context.write_text(JOB_FILE, json.dumps(document, indent=2) + "\n")
 
