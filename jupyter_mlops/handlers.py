@@ -34,6 +34,7 @@ from .models import (
     ErrorBody,
     ExperimentsQuery,
     ExperimentsResponse,
+    ExportCheck,
     ExportRequest,
     ExportTargetList,
     JobExecution,
@@ -472,8 +473,29 @@ class JobExportHandler(MlopsHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        request = self.parse_body(ExportRequest)
-        self.send_model(await self.call(self.mlops.jobs.export, request))
+        # The same check as jobs/export/validate, whose problems it answers with.
+        self.send_model(await self.call(self.mlops.jobs.export, self.request.body))
+
+
+class JobExportCheckHandler(MlopsHandler):
+    operations = {
+        "post": Operation(
+            summary="Check an export request in full without exporting: every problem, each "
+            "with the field it names.",
+            description="Writes nothing. The same check POST jobs/export makes first: "
+            "problems found here are the ones it refuses with (its error body's 'fields'). "
+            "A body that is not a JSON object is a 400, a path leading outside the server's "
+            "root a 403.",
+            response=ExportCheck,
+            body=ExportRequest,
+            errors=(400, 403),
+        )
+    }
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.send_model(await self.call(self.mlops.jobs.check_export, self.request.body))
 
 
 class JobBuildHandler(MlopsHandler):
@@ -622,6 +644,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     ("jobs", JobsHandler),
     ("jobs/targets", JobTargetsHandler),
     ("jobs/export", JobExportHandler),
+    ("jobs/export/validate", JobExportCheckHandler),
     ("jobs/build", JobBuildHandler),
     ("jobs/runs", JobRunsHandler),
     ("jobs/runs/{execution_id}", JobRunHandler),

@@ -303,6 +303,23 @@ class JobDataPin(ApiModel):
     )
 
 
+class JobWarning(ApiModel):
+    """One warning of an export, with what a UI needs to word it itself."""
+
+    message: str = Field(description="The warning as the CLI words it (it names options).")
+    code: str | None = Field(
+        default=None,
+        description="Which warning it is ('image_guessed', 'output_in_container'...); null "
+        "for a warning that names no option (its message reads well anywhere).",
+    )
+    field: str | None = Field(
+        default=None, description="The export request's field it is about ('deployment.image')."
+    )
+    values: dict[str, str] = Field(
+        default_factory=dict, description="What the message quotes, by name ('image')."
+    )
+
+
 class JobInfo(ApiModel):
     """A job folder made by export."""
 
@@ -317,6 +334,10 @@ class JobInfo(ApiModel):
     parameters: dict[str, Any] = Field(description="The parameter schema (JSON Schema).")
     exported_at: str | None
     warnings: list[str]
+    warning_details: list[JobWarning] = Field(
+        default_factory=list,
+        description="The same warnings in the same order, each with its code, field and values.",
+    )
     data: list[JobDataPin] = Field(
         default_factory=list, description="The DVC-tracked data it reads, pinned."
     )
@@ -390,6 +411,16 @@ class ExportRequest(ApiModel):
         if problem:
             raise ValueError(problem)
         return value
+
+
+class ExportCheck(ApiModel):
+    """What checking an export request found: every problem, each beside its field."""
+
+    problems: list[FieldError] = Field(
+        description="Each problem with the request field it names ('name', 'targets.1', "
+        "'deployment.schedule', 'notebook' for the notebook and its parameters cell...); "
+        "empty: the export can go ahead. POST jobs/export refuses with the same list."
+    )
 
 
 class BuildRequest(ApiModel):

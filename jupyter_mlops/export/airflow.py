@@ -128,7 +128,10 @@ class AirflowTarget(ExportTarget):
             names = ", ".join(context.deployment.env_from_secrets)
             context.warn(
                 f"the Docker DAG does not expose --env-from-secret {names}: Docker has no "
-                "Secrets; the Kubernetes DAG does (or use --secret, mounted as files)"
+                "Secrets; the Kubernetes DAG does (or use --secret, mounted as files)",
+                code="docker_dag_env_from_secrets",
+                field="deployment.env_from_secrets",
+                names=names,
             )
         for path, source in self.dags(context).items():
             context.write_text(path, source)

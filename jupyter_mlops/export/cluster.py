@@ -141,12 +141,19 @@ def warn_about_output(context: ExportContext, engine: str, scheduled: bool) -> N
     if "://" not in output:
         context.warn(
             f"--output {output} is a path in the container: mount a volume there in the "
-            f"{engine} manifest, or the output notebooks end with the pod"
+            f"{engine} manifest, or the output notebooks end with the pod",
+            code="output_in_container",
+            field="deployment.output",
+            output=output,
+            engine=engine,
         )
     if scheduled and output.lower().endswith(".ipynb"):
         context.warn(
             f"--output {output} names one notebook: every scheduled run overwrites it; give a "
-            "folder or URL prefix to keep one per run"
+            "folder or URL prefix to keep one per run",
+            code="output_overwritten",
+            field="deployment.output",
+            output=output,
         )
 
 

@@ -35,7 +35,7 @@ from .datapins import find_pins
 from .deploy import Deployment, check_image
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
-from .targets import ExportContext, ExportTarget, Lineage, load_target
+from .targets import ExportContext, ExportNotice, ExportTarget, Lineage, load_target
 
 JOB_FILE = "job.json"
 GITIGNORE = ".gitignore"

@@ -271,14 +271,21 @@ class KubeflowTarget(ExportTarget):
         if "://" not in output:
             context.warn(
                 f"--output {output}: Kubeflow Pipelines keeps the output notebook as an artifact "
-                "under its pipeline root; give a URL (s3://, gs://, minio://) to choose that root"
+                "under its pipeline root; give a URL (s3://, gs://, minio://) to choose that root",
+                code="kfp_output_path",
+                field="deployment.output",
+                output=output,
             )
             return None
         if output.lower().endswith(".ipynb"):
             root = output.rsplit("/", 1)[0]
             context.warn(
                 f"--output {output}: Kubeflow Pipelines names each run's artifacts itself; "
-                f"they go under {root}"
+                f"they go under {root}",
+                code="kfp_output_notebook",
+                field="deployment.output",
+                output=output,
+                root=root,
             )
             return root
         return output.rstrip("/")

@@ -51,6 +51,30 @@ class Lineage:
     git_repository: str | None = None
 
 
+class ExportNotice(str):
+    """A warning of export with its structure: the text is the CLI's wording (``--image``),
+    :attr:`code` says which warning it is, :attr:`field` the request field it is about
+    (``deployment.image``) and :attr:`values` what the wording quotes, so a UI can word it
+    in its own terms. A plain ``str`` everywhere else (job.json, the CLI)."""
+
+    code: str
+    field: str | None
+    values: dict[str, str]
+
+    def __new__(
+        cls, message: str, code: str, field: str | None = None, values: dict[str, str] | None = None
+    ) -> ExportNotice:
+        notice = super().__new__(cls, message)
+        notice.code = code
+        notice.field = field
+        notice.values = dict(values or {})
+        return notice
+
+    def detail(self) -> dict[str, Any]:
+        """What the API and job.json say of it besides the text."""
+        return {"code": self.code, "field": self.field, "values": self.values}
+
+
 @dataclass
 class ExportContext:
     """Everything a target may use. Targets write into :attr:`job_dir` only (through
@@ -102,10 +126,13 @@ class ExportContext:
         """The image orchestrators run: ``--image``, else the one ``jupyter mlops build``
         recorded, else ``NAME:latest`` (with a warning that it is a guess)."""
         image, guessed = self.deployment.image_for(self.kept_path(BUILD_RECORD), self.name)
-        if guessed and not any("--image" in w for w in self.warnings):
+        if guessed and not any(getattr(w, "code", None) == "image_guessed" for w in self.warnings):
             self.warn(
                 f"no --image given and no build recorded: manifests use '{image}'; build and "
-                "push the image, then re-export with --image REGISTRY/NAME:TAG (or @sha256:...)"
+                "push the image, then re-export with --image REGISTRY/NAME:TAG (or @sha256:...)",
+                code="image_guessed",
+                field="deployment.image",
+                image=image,
             )
         return image
 
@@ -113,8 +140,13 @@ class ExportContext:
         """A file of the previous job folder that export keeps, else its path in the new one."""
         return self.kept.get(name, self.job_dir / name)
 
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
+    def warn(
+        self, message: str, *, code: str | None = None, field: str | None = None, **values: str
+    ) -> None:
+        """Add a warning. ``message`` is the CLI's wording; a warning that names a
+        command-line option gives a ``code`` (and the request ``field`` and ``values`` it is
+        about), so the export dialog can say it in its own words (:class:`ExportNotice`)."""
+        self.warnings.append(ExportNotice(message, code, field, values) if code else message)
 
     def write_text(self, relative: str, text: str) -> Path:
         path = self.job_dir / relative

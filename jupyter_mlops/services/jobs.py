@@ -30,12 +30,13 @@ from typing import Any, get_args
 from .. import paths
 from ..errors import InvalidInput, NotFound
 from ..export.build import BuildEvent, build_image, engine, read_build
-from ..export.exporter import JOB_FILE, PIPELINES_DIR, derive_name, export_notebook, job_name
+from ..export.exporter import JOB_FILE, PIPELINES_DIR, export_notebook
 from ..export.job import default_output, load_job
 from ..export.parameters import InvalidParameters, validate
-from ..export.targets import describe_targets
+from ..export.targets import ExportNotice, describe_targets
 from ..models import (
     BuildRequest,
+    ExportCheck,
     ExportRequest,
     ExportTargetInfo,
     ExportTargetList,
@@ -45,9 +46,11 @@ from ..models import (
     JobInfo,
     JobRunRequest,
     JobsList,
+    JobWarning,
 )
 from ..settings import Settings
 from ..statefiles import Owner, read_json, records, write_json
+from .export_check import check_export
 
 #: How deep below the root job folders are looked for (``pipelines/NAME`` next to notebooks).
 SEARCH_DEPTH = 4
@@ -124,6 +127,11 @@ class JobsService:
             return None
         source = document.get("source", {}).get("path")
         build = read_build(folder)
+        if warnings is None:
+            warnings = [str(w) for w in document.get("warnings") or []]
+            details = document.get("warning_details") or []
+        else:
+            details = [w.detail() if isinstance(w, ExportNotice) else None for w in warnings]
         return JobInfo(
             name=str(document.get("name")),
             path=paths.relative_to_root(self.root, folder),
@@ -133,7 +141,8 @@ class JobsService:
             targets=list(document.get("targets") or []),
             parameters=schema if isinstance(schema, dict) else {},
             exported_at=document.get("exported_at"),
-            warnings=warnings if warnings is not None else list(document.get("warnings") or []),
+            warnings=[str(w) for w in warnings],
+            warning_details=_warning_details(warnings, details),
             data=_data_pins(document.get("data")),
             build=_build_model(build),
         )
@@ -164,27 +173,24 @@ class JobsService:
             ]
         )
 
-    def export(self, request: ExportRequest) -> JobInfo:
-        notebook = paths.inside_root(self.root, request.notebook, "notebook", field="notebook")
-        # The default job folder too: a symbolic link on the way must not lead the export out.
-        default = notebook.parent / PIPELINES_DIR / _job_name(request.name, notebook)
-        out = paths.inside_root(
-            self.root,
-            request.out or os.path.relpath(default, self.root),
-            "job folder",
-            False,
-            field="out",
+    def check_export(self, body: bytes | str) -> ExportCheck:
+        """Every problem of an export request, each with its field; nothing is written."""
+        return ExportCheck(problems=check_export(self.root, body).problems)
+
+    def export(self, given: ExportRequest | bytes | str) -> JobInfo:
+        """Export as the request (a model, or the route's JSON body) says, once the same
+        check as :meth:`check_export` finds nothing wrong (else its problems, refused)."""
+        body = (
+            given.model_dump_json(exclude_unset=True) if isinstance(given, ExportRequest) else given
         )
-        requirements = (
-            paths.inside_root(
-                self.root, request.requirements, "requirements file", field="requirements"
-            )
-            if request.requirements
-            else None
-        )
-        for i, include in enumerate(request.include):
-            beside = _beside(notebook, self.root, include)
-            paths.inside_root(self.root, beside, "included path", field=f"include.{i}")
+        checked = check_export(self.root, body)
+        if checked.errors:
+            raise checked.refusal()
+        request, notebook, out = checked.request, checked.notebook, checked.out
+        assert request is not None, "checked"
+        assert notebook is not None, "checked"
+        assert out is not None, "checked"
+        requirements = checked.requirements
         warnings: list[str] = []
         folder = export_notebook(
             notebook,
@@ -423,16 +429,6 @@ def _relative(path: str) -> bool:
     return bool(parts) and not PurePosixPath(path).is_absolute() and ".." not in parts
 
 
-def _job_name(name: str | None, notebook: Path) -> str:
-    """The job's name as export makes it (``name`` checked, else from the notebook's)."""
-    return job_name(name) if name else derive_name(notebook.stem)
-
-
-def _beside(notebook: Path, root: Path, include: str) -> str:
-    """An ``include`` (relative to the notebook's folder) relative to the root."""
-    return os.path.relpath(notebook.parent / include, root)
-
-
 def _build_model(record: dict[str, Any] | None) -> JobBuild | None:
     if not record:
         return None
@@ -450,6 +446,26 @@ def _tail(path: Path) -> str:
     except OSError:
         return ""
     return "\n".join(lines[-LOG_LINES:])
+
+
+def _warning_details(warnings: list[str], details: list[Any]) -> list[JobWarning]:
+    """Each warning with its code, field and values (job.json's ``warning_details``, in
+    the same order; an older job.json has none)."""
+    found = []
+    for i, message in enumerate(warnings):
+        detail = details[i] if i < len(details) and isinstance(details[i], dict) else {}
+        values = detail.get("values")
+        found.append(
+            JobWarning(
+                message=str(message),
+                code=detail.get("code") if isinstance(detail.get("code"), str) else None,
+                field=detail.get("field") if isinstance(detail.get("field"), str) else None,
+                values={str(k): str(v) for k, v in values.items()}
+                if isinstance(values, dict)
+                else {},
+            )
+        )
+    return found
 
 
 def _now() -> str:

@@ -246,6 +246,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/jobs/export/validate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Check an export request in full without exporting: every problem, each with the field it names.
+     * @description Writes nothing. The same check POST jobs/export makes first: problems found here are the ones it refuses with (its error body's 'fields'). A body that is not a JSON object is a 400, a path leading outside the server's root a 403.
+     */
+    post: operations['post_jobs_export_validate'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/jobs/runs': {
     parameters: {
       query?: never;
@@ -995,6 +1015,17 @@ export interface components {
        */
       tracking_uri: string;
     };
+    /**
+     * ExportCheck
+     * @description What checking an export request found: every problem, each beside its field.
+     */
+    ExportCheck: {
+      /**
+       * Problems
+       * @description Each problem with the request field it names ('name', 'targets.1', 'deployment.schedule', 'notebook' for the notebook and its parameters cell...); empty: the export can go ahead. POST jobs/export refuses with the same list.
+       */
+      problems: components['schemas']['FieldError'][];
+    };
     /** ExportRequest */
     ExportRequest: {
       /**
@@ -1236,6 +1267,11 @@ export interface components {
       source: string | null;
       /** Targets */
       targets: string[];
+      /**
+       * Warning Details
+       * @description The same warnings in the same order, each with its code, field and values.
+       */
+      warning_details?: components['schemas']['JobWarning'][];
       /** Warnings */
       warnings: string[];
     };
@@ -1258,6 +1294,36 @@ export interface components {
        */
       parameters?: {
         [key: string]: unknown;
+      };
+    };
+    /**
+     * JobWarning
+     * @description One warning of an export, with what a UI needs to word it itself.
+     */
+    JobWarning: {
+      /**
+       * Code
+       * @description Which warning it is ('image_guessed', 'output_in_container'...); null for a warning that names no option (its message reads well anywhere).
+       * @default null
+       */
+      code?: string | null;
+      /**
+       * Field
+       * @description The export request's field it is about ('deployment.image').
+       * @default null
+       */
+      field?: string | null;
+      /**
+       * Message
+       * @description The warning as the CLI words it (it names options).
+       */
+      message: string;
+      /**
+       * Values
+       * @description What the message quotes, by name ('image').
+       */
+      values?: {
+        [key: string]: string;
       };
     };
     /** JobsList */
@@ -2629,6 +2695,48 @@ export interface operations {
       };
       /** @description Error. */
       507: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_jobs_export_validate: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ExportRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExportCheck'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
         headers: {
           [name: string]: unknown;
         };
