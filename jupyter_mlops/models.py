@@ -188,6 +188,11 @@ class RunSummary(ApiModel):
     tags: dict[str, str] = Field(
         description="The user's tags: those not starting with 'mlflow.' or 'jupyter_mlops.'."
     )
+    parent_run_id: str | None = Field(
+        default=None,
+        description="The run this one is nested in (MLflow's mlflow.parentRunId): for a "
+        "tracked cell of a job, the job's run.",
+    )
 
 
 class RunsPage(ApiModel):
@@ -221,6 +226,15 @@ class RunDetails(ApiModel):
     error: str | None = Field(description="The exception that failed the run, when it did.")
     mlflow_ui_url: str | None = Field(
         description="The run in the MLflow UI, when the store is a tracking server."
+    )
+    job_output: str | None = Field(
+        default=None,
+        description="A job's run: where its output notebook was written, as recorded.",
+    )
+    job_output_path: str | None = Field(
+        default=None,
+        description="That output notebook relative to the server's root (openable in "
+        "JupyterLab); null when it is outside the root or unknown.",
     )
 
 

@@ -16,6 +16,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from jupyter_mlops import settings as settings_mod
+from jupyter_mlops.models import RunsQuery
+from jupyter_mlops.services.runs import RunsService
+from jupyter_mlops.services.tracking import TrackingService
+
 pytestmark = pytest.mark.slow
 
 PARAMETERS = "lr = 0.1  # learning rate\nepochs = 3  # not read by the tracked cell\n"
@@ -104,6 +109,13 @@ def test_tracked_cells_in_a_job_are_children_of_its_run(
     assert child.data.params["lr"] == "0.5"
     assert child.data.params["epochs"] == "3"
     assert child.data.metrics["score"] == pytest.approx(1.5)
+    # The job's run shows its cells' final metrics, under their own names.
+    assert parent.data.metrics["score"] == pytest.approx(1.5)
+    assert parent.data.metrics["rows"] == child.data.metrics["rows"] == 3
+    assert set(parent.data.metrics) == set(child.data.metrics)  # its own duration
+    assert parent.data.metrics["jupyter_mlops.duration_s"] != pytest.approx(
+        child.data.metrics["jupyter_mlops.duration_s"]
+    )
     # The data: the version DVC tracks (the job pinned it), not a content hash.
     md5 = dvc_md5(project / "data.csv.dvc")
     assert child.data.params["data.data.csv"] == f"dvc:{md5[:12]}"
@@ -112,6 +124,16 @@ def test_tracked_cells_in_a_job_are_children_of_its_run(
 
     # The output notebook shows the card as HTML: no widget, no widget's text.
     (output,) = (job / "output").glob("train-*.ipynb")
+
+    # What the runs view reads: the cell's run under the job's, the job's output notebook.
+    service = RunsService(TrackingService(settings_mod.resolve(project, tracking_uri=uri)))
+    page = service.search(RunsQuery(experiment_id=parent.info.experiment_id))
+    parents = {run.run_name: run.parent_run_id for run in page.runs}
+    assert parents == {parent.info.run_name: None, child.info.run_name: parent.info.run_id}
+    details = service.details(parent.info.run_id)
+    assert details.job_output == str(output)
+    assert details.job_output_path == output.relative_to(project).as_posix()
+    assert service.details(child.info.run_id).job_output is None
     cell = nbformat.read(output, as_version=4).cells[-1]
     html = [o.get("data", {}).get("text/html", "") for o in cell.outputs]
     cards = [o for o, text in zip(cell.outputs, html, strict=True) if "jp-mlops-RunCard" in text]

@@ -51,6 +51,7 @@ MAX_CELL_SOURCE_BYTES = 1 << 20
 CELL_SOURCE_ARTIFACT = "source/cell.py"
 PACKAGES_ARTIFACT: Final = "lineage/requirements.txt"
 DATA_ARTIFACT = "lineage/data.json"
+JOB_OUTPUT_TAG = "jupyter_mlops.job.output"
 
 
 class RunsService:
@@ -135,6 +136,8 @@ class RunsService:
             data = _data_versions(self._small_text(client, run_id, DATA_ARTIFACT))
         base = _http_base(self.tracking.settings.tracking_uri)
         experiment_id = run.info.experiment_id
+        # A job's run: its output notebook (a URL papermill wrote to is shown, not opened).
+        job_output = tags.get(JOB_OUTPUT_TAG) if tags.get("jupyter_mlops.source") == "job" else None
         return RunDetails(
             run=summary(run, self._root),
             all_tags=tags,
@@ -149,6 +152,8 @@ class RunsService:
             ),
             error=tags.get("jupyter_mlops.error"),
             mlflow_ui_url=f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if base else None,
+            job_output=job_output,
+            job_output_path=_output_path(job_output, self._root),
         )
 
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
@@ -293,6 +298,7 @@ def _row_summary(row: RunRow, root: Path) -> RunSummary:
         params=row.params,
         metrics={k: _finite(v) for k, v in row.metrics.items()},
         tags={k: v for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIXES)},
+        parent_run_id=tags.get("mlflow.parentRunId") or None,
     )
 
 
@@ -332,6 +338,14 @@ def _root_relative(notebook: str | None, root: Path) -> str | None:
     if text.startswith("../") or text in ("..", "."):
         return None
     return text
+
+
+def _output_path(output: str | None, root: Path) -> str | None:
+    """A job's output notebook below the server's root, if it is a file there (the job
+    records an absolute path; a URL or a relative path is only shown)."""
+    if not output or "://" in output or not os.path.isabs(output):
+        return None
+    return _root_relative(output, root)
 
 
 #: The largest offset a page token may hold (SQLite's integers are 64-bit).

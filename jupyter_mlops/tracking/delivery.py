@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..redact import scrub_text, with_credentials
-from .jobrun import link_parent, parents_first
+from .jobrun import copy_metrics_to_parent, link_parent, parents_first
 from .naming import naming_lock, unique_name
 from .spool import Delivery, RunRecord, Spool, now_ms, process_alive
 
@@ -212,6 +212,12 @@ def _send(client: MlflowClient, spool: Spool, record: RunRecord, progress: Deliv
     if not progress.artifacts_sent and artifacts.is_dir() and any(artifacts.iterdir()):
         client.log_artifacts(run_id, str(artifacts))
         progress.artifacts_sent = True
+        spool.write_delivery(record.key, progress)
+    if not progress.parent_metrics_sent:
+        # A tracked cell of a job: its metrics show on the job's run too (before the run
+        # ends, so whoever sees it ended sees the job's run complete).
+        copy_metrics_to_parent(client, record, run_id)
+        progress.parent_metrics_sent = True
         spool.write_delivery(record.key, progress)
     # Ending a run on a tracking server, MLflow prints "View run ... at: <url>" to stdout
     # (and asks the server for the run once more): noise in the agent's log, and in

@@ -11,6 +11,10 @@ its environment; a ``%%track`` cell (or ``track()`` block) in that kernel then r
 - the job's experiment and the job's parameters (the values papermill injected);
 - the data versions the job was exported with (``job.json``'s pins) for data it reads;
 - the job's name; and the run card is static HTML, since no one watches a job's kernel.
+
+When a child is delivered, its final metric values are also logged on the job's run
+(:func:`copy_metrics_to_parent`), so the job's run reads like the interactive runs beside
+it in the runs table and the compare view.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ PARENT_KEY_TAG = "jupyter_mlops.parent_run_key"
 PARENT_ID_TAG = "mlflow.parentRunId"
 #: Seconds a finished child waits for a parent being delivered beside it.
 PARENT_WAIT = 15.0
+#: Our own bookkeeping metrics (a cell's duration) stay on the child: the job has its own.
+OWN_METRIC_PREFIX = "jupyter_mlops."
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,29 @@ def _parent_run_id(client: MlflowClient, spool: Spool, key: str, record: RunReco
         [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'", max_results=1
     )
     return found[0].info.run_id if found else None
+
+
+def copy_metrics_to_parent(client: MlflowClient, record: RunRecord, run_id: str) -> int:
+    """Log the final value of each metric of child run ``run_id`` on its job's run, under the
+    same name, at step 0 and the child's end time: where two cells of a job log the same
+    metric, the job's run shows the value of the cell that ended last (MLflow keeps the
+    latest). Read back from the store, so what the cell logged through MLflow itself
+    (``--autolog``, ``mlflow.log_metric``) counts too. Safe to repeat: SQL stores ignore a
+    metric sent twice. The number of metrics copied."""
+    from mlflow.entities import Metric
+
+    parent = record.tags.get(PARENT_ID_TAG)
+    if not parent or not record.tags.get(PARENT_KEY_TAG):
+        return 0
+    timestamp = int(record.end_time or record.start_time)
+    metrics = [
+        Metric(key, float(value), timestamp, 0)
+        for key, value in client.get_run(run_id).data.metrics.items()
+        if not key.startswith(OWN_METRIC_PREFIX)
+    ]
+    for i in range(0, len(metrics), 1000):  # MLflow's limit per log_batch
+        client.log_batch(parent, metrics=metrics[i : i + 1000])
+    return len(metrics)
 
 
 def parents_first(spool: Spool, keys: list[str]) -> list[str]:

@@ -90,6 +90,8 @@ class Delivery:
     run_name: str | None = None
     batches_sent: int = 0
     artifacts_sent: bool = False
+    #: a job's cell: its final metrics are logged on the job's run (``jobrun``)
+    parent_metrics_sent: bool = False
     outbox_copied: bool = False
     attempts: int = 0
     last_error: str | None = None

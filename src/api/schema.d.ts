@@ -1580,6 +1580,18 @@ export interface components {
        * @description The exception that failed the run, when it did.
        */
       error: string | null;
+      /**
+       * Job Output
+       * @description A job's run: where its output notebook was written, as recorded.
+       * @default null
+       */
+      job_output?: string | null;
+      /**
+       * Job Output Path
+       * @description That output notebook relative to the server's root (openable in JupyterLab); null when it is outside the root or unknown.
+       * @default null
+       */
+      job_output_path?: string | null;
       lineage: components['schemas']['Lineage'];
       /**
        * Mlflow Ui Url
@@ -1628,6 +1640,12 @@ export interface components {
       params: {
         [key: string]: string;
       };
+      /**
+       * Parent Run Id
+       * @description The run this one is nested in (MLflow's mlflow.parentRunId): for a tracked cell of a job, the job's run.
+       * @default null
+       */
+      parent_run_id?: string | null;
       /** Run Id */
       run_id: string;
       /** Run Name */
