@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Set everything up (if needed) and start JupyterLab with jupyter-mlops on the demo project.
-# The demo runs on embedded defaults: an MLflow SQLite store in demo/.mlops/, DVC in the
-# project, jobs run locally. Extra arguments go to `jupyter lab` (e.g. --port 9999).
+# The demo project is a copy of demo/ made a git project of its own, once, in demo-project/
+# (JUPYTER_MLOPS_DEMO_DIR to put it elsewhere; delete it to start over). It runs on
+# embedded defaults: an MLflow SQLite store in its .mlops/, DVC in the project (set up by
+# the notebook's first %snapshot), jobs run locally. Extra arguments go to `jupyter lab`
+# (e.g. --port 9999).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +22,10 @@ if [ -z "${JUPYTER_MLOPS_CA_CERTS:-}" ] && compgen -G "/usr/local/share/ca-certi
   export JUPYTER_MLOPS_CA_CERTS=/usr/local/share/ca-certificates
 fi
 
-args=(--ServerApp.root_dir="$ROOT/demo" --LabApp.default_url=/lab/tree/getting-started.ipynb)
+DEMO="${JUPYTER_MLOPS_DEMO_DIR:-$ROOT/demo-project}"
+"$ROOT/scripts/demo-project.sh" "$DEMO"
+
+args=(--ServerApp.root_dir="$DEMO" --LabApp.default_url=/lab/tree/getting-started.ipynb)
 [ "$(id -u)" -eq 0 ] && args+=(--allow-root)
 # Without a display there is no browser to open: print the URL instead.
 [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" = Linux ] && args+=(--no-browser)
