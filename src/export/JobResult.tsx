@@ -12,7 +12,7 @@ import { MlopsClient } from '../api/client';
 import type { JobBuild, JobDataPin, JobInfo } from '../api/types';
 import { sizeText } from './build';
 import { BuildPane, BuildSummary } from './BuildPane';
-import { parameterSpecs } from './parameters';
+import { parameterList } from './parameters';
 import { RunPane } from './RunPane';
 import { ActionLink } from '../components/ActionLink';
 
@@ -69,7 +69,7 @@ export function ParametersTable(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { trans } = props;
-  const specs = parameterSpecs(props.job.parameters);
+  const specs = parameterList(props.job.parameters);
   if (specs.length === 0) {
     return (
       <div className="jp-mlops-Muted">

@@ -1,10 +1,18 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
   Button,
-  HTMLSelect,
-  InputGroup,
+  FormComponent,
+  IFormComponentProps,
   runIcon
 } from '@jupyterlab/ui-components';
+import { getDefaultRegistry } from '@rjsf/core';
+import type {
+  ErrorSchema,
+  RegistryWidgetsType,
+  Widget,
+  WidgetProps
+} from '@rjsf/utils';
+import validator from '@rjsf/validator-ajv8';
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
@@ -13,196 +21,135 @@ import type { JobExecution, JobInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { ExecutionView } from './ExecutionView';
 import {
-  IParameterSpec,
-  collectValues,
-  describeType,
-  initialText,
-  inputKind,
-  parameterErrors,
-  parameterSpecs
-} from './parameters';
+  FormData,
+  IRunForm,
+  checkValues,
+  errorWords,
+  runForm,
+  runValues,
+  serverErrors,
+  standingErrors
+} from './runForm';
 
-/** The input of one parameter, as its type asks. */
-function ParameterInput(props: {
-  spec: IParameterSpec;
-  id: string;
-  text: string;
-  invalid: boolean;
-  trans: TranslationBundle;
-  onChange: (text: string) => void;
-}): JSX.Element {
-  const { spec, id, text, invalid, trans, onChange } = props;
-  const kind = inputKind(spec.type);
-  const describedBy = `${id}-note`;
-  switch (kind) {
-    case 'boolean':
-      return (
-        <input
-          id={id}
-          type="checkbox"
-          checked={text === 'true'}
-          aria-describedby={describedBy}
-          onChange={event => onChange(event.target.checked ? 'true' : 'false')}
-        />
-      );
-    case 'choice':
-      return (
-        <HTMLSelect
-          id={id}
-          value={text}
-          aria-describedby={describedBy}
-          onChange={event => onChange(event.target.value)}
-        >
-          {(spec.type.choices ?? []).map((choice, index) => (
-            <option key={index} value={String(index)}>
-              {typeof choice === 'string' ? choice : JSON.stringify(choice)}
-            </option>
-          ))}
-        </HTMLSelect>
-      );
-    case 'json':
-      return (
-        <textarea
-          id={id}
-          className={`jp-mlops-export-json${invalid ? ' jp-mod-invalid' : ''}`}
-          rows={Math.min(6, Math.max(1, text.split('\n').length))}
-          spellCheck={false}
-          value={text}
-          aria-invalid={invalid}
-          aria-describedby={describedBy}
-          placeholder={trans.__('JSON, e.g. null')}
-          onChange={event => onChange(event.target.value)}
-        />
-      );
-    default:
-      return (
-        <InputGroup
-          id={id}
-          type="text"
-          inputMode={
-            kind === 'integer'
-              ? 'numeric'
-              : kind === 'number'
-                ? 'decimal'
-                : undefined
-          }
-          className={invalid ? 'jp-mlops-export-invalid' : undefined}
-          value={text}
-          aria-invalid={invalid}
-          aria-describedby={describedBy}
-          onChange={event => onChange(event.target.value)}
-        />
-      );
-  }
+/**
+ * rjsf's widget with a label for assistive technology: JupyterLab's field template shows
+ * the parameter's name as a heading that no input refers to.
+ */
+function labelled(Base: Widget): Widget {
+  const Labelled = (props: WidgetProps) => (
+    <>
+      <label htmlFor={props.id} className="jp-mlops-runForm-srOnly">
+        {String(props.options.ariaLabel ?? props.label)}
+      </label>
+      <Base {...props} />
+    </>
+  );
+  return Labelled;
 }
 
+const BASE_WIDGETS = getDefaultRegistry().widgets;
+const WIDGETS: RegistryWidgetsType = {
+  TextWidget: labelled(BASE_WIDGETS.TextWidget),
+  SelectWidget: labelled(BASE_WIDGETS.SelectWidget),
+  TextareaWidget: labelled(BASE_WIDGETS.TextareaWidget)
+};
+
+/** Each run form's own id prefix (two forms on a page must not share ids). */
+let formCount = 0;
+
 interface IRunFormProps {
-  specs: IParameterSpec[];
-  texts: Record<string, string>;
-  errors: Record<string, string>;
+  form: IRunForm;
+  data: FormData;
+  /** The server's problems, beside their fields. */
+  extraErrors: ErrorSchema<FormData>;
   inContainer: boolean;
   canUseContainer: boolean;
   busy: boolean;
   hasRun: boolean;
   trans: TranslationBundle;
-  onText: (name: string, text: string) => void;
+  onData: (data: FormData) => void;
   onInContainer: (value: boolean) => void;
-  onSubmit: () => void;
+  /** The form's values are valid: run with them. */
+  onSubmit: (data: FormData) => void;
 }
 
-/** A form made from the parameter schema: one typed input per parameter. */
+/**
+ * The parameters form, generated from the job's JSON Schema by JupyterLab's rjsf form:
+ * typed inputs, selects for choices, checkboxes for booleans, lists item by item, JSON
+ * text for the rest; each problem beside its field.
+ */
 export function RunForm(props: IRunFormProps): JSX.Element {
-  const { specs, texts, errors, trans } = props;
-  const prefix = React.useId();
+  const { form, trans } = props;
+  const [idPrefix] = React.useState(() => `jp-mlops-run${++formCount}`);
+  // Checked as typed once a run was asked for (not while the form is first filled in).
+  const [attempted, setAttempted] = React.useState(false);
+  const empty = Object.keys(form.parameters).length === 0;
   return (
-    <form
-      className="jp-mlops-export-runForm"
-      noValidate
-      onSubmit={event => {
-        event.preventDefault();
-        props.onSubmit();
-      }}
-    >
-      {specs.length === 0 ? (
+    <div className="jp-mlops-export-runForm">
+      {empty && (
         <div className="jp-mlops-Muted">
           {trans.__(
             'The notebook has no parameters (tag a cell "parameters" to add some).'
           )}
         </div>
-      ) : (
-        <div className="jp-mlops-export-fields">
-          {specs.map(spec => {
-            const id = `${prefix}-${spec.name}`;
-            const error = errors[spec.name];
-            return (
-              <div
-                key={spec.name}
-                className={`jp-mlops-export-field${error ? ' jp-mod-invalid' : ''}`}
-                data-parameter={spec.name}
-              >
-                <label htmlFor={id}>
-                  <span className="jp-mlops-export-paramName">{spec.name}</span>
-                  <code className="jp-mlops-export-type">{spec.typeText}</code>
-                </label>
-                <ParameterInput
-                  spec={spec}
-                  id={id}
-                  text={texts[spec.name] ?? initialText(spec)}
-                  invalid={!!error}
-                  trans={trans}
-                  onChange={text => props.onText(spec.name, text)}
-                />
-                <div
-                  id={`${id}-note`}
-                  className={
-                    error
-                      ? 'jp-mlops-export-fieldError'
-                      : 'jp-mlops-export-help'
-                  }
-                  role={error ? 'alert' : undefined}
-                >
-                  {error ??
-                    (spec.help ||
-                      (inputKind(spec.type) === 'json'
-                        ? trans.__('JSON: %1', describeType(spec.type, trans))
-                        : ''))}
-                </div>
-              </div>
-            );
-          })}
-        </div>
       )}
-      <div className="jp-mlops-export-row">
-        <label
-          className="jp-mlops-export-check"
-          title={
-            props.canUseContainer
-              ? trans.__('Run in the image built from the job folder')
-              : trans.__('Build the image first')
-          }
-        >
-          <input
-            type="checkbox"
-            checked={props.inContainer && props.canUseContainer}
-            disabled={!props.canUseContainer}
-            onChange={event => props.onInContainer(event.target.checked)}
-          />
-          {trans.__('In the container')}
-        </label>
-        <Button
-          type="submit"
-          className="jp-mlops-export-primary"
-          disabled={props.busy}
-        >
-          <runIcon.react tag="span" className="jp-mlops-export-icon" />
-          {props.busy
-            ? trans.__('Starting…')
-            : props.hasRun
-              ? trans.__('Run again')
-              : trans.__('Run')}
-        </Button>
-      </div>
-    </form>
+      <FormComponent
+        className="jp-mlops-runForm"
+        idPrefix={idPrefix}
+        schema={form.schema}
+        uiSchema={form.uiSchema as IFormComponentProps['uiSchema']}
+        formData={props.data as IFormComponentProps['formData']}
+        formContext={{ defaultFormData: form.defaults }}
+        validator={validator as IFormComponentProps['validator']}
+        widgets={WIDGETS}
+        customValidate={(data, errors) =>
+          checkValues(form, data as FormData, errors, trans)
+        }
+        transformErrors={errors => errorWords(errors, trans)}
+        extraErrors={props.extraErrors}
+        liveValidate={attempted}
+        noHtml5Validate
+        showErrorList={false}
+        buttonStyle="icons"
+        onChange={event => props.onData(event.formData as FormData)}
+        onError={() => setAttempted(true)}
+        onSubmit={event => {
+          setAttempted(true);
+          props.onSubmit(event.formData as FormData);
+        }}
+      >
+        <div className="jp-mlops-export-row">
+          <label
+            className="jp-mlops-export-check"
+            title={
+              props.canUseContainer
+                ? trans.__('Run in the image built from the job folder')
+                : trans.__('Build the image first')
+            }
+          >
+            <input
+              type="checkbox"
+              checked={props.inContainer && props.canUseContainer}
+              disabled={!props.canUseContainer}
+              onChange={event => props.onInContainer(event.target.checked)}
+            />
+            {trans.__('In the container')}
+          </label>
+          <Button
+            type="submit"
+            className="jp-mlops-export-primary"
+            disabled={props.busy}
+          >
+            <runIcon.react tag="span" className="jp-mlops-export-icon" />
+            {props.busy
+              ? trans.__('Starting…')
+              : props.hasRun
+                ? trans.__('Run again')
+                : trans.__('Run')}
+          </Button>
+        </div>
+      </FormComponent>
+    </div>
   );
 }
 
@@ -220,31 +167,30 @@ interface IRunPaneProps {
 /** Run a job with parameters typed in, then follow the run. */
 export function RunPane(props: IRunPaneProps): JSX.Element {
   const { client, job, trans } = props;
-  const specs = React.useMemo(
-    () => parameterSpecs(job.parameters),
-    [job.parameters]
+  const form = React.useMemo(
+    () => runForm(job.parameters, trans),
+    [job.parameters, trans]
   );
-  const [texts, setTexts] = React.useState<Record<string, string>>(() =>
-    Object.fromEntries(specs.map(spec => [spec.name, initialText(spec)]))
+  const [data, setData] = React.useState<FormData>(() => form.defaults);
+  // The server's problems with what was last sent, and what was sent.
+  const [extraErrors, setExtraErrors] = React.useState<ErrorSchema<FormData>>(
+    {}
   );
-  const [errors, setErrors] = React.useState<Record<string, string>>({});
+  const [sent, setSent] = React.useState<FormData>({});
   const [failure, setFailure] = React.useState<MlopsApiError | null>(null);
   const [inContainer, setInContainer] = React.useState(false);
   const [busy, setBusy] = React.useState(false);
   const [execution, setExecution] = React.useState<JobExecution | null>(null);
 
-  const submit = async () => {
-    const collected = collectValues(specs, texts, trans);
-    setErrors(collected.errors);
+  const run = async (values: FormData) => {
+    setSent(values);
+    setExtraErrors({});
     setFailure(null);
-    if (Object.keys(collected.errors).length) {
-      return;
-    }
     setBusy(true);
     try {
       const started = await client.runJob({
         job: job.path,
-        parameters: collected.values,
+        parameters: runValues(form, values),
         in_container: inContainer && props.built
       });
       setExecution(started);
@@ -254,18 +200,14 @@ export function RunPane(props: IRunPaneProps): JSX.Element {
       if (error.code === 'invalid_parameters' && error.parameters.length) {
         // Each problem beside its parameter; the others (a parameter the form does not
         // have) in the error card.
-        const { fields, others } = parameterErrors(
-          error.parameters,
-          specs.map(s => s.name)
-        );
-        setErrors(fields);
+        const { fields, others } = serverErrors(error.parameters, form);
+        setExtraErrors(fields);
         if (others.length) {
           setFailure(
             new MlopsApiError(others.join(' '), error.status, error.code)
           );
         }
       } else {
-        setErrors({});
         setFailure(error);
       }
     } finally {
@@ -276,30 +218,26 @@ export function RunPane(props: IRunPaneProps): JSX.Element {
   return (
     <section className="jp-mlops-export-pane" aria-label={trans.__('Run')}>
       <RunForm
-        specs={specs}
-        texts={texts}
-        errors={errors}
+        form={form}
+        data={data}
+        extraErrors={extraErrors}
         inContainer={inContainer}
         canUseContainer={props.built}
         busy={busy}
         hasRun={execution !== null}
         trans={trans}
-        onText={(name, text) => {
-          setTexts({ ...texts, [name]: text });
-          if (errors[name]) {
-            const rest = { ...errors };
-            delete rest[name];
-            setErrors(rest);
-          }
+        onData={changed => {
+          setData(changed);
+          setExtraErrors(standingErrors(extraErrors, sent, changed));
         }}
         onInContainer={setInContainer}
-        onSubmit={() => void submit()}
+        onSubmit={values => void run(values)}
       />
       {failure && (
         <ErrorCard
           error={failure}
           trans={trans}
-          onRetry={() => void submit()}
+          onRetry={() => void run(sent)}
         />
       )}
       {execution && (

@@ -109,14 +109,14 @@ test.describe('Export to Pipeline', () => {
 
     // Run with a changed parameter: a wrong value is refused beside its input first.
     await result.getByRole('tab', { name: 'Run' }).click();
-    const epochs = result.locator('[data-parameter="epochs"] input');
+    const epochs = result.getByLabel('epochs', { exact: true });
     await expect(epochs).toHaveValue('3');
-    await epochs.fill('five');
+    await epochs.fill('2.5');
     const run = result.locator('.jp-mlops-export-runForm button[type=submit]');
     await run.click();
     await expect(
-      result.locator('[data-parameter="epochs"] .jp-mlops-export-fieldError')
-    ).toHaveText('Expected an integer.');
+      result.locator('.jp-mlops-runForm .validationErrors li')
+    ).toHaveText('Must be an integer.');
     await epochs.fill('5');
     await expect(
       result.locator('.jp-mlops-export-runForm input[type=checkbox]')
@@ -181,9 +181,7 @@ test.describe('Export to Pipeline', () => {
     // Run from the panel opens the same pane, with the parameters' defaults.
     await job.getByRole('button', { name: 'Run' }).click();
     const again = page.locator('.jp-mlops-export-dialog');
-    await expect(again.locator('[data-parameter="epochs"] input')).toHaveValue(
-      '3'
-    );
+    await expect(again.getByLabel('epochs', { exact: true })).toHaveValue('3');
     await again.getByRole('button', { name: 'Close' }).click();
     await expect(again).toHaveCount(0);
   });
