@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
-from traitlets import Float, Int, Unicode, default
+from traitlets import Bool, Float, Int, Unicode, default
 
 from . import redact
 from . import settings as settings_mod
@@ -75,6 +75,15 @@ class MlopsApp(ExtensionApp):
         help="""Seconds a data snapshot, restore or transfer waits for another one in the
         same project to finish before it fails with a clear message.""",
     )
+    autolog = Bool(
+        None,
+        allow_none=True,
+        config=True,
+        help="""Whether %%track turns on MLflow's autologging (mlflow.autolog: scikit-learn,
+        XGBoost, LightGBM, PyTorch Lightning...) in every tracked cell; a cell overrides it
+        with --autolog or --no-autolog. Unset (the default) means JUPYTER_MLOPS_AUTOLOG
+        in the environment, else off. Kernels started by this server get the value.""",
+    )
     max_workers = Int(
         4, config=True, help="Threads for blocking work (MLflow, DVC, git, container engine)."
     )
@@ -94,6 +103,7 @@ class MlopsApp(ExtensionApp):
             artifact_location=self.artifact_location,
             state_dir=self.state_dir,
             probe_timeout=self.probe_timeout,
+            autolog=self.autolog,
         )
         self.tracking = TrackingService(
             self.settings_resolved, run_count_limit=self.run_count_limit

@@ -61,6 +61,20 @@ class MlopsMagics(Magics):
     )
     @argument("--tags", help="Comma-separated key=value tags for the run.")
     @argument("--no-card", action="store_true", help="Do not show the run card.")
+    @argument(
+        "--autolog",
+        action="store_true",
+        default=None,
+        help="MLflow's autologging (mlflow.autolog: scikit-learn, XGBoost, LightGBM, "
+        "PyTorch Lightning...) into this run while the cell runs "
+        "(default: the autolog setting, off unless set).",
+    )
+    @argument(
+        "--no-autolog",
+        action="store_false",
+        dest="autolog",
+        help="No autologging in this cell, whatever the setting.",
+    )
     @cell_magic
     def track(self, line: str, cell: str) -> Any:
         """Run the cell exactly as it would run untracked and record it as one MLflow run."""
@@ -84,6 +98,7 @@ class MlopsMagics(Magics):
             source=cell,
             namespace=self.shell.user_ns if self.shell else {},
             cwd=os.getcwd(),
+            autolog=self.settings.autolog if args.autolog is None else args.autolog,
         )
         try:
             with tracker:

@@ -20,6 +20,8 @@ STATE_DIR_NAME = ".mlops"
 ENV_ROOT = "JUPYTER_MLOPS_ROOT"
 ENV_TRACKING_URI = "JUPYTER_MLOPS_TRACKING_URI"
 ENV_ARTIFACT_LOCATION = "JUPYTER_MLOPS_ARTIFACT_LOCATION"
+#: "true" makes ``%%track`` turn on MLflow's autologging in every tracked cell.
+ENV_AUTOLOG = "JUPYTER_MLOPS_AUTOLOG"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Settings:
     probe_timeout: float = 3.0
     #: Where the tracking URI came from: MLFLOW_TRACKING_URI, configuration, or the default.
     source: Literal["environment", "config", "default"] = "default"
+    #: ``%%track`` turns on MLflow's autologging unless a cell says ``--no-autolog``.
+    autolog: bool = False
 
     @property
     def embedded_store(self) -> bool:
@@ -44,6 +48,8 @@ class Settings:
         env = {ENV_ROOT: str(self.root_dir), ENV_TRACKING_URI: self.tracking_uri}
         if self.artifact_location:
             env[ENV_ARTIFACT_LOCATION] = self.artifact_location
+        # Always: a server configured not to autolog wins over the variable in its environment.
+        env[ENV_AUTOLOG] = "true" if self.autolog else "false"
         return env
 
 
@@ -60,10 +66,12 @@ def resolve(
     artifact_location: str = "",
     state_dir: str = STATE_DIR_NAME,
     probe_timeout: float = 3.0,
+    autolog: bool | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve settings: the environment's ``MLFLOW_TRACKING_URI`` first, then the configured
-    URI, then the embedded SQLite store under ``<root>/.mlops/``."""
+    URI, then the embedded SQLite store under ``<root>/.mlops/``. ``autolog``: the
+    configured value, else ``JUPYTER_MLOPS_AUTOLOG`` ("true", "1", "yes", "on")."""
     env = os.environ if environ is None else environ
     root = Path(root_dir).expanduser().resolve()
     state = Path(state_dir)
@@ -82,6 +90,7 @@ def resolve(
         state_dir=state,
         probe_timeout=probe_timeout,
         source=source,
+        autolog=flag(env.get(ENV_AUTOLOG)) if autolog is None else autolog,
     )
 
 
@@ -95,6 +104,11 @@ def from_kernel_environment(cwd: str | Path | None = None) -> Settings:
         tracking_uri=env.get(ENV_TRACKING_URI, ""),
         artifact_location=env.get(ENV_ARTIFACT_LOCATION, ""),
     )
+
+
+def flag(text: str | None) -> bool:
+    """A yes/no environment variable: "true", "1", "yes" and "on" are yes (any case)."""
+    return (text or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def sqlite_file(uri: str) -> str | None:

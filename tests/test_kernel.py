@@ -174,3 +174,61 @@ def test_reruns_get_unique_names_and_cells_record_what_the_rule_says(
         assert run.data.metrics["val_loss"] == pytest.approx(
             sum(1 / (e + 1) for e in range(15)) / 15
         )
+
+
+# -- MLflow autologging, scoped to the tracked run ---------------------------------------------
+AUTOLOG_CELLS = [
+    "%load_ext jupyter_mlops",
+    "from sklearn.datasets import load_iris\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "X, y = load_iris(return_X_y=True)",
+    # The setting makes it the default ...
+    "%%track --name by-setting\nmodel = LogisticRegression(max_iter=300).fit(X, y)",
+    # ... a cell can refuse it ...
+    "%%track --no-autolog --name refused\nmodel = LogisticRegression(max_iter=301).fit(X, y)",
+    # ... and it is off again after a tracked cell: this fit logs nothing, opens no run.
+    "model = LogisticRegression(max_iter=302).fit(X, y)\n"
+    "import mlflow\nprint('active after:', mlflow.active_run())",
+    "from jupyter_mlops.tracking.session import default_session\n"
+    "assert default_session().flush(120)",
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "option", "autologged"),
+    [("true", "", "by-setting"), ("false", "--autolog ", "by-option")],
+)
+def test_autolog_logs_into_the_tracked_run_only(
+    run_notebook, output_of, tmp_path, setting, option, autologged
+):
+    """``%%track --autolog`` (or the setting ``JUPYTER_MLOPS_AUTOLOG``) turns on MLflow's
+    autologging into the cell's run: scikit-learn's parameters, training metrics and model;
+    ``--no-autolog`` and cells after it log nothing of MLflow's own."""
+    from jupyter_mlops import store
+
+    cells = list(AUTOLOG_CELLS)
+    cells[2] = cells[2].replace("%%track --name by-setting", f"%%track {option}--name {autologged}")
+    nb = run_notebook(
+        cells,
+        cwd=tmp_path,
+        env={settings_mod.ENV_AUTOLOG: setting, "JPY_SESSION_NAME": str(tmp_path / "auto.ipynb")},
+        timeout=240,
+    )
+    assert "active after: None" in output_of(nb.cells[4])
+    state = settings_mod.resolve(tmp_path, environ={}).state_dir
+    client = store.client(settings_mod.embedded_tracking_uri(state))
+    experiment = client.get_experiment_by_name("auto")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    # Two runs: MLflow opened none of its own for the untracked fit.
+    assert sorted(runs) == sorted([autologged, "refused"])
+    auto, refused = runs[autologged], runs["refused"]
+    assert auto.info.status == "FINISHED"
+    assert auto.data.tags["jupyter_mlops.autolog"] == "true"
+    assert auto.data.params["max_iter"] == "300"  # the estimator's parameters
+    assert 0.9 < auto.data.metrics["training_accuracy_score"] <= 1.0
+    assert auto.data.tags["estimator_name"] == "LogisticRegression"
+    models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
+    assert [m.source_run_id for m in models] == [auto.info.run_id]  # the model, in this run
+    assert "jupyter_mlops.autolog" not in refused.data.tags
+    assert not any(k.startswith("training_") for k in refused.data.metrics)
+    assert "max_iter" not in refused.data.params

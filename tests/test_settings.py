@@ -3,6 +3,8 @@ is tested in test_redact.py."""
 
 from __future__ import annotations
 
+import pytest
+
 from jupyter_mlops import settings as settings_mod
 from jupyter_mlops.settings import resolve
 
@@ -102,4 +104,26 @@ def test_kernel_environment_omits_an_unset_artifact_location(tmp_path):
     assert env == {
         settings_mod.ENV_ROOT: str(tmp_path.resolve()),
         settings_mod.ENV_TRACKING_URI: SERVER,
+        settings_mod.ENV_AUTOLOG: "false",
     }
+
+
+@pytest.mark.parametrize(
+    ("configured", "variable", "expected"),
+    [
+        (None, None, False),
+        (None, "true", True),
+        (None, "1", True),
+        (None, "no", False),
+        (True, None, True),
+        (False, "true", False),  # the server's configuration wins over its environment
+    ],
+)
+def test_autolog_setting_reaches_the_kernel(tmp_path, monkeypatch, configured, variable, expected):
+    environ = {} if variable is None else {settings_mod.ENV_AUTOLOG: variable}
+    server_side = resolve(tmp_path, autolog=configured, environ=environ)
+    assert server_side.autolog is expected
+    monkeypatch.delenv(settings_mod.ENV_AUTOLOG, raising=False)
+    for key, value in server_side.kernel_environment().items():
+        monkeypatch.setenv(key, value)
+    assert settings_mod.from_kernel_environment(cwd=tmp_path).autolog is expected

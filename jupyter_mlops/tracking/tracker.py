@@ -6,9 +6,9 @@ records the outcome (FINISHED, FAILED with the exception, KILLED on an interrupt
 cell assigned and drew, and hands the run to the agent. The exception goes on unchanged.
 
 MLflow is only touched on the kernel's main thread when the cell itself uses MLflow's
-fluent API (it imported ``mlflow``): then the run must be active while the cell runs. If
-the store is down at that moment, the run is started in a local outbox store and copied
-to the real store on delivery.
+fluent API (it imported ``mlflow``), or asks for MLflow's autologging (``autolog``): then
+the run must be active while the cell runs. If the store is down at that moment, the run
+is started in a local outbox store and copied to the real store on delivery.
 """
 
 from __future__ import annotations
@@ -48,8 +48,12 @@ class Tracker:
         source: str | None = None,
         namespace: dict[str, Any] | None = None,
         cwd: str | None = None,
+        autolog: bool = False,
     ) -> None:
         self.session = session or default_session()
+        #: MLflow's autologging (scikit-learn, XGBoost, PyTorch Lightning...) into this run,
+        #: on while the cell runs only.
+        self.autolog = autolog
         self.source = source
         self.namespace = namespace if namespace is not None else {}
         self.cwd = cwd or os.getcwd()
@@ -78,6 +82,7 @@ class Tracker:
         self.error: BaseException | None = None
         self.figures = FigureCapture()
         self._fluent = False
+        self._autologging = False
         self._previous_uri: str | None = None
         self._started = 0.0
 
@@ -118,11 +123,17 @@ class Tracker:
     def __enter__(self) -> Tracker:
         self._started = time.perf_counter()
         self.figures.start()
-        if self._uses_mlflow():
+        if self.autolog or self._uses_mlflow():
             try:
                 self._start_fluent_run()
             except Exception as error:  # the cell runs all the same, its MLflow calls untracked
                 self.record.tags["jupyter_mlops.fluent_error"] = _one_line(error)
+        if self.autolog and self._fluent:
+            try:
+                self._autologging = _autolog_on()
+                self.record.tags["jupyter_mlops.autolog"] = "true"
+            except Exception as error:  # the cell runs all the same, not autologged
+                self.record.tags["jupyter_mlops.autolog_error"] = _one_line(error)
         session = self.session
         self.record.lineage = {
             "cwd": self.cwd,
@@ -157,6 +168,12 @@ class Tracker:
                 files = self._collect(exc)
             except Exception as error:  # what we record must never replace what the cell did
                 record.tags["jupyter_mlops.capture_error"] = _one_line(error)
+            try:
+                if self._autologging:
+                    self._autologging = False
+                    _autolog_off()
+            except Exception as error:  # the run goes on; autologging may stay on
+                record.tags["jupyter_mlops.autolog_error"] = _one_line(error)
             try:
                 if self._fluent:
                     self._end_fluent_run()
@@ -312,6 +329,34 @@ class Tracker:
 
 
 _QUIET_URL = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+
+
+# -- autologging, for the tracked run only ------------------------------------------------------
+def _autolog_on() -> bool:
+    """Turn on MLflow's autologging for every library it supports (``mlflow.autolog``),
+    logging into the active run (ours). False, and nothing changed, when the user already
+    turned autologging on themselves: theirs stays as they set it, ours is not undone."""
+    import mlflow
+    from mlflow.utils.autologging_utils import (
+        AUTOLOGGING_INTEGRATIONS,
+        autologging_is_disabled,
+    )
+
+    if any(not autologging_is_disabled(flavor) for flavor in list(AUTOLOGGING_INTEGRATIONS)):
+        return False
+    # MLflow's defaults (models are logged too), but exclusive=False: into the run we
+    # started; silent: MLflow's notices (a library version it has not tested) are not the
+    # cell's output.
+    mlflow.autolog(exclusive=False, silent=True)
+    return True
+
+
+def _autolog_off() -> None:
+    """Autologging off again after the cell: a later cell that is not tracked with
+    ``--autolog`` logs nothing, and opens no run of MLflow's own."""
+    import mlflow
+
+    mlflow.autolog(disable=True, silent=True)
 
 
 #: MLflow refuses longer parameter values (and the run would never be delivered).
