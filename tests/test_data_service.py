@@ -125,6 +125,24 @@ def test_without_git_dvc_is_initialised_no_scm_and_history_is_journaled(plain):
     assert (plain / ".mlops" / ".gitignore").read_text().strip().endswith("*")
 
 
+def test_the_listing_says_what_changed_on_disk_without_being_asked(plain, monkeypatch):
+    """What the panel polls: small data whose files changed is hashed, so it reads
+    "modified" (then "unchanged" again), not "maybe changed"; large data is not read."""
+    from jupyter_mlops.data import listing
+
+    svc = service(plain)
+    svc.snapshot(["data"])
+    state = lambda: {p.path: p.workspace for p in svc.list_paths().paths}  # noqa: E731
+    assert state() == {"data": "unchanged"}
+    write(plain / "data" / "a.csv", "x\n1\n2\n", OLD + 20)
+    assert state() == {"data": "modified"}
+    write(plain / "data" / "a.csv", "x\n1\n", OLD + 30)  # back as it was, a new mtime
+    assert state() == {"data": "unchanged"}
+    monkeypatch.setattr(listing, "QUICK_HASH_BYTES", 4)
+    write(plain / "data" / "a.csv", "x\n9\n", OLD + 40)
+    assert state() == {"data": "unknown"}  # too large to read at every listing
+
+
 def test_in_a_git_repo_files_are_staged_and_committed_on_request(repo):
     (repo / "unrelated.txt").write_text("staged by the user\n")
     git(repo, "add", "unrelated.txt")

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import gitfacts
+from ..errors import MlopsError
 from .core import DataCore, _pushed, _rel
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for
 from .errors import DvcError
+from .hashing import NeedsDvc, scan
 from .models import DataPaths, DataPathSummary, DataRemote
 
 #: Folders never searched for .dvc files.
@@ -19,6 +21,9 @@ SKIP_DIRS = frozenset(
 )
 #: Entries looked at when listing tracked paths, at most.
 LIST_SCAN_LIMIT = 50_000
+#: Changed data up to this size (all its files) is hashed when listed; larger data stays
+#: "unknown" until its history (or a snapshot) hashes it.
+QUICK_HASH_BYTES = 32 * 1024 * 1024
 
 
 class Listing(DataCore):
@@ -121,5 +126,20 @@ class Listing(DataCore):
             return "missing"
         current = self._quick_md5(project, path)
         if current is None:
+            current = self._small_md5(project, path)
+        if current is None:
             return "unknown"
         return "unchanged" if current == md5 else "modified"
+
+    def _small_md5(self, project: DvcProject, path: Path) -> str | None:
+        """The md5 of data whose files changed since they were last hashed, read only when
+        it is small (``QUICK_HASH_BYTES`` in all): the panel, which lists the paths every
+        few seconds, then says "changed" or "as snapshotted" rather than "maybe changed",
+        and the hashes are remembered, so the next listing reads nothing."""
+        try:
+            _, files = scan(path, root=self.root, trusted=[project.config.cache_dir])
+            if sum(f.size for f in files) > QUICK_HASH_BYTES:
+                return None
+            return self._full_hash(project, path).md5
+        except (MlopsError, NeedsDvc, OSError):
+            return None
