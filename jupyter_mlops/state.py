@@ -63,13 +63,20 @@ def open_fd(path: Path, flags: int) -> int:
 
 
 def write_file(path: Path, data: bytes | str) -> None:
-    """Write a whole file atomically (a temporary file renamed over it), owner-only."""
+    """Write a whole file atomically (a temporary file, synced, renamed over it; removed
+    if anything fails), owner-only."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = open_fd(tmp, os.O_WRONLY | os.O_TRUNC)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(open_fd(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def owns(folder: Path) -> bool:

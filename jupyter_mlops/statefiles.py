@@ -9,33 +9,20 @@ still "running" whose owner is gone marks it interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-#: Mode of the folders and files written here: the owner's only.
-FOLDER_MODE = 0o700
+from . import state
 
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` to ``path`` as JSON, atomically, readable by the owner only."""
-    path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
+    path.parent.mkdir(mode=state.DIR_MODE, parents=True, exist_ok=True)
+    state.write_file(path, json.dumps(data, sort_keys=True))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
