@@ -69,7 +69,7 @@ class TrackingService:
         except MlopsError as exc:
             reachable, error = False, exc.message
         except Exception as exc:  # any store failure is reported, not raised
-            reachable, error = False, _one_line(exc)
+            reachable, error = False, reason(exc)
         return TrackingStatus(
             uri=mask(self.settings.tracking_uri),
             kind=kind,
@@ -169,10 +169,6 @@ def _mlflow_errors() -> Iterator[None]:
             raise NotFound(exc.message) from exc
         if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
             raise InvalidInput(exc.message) from exc
-        raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
+        raise ServiceUnavailable(f"The tracking store failed: {reason(exc)}") from exc
     except (OSError, SQLAlchemyError) as exc:
-        raise ServiceUnavailable(f"The tracking store failed: {_one_line(exc)}") from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    return reason(exc)
+        raise ServiceUnavailable(f"The tracking store failed: {reason(exc)}") from exc
