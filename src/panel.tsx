@@ -6,7 +6,7 @@ import {
   UseSignal,
   refreshIcon
 } from '@jupyterlab/ui-components';
-import { AccordionPanel } from '@lumino/widgets';
+import { AccordionPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { ExperimentsView } from './components/ExperimentsView';
@@ -121,6 +121,7 @@ export class MlopsPanel extends SidePanel {
     dataSection.title.label = trans.__('Data');
     dataSection.addClass('jp-mlops-Section-data');
     this.addWidget(dataSection);
+    this._dataSection = dataSection;
     this.jobs = new JobsModel(model.client);
     const jobsSection = ReactWidget.create(
       <UseSignal signal={this.jobs.changed} initialSender={this.jobs}>
@@ -146,7 +147,15 @@ export class MlopsPanel extends SidePanel {
     }
     accordion.setRelativeSizes(SECTION_WEIGHTS);
     accordion.expansionToggled.connect(this._shareSpace, this);
+    accordion.expansionToggled.connect(() => this._followData(this.isVisible));
   }
+
+  /** The data paths are followed (polled) while the Data section can be seen. */
+  private _followData(panelVisible: boolean): void {
+    this.data.setVisible(panelVisible && !this._dataSection.isHidden);
+  }
+
+  private _dataSection: Widget;
 
   /**
    * A folded section's space goes to the open ones in proportion to their default
@@ -186,6 +195,11 @@ export class MlopsPanel extends SidePanel {
     void this.model.start();
     void this.jobs.start();
     void this.data.refresh();
+    this._followData(true);
+  }
+
+  protected onBeforeHide(): void {
+    this._followData(false);
   }
 
   dispose(): void {

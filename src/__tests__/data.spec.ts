@@ -188,3 +188,69 @@ describe('data formatting', () => {
     expect(taskPercent(task({ done: 5, total: 0 }))).toBeNull();
   });
 });
+
+describe('DataModel follows the data while visible', () => {
+  /** Paths whose workspace state the test changes, counting the calls. */
+  class ChangingClient extends DataClient {
+    calls = 0;
+    workspace: 'unchanged' | 'modified' = 'unchanged';
+    async paths(): Promise<DataPaths> {
+      this.calls++;
+      return {
+        root: '/p',
+        dvc: true,
+        dvc_root: '/p',
+        git: false,
+        cache_dir: null,
+        cache_types: [],
+        remotes: [],
+        paths: [
+          {
+            path: 'data.csv',
+            dvc_file: 'data.csv.dvc',
+            kind: 'file',
+            md5: 'c'.repeat(32),
+            size: 10,
+            nfiles: null,
+            workspace: this.workspace,
+            in_cache: true,
+            pushed: null,
+            versions: 1,
+            last_snapshot: 1
+          }
+        ]
+      };
+    }
+  }
+
+  const tick = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+  it('shows a change on disk without refresh, and stops when hidden', async () => {
+    const client = new ChangingClient();
+    const model = new DataModel(client, async () => false, 0.05);
+    let renders = 0;
+    model.changed.connect(() => renders++);
+    expect(model.following).toBe(false);
+    await tick(120);
+    expect(client.calls).toBe(0); // not visible: never asked
+
+    model.setVisible(true);
+    await tick(30);
+    expect(model.paths?.paths[0].workspace).toBe('unchanged');
+    const rendersAfterFirst = renders;
+    await tick(150); // looks again, nothing new: no render
+    expect(client.calls).toBeGreaterThan(1);
+    expect(renders).toBe(rendersAfterFirst);
+
+    client.workspace = 'modified';
+    await tick(150);
+    expect(model.paths?.paths[0].workspace).toBe('modified');
+
+    model.setVisible(false);
+    await tick(20);
+    const calls = client.calls;
+    await tick(200);
+    expect(client.calls).toBe(calls);
+    model.dispose();
+  });
+});

@@ -1,4 +1,5 @@
 import { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
@@ -15,16 +16,34 @@ import { MlopsApiError } from '../api/request';
  */
 export type Confirm = (message: string) => Promise<boolean>;
 
+/** Seconds between two looks at the tracked data while the Data section is visible. */
+export const DATA_POLL_SECONDS = 10;
+
 /**
  * The Data section's state: tracked paths, the history of the one opened, and the one
  * long operation (snapshot, restore, push, pull) running from the panel, with its
- * progress.
+ * progress. While the section is visible ({@link setVisible}) it looks at the paths again
+ * every {@link DATA_POLL_SECONDS} seconds (a cheap listing: the server hashes only small
+ * changed data), so changes on disk show without Refresh.
  */
 export class DataModel implements IDisposable {
   constructor(
     readonly client: DataClient,
-    private readonly _confirm: Confirm
-  ) {}
+    private readonly _confirm: Confirm,
+    pollSeconds: number = DATA_POLL_SECONDS
+  ) {
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._follow(),
+      frequency: {
+        interval: pollSeconds * 1000,
+        backoff: true,
+        max: 120 * 1000
+      },
+      name: 'jupyter-mlops:data',
+      standby: 'when-hidden'
+    });
+  }
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -71,6 +90,27 @@ export class DataModel implements IDisposable {
 
   get isDisposed(): boolean {
     return this._isDisposed;
+  }
+
+  /** Whether the paths are followed (the Data section is visible). */
+  get following(): boolean {
+    return this._visible;
+  }
+
+  /**
+   * The Data section was shown (look now, then every few seconds) or hidden (stop).
+   */
+  setVisible(visible: boolean): void {
+    if (visible === this._visible || this._isDisposed) {
+      return;
+    }
+    this._visible = visible;
+    if (visible) {
+      void this._poll.start();
+      void this._poll.refresh();
+    } else {
+      void this._poll.stop();
+    }
   }
 
   async refresh(): Promise<void> {
@@ -136,6 +176,7 @@ export class DataModel implements IDisposable {
       return;
     }
     this._isDisposed = true;
+    this._poll.dispose();
     Signal.clearData(this);
   }
 
@@ -180,6 +221,35 @@ export class DataModel implements IDisposable {
     }
   }
 
+  /**
+   * One look of the poll: the paths again, quietly (no "loading" state; a render only
+   * when something changed), and the open history when the paths changed. Skipped while
+   * an operation runs (it refreshes when done).
+   */
+  private async _follow(): Promise<void> {
+    if (this._isDisposed || this.busy || this._loading) {
+      return;
+    }
+    let paths: DataPaths;
+    try {
+      paths = await this.client.paths();
+    } catch (error) {
+      this._error = error as MlopsApiError;
+      this._emit();
+      throw error; // the poll backs off
+    }
+    const before = JSON.stringify(this._paths);
+    if (JSON.stringify(paths) === before && this._error === null) {
+      return; // nothing new: no render
+    }
+    this._paths = paths;
+    this._error = null;
+    this._emit();
+    if (this._selected !== null && before !== 'null') {
+      await this._loadHistory(this._selected);
+    }
+  }
+
   private async _loadHistory(path: string): Promise<void> {
     try {
       const history = await this.client.history(path);
@@ -211,4 +281,6 @@ export class DataModel implements IDisposable {
   private _task: DataTask | null = null;
   private _taskError: MlopsApiError | null = null;
   private _isDisposed = false;
+  private _visible = false;
+  private _poll: Poll;
 }
