@@ -6,7 +6,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
-import { PathExt } from '@jupyterlab/coreutils';
+import { PageConfig, PathExt, URLExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -20,6 +20,7 @@ import { exportIcon, mlopsIcon } from './icons';
 import { MlopsModel } from './model';
 import { MlopsPanel, PANEL_ID } from './panel';
 import type { RunDetails } from './api/types';
+import { openRunLinksHere } from './runs/links';
 import { RunsModel } from './runs/model';
 import {
   RunsWidget,
@@ -217,6 +218,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         labShell.activateById(widget.id);
       }
     });
+    // Run cards link to `<base>/lab?mlops-run=ID`: a click opens the run here, not in a
+    // second JupyterLab in a new browser tab.
+    openRunLinksHere(
+      document.body,
+      URLExt.join(PageConfig.getBaseUrl(), 'lab'),
+      runId => void app.commands.execute(CommandIDs.openRun, { runId })
+    );
     let runsWidget: RunsWidget | null = null;
     app.commands.addCommand(CommandIDs.openRuns, {
       label: trans.__('MLOps Runs'),
