@@ -81,7 +81,7 @@ def render(record: RunRecord, outcome: Outcome | None, static: bool = False) -> 
         link = f" · <a href='{e(url)}' target='_blank' rel='noopener'>open in MLflow</a>"
     panel = panel_run_url(outcome.run_id if outcome else None)
     if panel:
-        link = f" · <a href='{e(panel)}' target='_blank'>open in the MLOps panel</a>" + link
+        link = f" · <a href='{e(panel)}' target='_blank'>run details</a>" + link
     run_id = f" · run <code>{e(outcome.run_id[:8])}</code>" if outcome and outcome.run_id else ""
     return (
         "<div class='jp-mlops-RunCard' style='border:1px solid var(--jp-border-color2,#ccc);"

@@ -21,7 +21,7 @@ test.describe('Run card link', () => {
 
     let newPages = 0;
     context.on('page', () => newPages++);
-    await card.getByRole('link', { name: 'open in the MLOps panel' }).click();
+    await card.getByRole('link', { name: 'run details' }).click();
     const details = page.locator('.jp-mlops-RunDetails');
     await expect(details).toContainText('alpha', { timeout: 30000 });
     await expect(details).toContainText('card link');
