@@ -11,6 +11,7 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { MlopsClient } from './api/client';
@@ -60,7 +61,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     INotebookTracker,
     IDocumentManager,
     IRouter,
-    ILauncher
+    ILauncher,
+    IStateDB
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -72,7 +74,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null,
     docManager: IDocumentManager | null,
     router: IRouter | null,
-    launcher: ILauncher | null
+    launcher: ILauncher | null,
+    state: IStateDB | null
   ) => {
     const translator_ = translator ?? nullTranslator;
     const trans = translator_.load('jupyter_mlops');
@@ -177,6 +180,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           trans,
           actions: jobActions,
           notebook: context.localPath,
+          // The options typed last time for this notebook come back.
+          state,
           // The server exports the file on disk: what the person sees must be saved.
           prepare: async () => {
             if (context.model.dirty && !context.model.readOnly) {

@@ -15,6 +15,7 @@ import { IByteReader, LineSplitter, readNdjson } from '../api/ndjson';
 import { MlopsApiError } from '../api/request';
 import type {
   BuildProgressEvent,
+  ExportRequest,
   ExportTargetInfo,
   JobBuild
 } from '../api/types';
@@ -26,16 +27,25 @@ import {
   startedBuild
 } from '../export/build';
 import { BuildProgress } from '../export/BuildPane';
-import { ExportFlow } from '../export/ExportFlow';
+import {
+  ExportFlow,
+  VALIDATE_DELAY,
+  changedFields
+} from '../export/ExportFlow';
 import { PinnedData } from '../export/JobResult';
 import { deriveJobName, jobNameProblem, slug } from '../export/names';
 import {
-  exportFieldErrors,
   exportProblems,
   exportRequest,
+  fieldProblems,
   initialExportValues,
+  jobWarnings,
+  restoredValues,
+  retryable,
+  storedValues,
   usableTargets,
-  usesOrchestrator
+  usesOrchestrator,
+  warningText
 } from '../export/options';
 
 const trans = nullTranslator.load('jupyter_mlops');
@@ -520,19 +530,306 @@ describe('export request', () => {
     expect(exportProblems(values, TARGETS, trans)).toEqual({});
   });
 
-  it("puts the server's refusals beside their fields", () => {
-    const message =
-      "Field 'deployment.schedule': Value error, 'bad cron' is not a valid cron expression: 2 fields, expected 5. " +
-      "Field 'deployment.secrets': Value error, the value given looks like a secret itself.";
-    expect(exportFieldErrors(message)).toEqual({
-      schedule:
-        "'bad cron' is not a valid cron expression: 2 fields, expected 5.",
-      secrets: 'the value given looks like a secret itself.'
+  it("puts the server's problems beside their fields, by their field names", () => {
+    const found = fieldProblems([
+      { field: 'deployment.schedule', message: "'bad' is not a valid cron." },
+      { field: 'deployment.memory', message: "'lots' is not a quantity." },
+      { field: 'targets.1', message: "Unknown export target 'nomad'." },
+      { field: 'notebook', message: "Parameter 'epochs': not an integer." },
+      { field: 'notebook', message: "Parameter 'lr': not a literal." },
+      { field: 'name', message: 'Invalid job name.' },
+      { field: 'out', message: 'The job folder leads outside.' },
+      { field: 'deployment.surprise', message: 'Not a known field.' }
+    ]);
+    expect(found.fields).toEqual({
+      schedule: "'bad' is not a valid cron.",
+      memory: "'lots' is not a quantity.",
+      targets: "Unknown export target 'nomad'.",
+      notebook:
+        "Parameter 'epochs': not an integer. Parameter 'lr': not a literal.",
+      name: 'Invalid job name.'
     });
+    expect(found.other.map(p => p.field)).toEqual([
+      'out',
+      'deployment.surprise'
+    ]);
+    expect(fieldProblems([])).toEqual({ fields: {}, other: [] });
+  });
+
+  it('offers Retry only where trying again can succeed', () => {
+    expect(retryable({ status: 0, code: 'network_error' })).toBe(true);
+    expect(retryable({ status: 503, code: 'no_container_engine' })).toBe(true);
+    expect(retryable({ status: 507, code: 'insufficient_storage' })).toBe(true);
+    expect(retryable({ status: 400, code: 'invalid_body' })).toBe(false);
+    expect(retryable({ status: 409, code: 'conflict' })).toBe(false);
+    expect(retryable({ status: 500, code: 'internal_error' })).toBe(false);
+    expect(retryable({ status: 0, code: 'client_error' })).toBe(false);
+  });
+
+  it('knows which fields an edit changed', () => {
+    const before = initialExportValues('a.ipynb');
+    const after = {
+      ...before,
+      targets: ['docker', 'argo'],
+      deployment: { ...before.deployment, schedule: '@daily' }
+    };
+    expect(changedFields(before, after)).toEqual(['targets', 'schedule']);
+    expect(changedFields(before, { ...before })).toEqual([]);
+  });
+
+  it('remembers the typed options and restores them over the defaults', () => {
+    const values = initialExportValues('work/train.ipynb');
+    values.name = 'nightly';
+    values.targets = ['docker', 'kubernetes'];
+    values.deployment.schedule = '@daily';
+    const kept = JSON.parse(JSON.stringify(storedValues(values)));
+    expect(restoredValues('work/train.ipynb', kept)).toEqual(values);
+    // Nothing kept, or something malformed: the defaults, field by field.
+    expect(restoredValues('work/train.ipynb', undefined)).toEqual(
+      initialExportValues('work/train.ipynb')
+    );
+    const odd = restoredValues('work/train.ipynb', {
+      name: 3,
+      targets: ['docker', 7],
+      deployment: { cpu: '2', gpu: 1, unknown: 'x' }
+    });
+    expect(odd.name).toBe('train');
+    expect(odd.targets).toEqual(['docker']);
+    expect(odd.deployment.cpu).toBe('2');
+    expect(odd.deployment.gpu).toBe('');
+    expect('unknown' in odd.deployment).toBe(false);
+  });
+
+  it("says warnings in the dialog's words, not the CLI's", () => {
+    const image = warningText(
+      {
+        message:
+          "no --image given and no build recorded: manifests use 'train:latest'; re-export with --image",
+        code: 'image_guessed',
+        field: 'deployment.image',
+        values: { image: 'train:latest' }
+      },
+      trans
+    );
+    expect(image).toContain('train:latest');
+    expect(image).toContain('choose an image in the Orchestrator options');
+    expect(image).not.toContain('--');
+    const output = warningText(
+      {
+        message: '--output /out is a path in the container',
+        code: 'output_in_container',
+        field: 'deployment.output',
+        values: { output: '/out', engine: 'Kubernetes' }
+      },
+      trans
+    );
+    expect(output).toContain('Output "/out"');
+    expect(output).not.toContain('--output');
+    // A warning with no code reads well anywhere: as the server says it.
     expect(
-      exportFieldErrors("invalid job name 'X': use lowercase letters").name
-    ).toContain('invalid job name');
-    expect(exportFieldErrors('the notebook is not found')).toEqual({});
+      warningText(
+        { message: 'data.csv looks like a secret: not copied' },
+        trans
+      )
+    ).toBe('data.csv looks like a secret: not copied');
+    // A job listed by an older server: its texts.
+    expect(jobWarnings({ warnings: ['a', 'b'] }, trans)).toEqual(['a', 'b']);
+  });
+});
+
+describe('export dialog validation', () => {
+  const field = (host: HTMLElement, name: string) =>
+    host.querySelector(`[data-field="${name}"]`) as HTMLElement;
+  const input = (host: HTMLElement, name: string) =>
+    host.querySelector(`input[name="${name}"]`) as HTMLInputElement;
+  const errorOf = (host: HTMLElement, name: string) =>
+    field(host, name)?.querySelector('.jp-mlops-export-fieldError')
+      ?.textContent ?? null;
+  const exportButton = (host: HTMLElement) =>
+    host.querySelector('button.jp-mlops-export-primary') as HTMLButtonElement;
+
+  /** Type `text` into `element` as a person would (React sees an input event). */
+  function typeInto(element: HTMLInputElement, text: string): void {
+    const setter = Object.getOwnPropertyDescriptor(
+      HTMLInputElement.prototype,
+      'value'
+    )!.set!;
+    act(() => {
+      setter.call(element, text);
+      element.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+  }
+
+  /** Let the typing pause pass, and the check answer. */
+  async function pause(): Promise<void> {
+    await act(async () => {
+      await new Promise(resolve => setTimeout(resolve, VALIDATE_DELAY + 50));
+    });
+    await settle();
+  }
+
+  /** A server that refuses a schedule with "bad" in it and memory "lots". */
+  function problemsOf(request: ExportRequest) {
+    const problems = [];
+    if (request.deployment?.schedule?.includes('bad')) {
+      problems.push({
+        field: 'deployment.schedule',
+        message: "'bad' is not a valid cron expression."
+      });
+    }
+    if (request.deployment?.memory === 'lots') {
+      problems.push({
+        field: 'deployment.memory',
+        message: "'lots' is not a positive Kubernetes quantity."
+      });
+    }
+    return problems;
+  }
+
+  function renderFlow(
+    client: Record<string, jest.Mock>,
+    extra: Record<string, unknown> = {}
+  ) {
+    return mount(
+      React.createElement(ExportFlow, {
+        client: {
+          exportTargets: jest.fn().mockResolvedValue({ targets: TARGETS }),
+          ...client
+        } as unknown as MlopsClient,
+        notebook: 'work/train.ipynb',
+        trans,
+        actions: {
+          openPath: () => undefined,
+          openFolder: () => undefined,
+          changed: () => undefined
+        },
+        prepare: async () => undefined,
+        ...extra
+      })
+    );
+  }
+
+  it('shows every problem at once beside its field, and clears a fixed one', async () => {
+    const validateExport = jest.fn(async (request: ExportRequest) => ({
+      problems: problemsOf(request)
+    }));
+    const exportJob = jest.fn();
+    const { host, unmount } = renderFlow({ validateExport, exportJob });
+    await settle();
+    await pause();
+    expect(validateExport).toHaveBeenCalledTimes(1); // when the dialog opens
+    act(() =>
+      (
+        host.querySelector(
+          'input[name=target][value="kubernetes"]'
+        ) as HTMLInputElement
+      ).click()
+    );
+    typeInto(input(host, 'schedule'), 'bad cron');
+    typeInto(input(host, 'memory'), 'lots');
+    // Typing is not checked on every key: once it pauses.
+    const calls = validateExport.mock.calls.length;
+    await pause();
+    expect(validateExport.mock.calls.length).toBe(calls + 1);
+    expect(errorOf(host, 'schedule')).toBe(
+      "'bad' is not a valid cron expression."
+    );
+    expect(errorOf(host, 'memory')).toBe(
+      "'lots' is not a positive Kubernetes quantity."
+    );
+    expect(input(host, 'schedule').getAttribute('aria-invalid')).toBe('true');
+
+    // The edited field's problem goes at once; the other one stays.
+    typeInto(input(host, 'schedule'), '@daily');
+    expect(errorOf(host, 'schedule')).toBeNull();
+    expect(errorOf(host, 'memory')).toContain('lots');
+    await pause();
+    expect(errorOf(host, 'schedule')).toBeNull();
+    expect(errorOf(host, 'memory')).toContain('lots');
+
+    // Export asks first, and exports nothing while a problem is left.
+    act(() => exportButton(host).click());
+    await settle();
+    expect(exportJob).not.toHaveBeenCalled();
+    expect(host.querySelector('.jp-mlops-ErrorCard')).toBeNull();
+    unmount();
+  });
+
+  it("puts an export refusal's fields beside them, with no raw banner nor Retry", async () => {
+    const validateExport = jest.fn().mockResolvedValue({ problems: [] });
+    const exportJob = jest
+      .fn()
+      .mockRejectedValueOnce(
+        new MlopsApiError(
+          "Field 'name': invalid job name 'x'. The notebook is broken.",
+          400,
+          'invalid_export',
+          [],
+          [
+            { field: 'name', message: 'The folder pipelines/x is taken.' },
+            { field: 'notebook', message: "Parameter 'lr': not a literal." }
+          ]
+        )
+      )
+      .mockRejectedValueOnce(
+        new MlopsApiError(
+          'Internal error in jupyter-mlops.',
+          500,
+          'internal_error'
+        )
+      )
+      .mockRejectedValueOnce(
+        new MlopsApiError('Cannot reach the Jupyter server', 0, 'network_error')
+      );
+    const { host, unmount } = renderFlow({ validateExport, exportJob });
+    await settle();
+    act(() => exportButton(host).click());
+    await settle();
+    expect(exportJob).toHaveBeenCalledTimes(1);
+    expect(errorOf(host, 'name')).toBe('The folder pipelines/x is taken.');
+    expect(errorOf(host, 'notebook')).toBe("Parameter 'lr': not a literal.");
+    expect(host.querySelector('.jp-mlops-ErrorCard')).toBeNull();
+    expect(host.textContent).not.toContain("Field 'name'");
+
+    // A server error that is about no field: the card, and no Retry that cannot help.
+    act(() => exportButton(host).click());
+    await settle();
+    const card = () => host.querySelector('.jp-mlops-ErrorCard');
+    expect(card()!.textContent).toContain('Internal error');
+    expect(card()!.querySelector('button')).toBeNull();
+
+    // The network failed: Retry may succeed.
+    act(() => exportButton(host).click());
+    await settle();
+    expect(card()!.textContent).toContain('Cannot reach');
+    expect(card()!.querySelector('button')!.textContent).toBe('Retry');
+    unmount();
+  });
+
+  it('starts from the options kept for the notebook and reports each change', async () => {
+    const validateExport = jest.fn().mockResolvedValue({ problems: [] });
+    const kept = initialExportValues('work/train.ipynb');
+    kept.name = 'nightly';
+    kept.targets = ['docker', 'argo', 'gone'];
+    kept.deployment.schedule = '@daily';
+    const onValuesChange = jest.fn();
+    const { host, unmount } = renderFlow(
+      { validateExport },
+      { initialValues: kept, onValuesChange }
+    );
+    await settle();
+    expect(input(host, 'name').value).toBe('nightly');
+    expect(input(host, 'schedule').value).toBe('@daily');
+    const checkedTargets = Array.from(
+      host.querySelectorAll('input[name=target]:checked'),
+      box => (box as HTMLInputElement).value
+    );
+    expect(checkedTargets).toEqual(['argo', 'docker']); // 'gone' is no longer a target
+    typeInto(input(host, 'name'), 'nightly-2');
+    expect(onValuesChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ name: 'nightly-2' })
+    );
+    unmount();
   });
 });
 

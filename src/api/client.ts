@@ -13,6 +13,7 @@ import type {
   ArtifactList,
   BuildProgressEvent,
   BuildRequest,
+  ExportCheck,
   ExportRequest,
   ExportTargetList,
   ExperimentsResponse,
@@ -138,6 +139,21 @@ export class MlopsClient {
     return requestAPI<ExportTargetList>(
       'jobs/targets',
       {},
+      this.serverSettings
+    );
+  }
+
+  /**
+   * Check an export request in full without exporting: every problem, each with the
+   * field it names (`POST jobs/export` refuses with the same ones).
+   */
+  validateExport(
+    request: ExportRequest,
+    init: RequestInit = {}
+  ): Promise<ExportCheck> {
+    return requestAPI<ExportCheck>(
+      'jobs/export/validate',
+      { ...init, method: 'POST', body: JSON.stringify(request) },
       this.serverSettings
     );
   }

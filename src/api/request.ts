@@ -1,7 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { ParameterError } from './types';
+import type { FieldError, ParameterError } from './types';
 
 /** The prefix of every route of the jupyter-mlops server extension. */
 export const API_PREFIX = 'jupyter-mlops';
@@ -9,14 +9,16 @@ export const API_PREFIX = 'jupyter-mlops';
 /**
  * An error answered by the server extension (or the network), with the server's
  * `{message, code}` body when there is one, and, for `invalid_parameters`, each problem
- * with the parameter it names.
+ * with the parameter it names; `fields`: each problem with the request field it names,
+ * when the error concerns fields.
  */
 export class MlopsApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly code: string,
-    readonly parameters: readonly ParameterError[] = []
+    readonly parameters: readonly ParameterError[] = [],
+    readonly fields: readonly FieldError[] = []
   ) {
     super(message);
     this.name = 'MlopsApiError';
@@ -45,11 +47,22 @@ function isParameterError(value: unknown): value is ParameterError {
   );
 }
 
+function isFieldError(value: unknown): value is FieldError {
+  const item = value as FieldError | null;
+  return (
+    typeof item === 'object' &&
+    item !== null &&
+    typeof item.field === 'string' &&
+    typeof item.message === 'string'
+  );
+}
+
 /** Parse an error response body into an MlopsApiError, whatever the body holds. */
 export function errorFromResponse(status: number, body: string): MlopsApiError {
   let message = '';
   let code = `http_${status}`;
   let parameters: ParameterError[] = [];
+  let fields: FieldError[] = [];
   try {
     const data = JSON.parse(body);
     if (data && typeof data.message === 'string') {
@@ -61,13 +74,16 @@ export function errorFromResponse(status: number, body: string): MlopsApiError {
     if (data && Array.isArray(data.parameters)) {
       parameters = data.parameters.filter(isParameterError);
     }
+    if (data && Array.isArray(data.fields)) {
+      fields = data.fields.filter(isFieldError);
+    }
   } catch {
     // Not JSON: a proxy or a crashed server answered.
   }
   if (!message) {
     message = `The jupyter-mlops server extension answered HTTP ${status}.`;
   }
-  return new MlopsApiError(message, status, code, parameters);
+  return new MlopsApiError(message, status, code, parameters, fields);
 }
 
 /** Build the query string of a request, leaving out undefined and null values. */

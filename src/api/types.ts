@@ -14,6 +14,7 @@ export type ExperimentsResponse = Schemas['ExperimentsResponse'];
 export type ExperimentSummary = Schemas['ExperimentSummary'];
 export type ErrorBody = Schemas['ErrorBody'];
 export type ParameterError = Schemas['ParameterError'];
+export type FieldError = Schemas['FieldError'];
 
 export interface IExperimentsQuery {
   search?: string;
@@ -44,6 +45,8 @@ export type JobsList = Schemas['JobsList'];
 export type ExportTargetInfo = Schemas['ExportTargetInfo'];
 export type ExportTargetList = Schemas['ExportTargetList'];
 export type ExportRequest = Schemas['ExportRequest'];
+export type ExportCheck = Schemas['ExportCheck'];
+export type JobWarning = Schemas['JobWarning'];
 export type Deployment = Schemas['Deployment'];
 export type BuildRequest = Schemas['BuildRequest'];
 export type BuildProgressEvent = Schemas['BuildProgressEvent'];

@@ -4,11 +4,14 @@ import * as React from 'react';
 
 import { MlopsApiError } from '../api/request';
 
-/** An error shown in place of the content it stops, with a way to try again. */
+/**
+ * An error shown in place of the content it stops, with a way to try again when trying
+ * again can help (no `onRetry`: no Retry button).
+ */
 export function ErrorCard(props: {
   error: MlopsApiError;
   trans: TranslationBundle;
-  onRetry: () => void;
+  onRetry?: () => void;
 }): JSX.Element {
   const { error, trans, onRetry } = props;
   return (
@@ -16,15 +19,17 @@ export function ErrorCard(props: {
       <errorIcon.react tag="span" className="jp-mlops-ErrorCard-icon" />
       <div className="jp-mlops-ErrorCard-body">
         <div className="jp-mlops-ErrorCard-message">{error.message}</div>
-        <Button
-          type="button"
-          className="jp-mlops-ErrorCard-retry"
-          minimal
-          small
-          onClick={onRetry}
-        >
-          {trans.__('Retry')}
-        </Button>
+        {onRetry && (
+          <Button
+            type="button"
+            className="jp-mlops-ErrorCard-retry"
+            minimal
+            small
+            onClick={onRetry}
+          >
+            {trans.__('Retry')}
+          </Button>
+        )}
       </div>
     </div>
   );

@@ -12,12 +12,41 @@ import { IJobActions, JobResult } from './JobResult';
 import {
   ExportField,
   IExportValues,
-  exportFieldErrors,
+  IFieldProblems,
   exportProblems,
   exportRequest,
+  fieldProblems,
   initialExportValues,
+  retryable,
   usableTargets
 } from './options';
+
+/** How long typing pauses before the export request is checked by the server (ms). */
+export const VALIDATE_DELAY = 300;
+
+const NO_PROBLEMS: IFieldProblems = { fields: {}, other: [] };
+
+/** The form fields whose values differ between `a` and `b`. */
+export function changedFields(
+  a: IExportValues,
+  b: IExportValues
+): ExportField[] {
+  const changed: ExportField[] = [];
+  if (a.name !== b.name) {
+    changed.push('name');
+  }
+  if (a.targets.join('\n') !== b.targets.join('\n')) {
+    changed.push('targets');
+  }
+  for (const field of Object.keys(
+    b.deployment
+  ) as (keyof IExportValues['deployment'])[]) {
+    if (a.deployment[field] !== b.deployment[field]) {
+      changed.push(field);
+    }
+  }
+  return changed;
+}
 
 interface IExportFlowProps {
   client: MlopsClient;
@@ -27,6 +56,27 @@ interface IExportFlowProps {
   actions: IJobActions;
   /** Before exporting: save the notebook if it has unsaved changes. */
   prepare: () => Promise<void>;
+  /** What the form starts with (the options last typed for this notebook). */
+  initialValues?: IExportValues;
+  /** The form's values changed (to remember them for the notebook). */
+  onValuesChange?: (values: IExportValues) => void;
+}
+
+/**
+ * The problems of request fields the form has no input for (none usually: the dialog
+ * sends no such field), as one error for the error card; null when there are none.
+ */
+function otherProblems(found: IFieldProblems): MlopsApiError | null {
+  if (!found.other.length) {
+    return null;
+  }
+  return new MlopsApiError(
+    found.other.map(p => p.message).join(' '),
+    400,
+    'invalid_export',
+    [],
+    found.other
+  );
 }
 
 /** Seconds since `since`, ticking while shown. */
@@ -94,8 +144,8 @@ function useExportTargets(
 /** The export dialog's content: the form, the export under way, then the job. */
 export function ExportFlow(props: IExportFlowProps): JSX.Element {
   const { client, notebook, trans } = props;
-  const [values, setValues] = React.useState<IExportValues>(() =>
-    initialExportValues(notebook)
+  const [values, setValues] = React.useState<IExportValues>(
+    () => props.initialValues ?? initialExportValues(notebook)
   );
   // Once the server lists its targets, keep only the chosen ones it can use.
   const targets = useExportTargets(client, trans, available =>
@@ -104,29 +154,96 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
       targets: usableTargets(current.targets, available)
     }))
   );
-  const [errors, setErrors] = React.useState<
-    Partial<Record<ExportField, string>>
-  >({});
+  // The server's problems with the request as last checked; a field edited since has
+  // its problem cleared at once (the next check says whether it still has one).
+  const [checked, setChecked] = React.useState<IFieldProblems>(NO_PROBLEMS);
   const [failure, setFailure] = React.useState<MlopsApiError | null>(null);
   const [startedAt, setStartedAt] = React.useState<number | null>(null);
   const [job, setJob] = React.useState<JobInfo | null>(null);
   const [editing, setEditing] = React.useState(true);
   const formId = `jp-mlops-export-form-${React.useId().replace(/:/g, '')}`;
+  const latest = React.useRef(0);
+  const onValuesChange = React.useRef(props.onValuesChange);
+  onValuesChange.current = props.onValuesChange;
+
+  const change = (next: IExportValues) => {
+    const edited = changedFields(values, next);
+    setValues(next);
+    onValuesChange.current?.(next);
+    if (edited.length) {
+      setChecked(current => {
+        const fields = { ...current.fields };
+        for (const field of edited) {
+          delete fields[field];
+        }
+        return { ...current, fields };
+      });
+    }
+  };
+
+  /**
+   * Ask the server for every problem of the request `current` makes; only the answer
+   * to the latest question is shown. Rejects when the server cannot say (network...).
+   */
+  const check = React.useCallback(
+    async (
+      current: IExportValues,
+      available: readonly ExportTargetInfo[]
+    ): Promise<IFieldProblems> => {
+      const asked = ++latest.current;
+      let found: IFieldProblems;
+      try {
+        const answer = await client.validateExport(
+          exportRequest(notebook, current, available)
+        );
+        found = fieldProblems(answer.problems);
+      } catch (reason) {
+        const error = asApiError(reason);
+        if (!error.fields.length) {
+          throw error;
+        }
+        found = fieldProblems(error.fields); // a path refused (403), for one
+      }
+      if (asked === latest.current) {
+        setChecked(found);
+      }
+      return found;
+    },
+    [client, notebook]
+  );
+
+  // Checked as the person types (once typing pauses), and when the dialog opens.
+  const exporting = startedAt !== null;
+  React.useEffect(() => {
+    const available = targets.targets;
+    if (available === null || exporting || !editing) {
+      return;
+    }
+    const timer = window.setTimeout(() => {
+      check(values, available).catch(() => {
+        // The server cannot say now: Export asks again and shows why.
+      });
+    }, VALIDATE_DELAY);
+    return () => window.clearTimeout(timer);
+  }, [values, targets.targets, exporting, editing, check]);
 
   const submit = async () => {
     const available = targets.targets;
     if (available === null) {
       return; // the form waits for the targets (or shows why they are missing)
     }
-    const problems = exportProblems(values, available, trans);
-    setErrors(problems);
     setFailure(null);
-    if (Object.keys(problems).length) {
-      return;
+    if (Object.keys(exportProblems(values, available, trans)).length) {
+      return; // shown beside their fields already
     }
     setStartedAt(Date.now());
     try {
       await props.prepare();
+      const found = await check(values, available);
+      if (Object.keys(found.fields).length || found.other.length) {
+        setFailure(otherProblems(found));
+        return;
+      }
       const exported = await client.exportJob(
         exportRequest(notebook, values, available)
       );
@@ -135,11 +252,26 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
       props.actions.changed();
     } catch (reason) {
       const error = asApiError(reason);
-      setErrors(exportFieldErrors(error.message));
-      setFailure(error);
+      if (error.fields.length) {
+        const found = fieldProblems(error.fields);
+        latest.current++;
+        setChecked(found);
+        setFailure(otherProblems(found));
+      } else {
+        setFailure(error);
+      }
     } finally {
       setStartedAt(null);
     }
+  };
+
+  const local =
+    targets.targets === null
+      ? {}
+      : exportProblems(values, targets.targets, trans);
+  const errors: Partial<Record<ExportField, string>> = {
+    ...checked.fields,
+    ...local
   };
 
   if (job && !editing) {
@@ -165,7 +297,6 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
     );
   }
 
-  const exporting = startedAt !== null;
   return (
     <div className="jp-mlops-export-flow">
       <ExportForm
@@ -178,14 +309,14 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
         targetsError={targets.error}
         onRetryTargets={targets.retry}
         trans={trans}
-        onChange={setValues}
+        onChange={change}
         onSubmit={() => void submit()}
       />
       {failure && (
         <ErrorCard
           error={failure}
           trans={trans}
-          onRetry={() => void submit()}
+          onRetry={retryable(failure) ? () => void submit() : undefined}
         />
       )}
       {exporting && (

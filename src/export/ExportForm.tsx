@@ -34,6 +34,8 @@ interface IExportFormProps {
 /** A label, an input and the line under it: a problem, or help. */
 function Field(props: {
   id: string;
+  /** The form field's name (`name`, `schedule`...). */
+  field: string;
   label: string;
   help?: string;
   error?: string;
@@ -42,6 +44,7 @@ function Field(props: {
   return (
     <div
       className={`jp-mlops-export-field${props.error ? ' jp-mod-invalid' : ''}`}
+      data-field={props.field}
     >
       <label htmlFor={props.id}>{props.label}</label>
       {props.children}
@@ -151,11 +154,20 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
       }}
     >
       <fieldset disabled={disabled}>
-        <div className="jp-mlops-export-notebook">
+        <div
+          className={`jp-mlops-export-notebook${errors.notebook ? ' jp-mod-invalid' : ''}`}
+          data-field="notebook"
+        >
           {trans.__('Notebook')} <code>{props.notebook}</code>
+          {errors.notebook && (
+            <div className="jp-mlops-export-fieldError" role="alert">
+              {errors.notebook}
+            </div>
+          )}
         </div>
         <Field
           id={`${prefix}-name`}
+          field="name"
           label={trans.__('Job name')}
           help={trans.__(
             'Lowercase letters, digits and "-", at most %1 characters; the folder is pipelines/NAME beside the notebook.',
@@ -181,6 +193,7 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
         </Field>
         <fieldset
           className="jp-mlops-export-group"
+          data-field="targets"
           aria-busy={props.targets === null && !props.targetsError}
         >
           <legend>{trans.__('Targets')}</legend>
@@ -254,6 +267,7 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
                 <Field
                   key={field}
                   id={`${prefix}-${field}`}
+                  field={field}
                   label={label}
                   help={help}
                   error={errors[field]}

@@ -12,6 +12,7 @@ import { MlopsClient } from '../api/client';
 import type { JobBuild, JobDataPin, JobInfo } from '../api/types';
 import { sizeText } from './build';
 import { BuildPane, BuildSummary } from './BuildPane';
+import { jobWarnings } from './options';
 import { parameterList } from './parameters';
 import { RunPane } from './RunPane';
 import { ActionLink } from '../components/ActionLink';
@@ -200,7 +201,7 @@ export function JobResult(props: IJobResultProps): JSX.Element {
       {job.warnings.length > 0 && (
         <div className="jp-mlops-Warning" role="status">
           <ul className="jp-mlops-export-warnings">
-            {job.warnings.map((warning, index) => (
+            {jobWarnings(job, trans).map((warning, index) => (
               <li key={index}>{warning}</li>
             ))}
           </ul>

@@ -1,5 +1,6 @@
 import { Dialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { IStateDB } from '@jupyterlab/statedb';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
@@ -7,6 +8,7 @@ import { MlopsClient } from '../api/client';
 import type { JobInfo } from '../api/types';
 import { ExportFlow } from './ExportFlow';
 import { IJobActions, JobPane, JobResult } from './JobResult';
+import { IExportValues, restoredValues, storedValues } from './options';
 
 /**
  * A dialog whose body holds forms: Enter submits the form it is typed in (not the
@@ -79,28 +81,70 @@ export interface IExportDialogOptions {
   actions: IJobActions;
 }
 
-/** "Export to Pipeline…": the form, then the exported job with Build and Run. */
-export function showExportDialog(
+/** Where the export options typed for a notebook are kept in the state database. */
+export function exportStateKey(notebook: string): string {
+  return `jupyter-mlops:export:${notebook}`;
+}
+
+/** How long typing pauses before the options are written to the state database (ms). */
+const SAVE_DELAY = 400;
+
+/**
+ * "Export to Pipeline…": the form, then the exported job with Build and Run. With a state
+ * database, the form starts with the options last typed for this notebook and keeps what
+ * is typed for the next time.
+ */
+export async function showExportDialog(
   options: IExportDialogOptions & {
     notebook: string;
     prepare: () => Promise<void>;
+    state?: IStateDB | null;
   }
 ): Promise<void> {
-  const { client, trans, actions } = options;
-  return launch(
-    trans.__('Export to Pipeline'),
-    inDialog => (
-      <ExportFlow
-        client={client}
-        notebook={options.notebook}
-        trans={trans}
-        actions={inDialog}
-        prepare={options.prepare}
-      />
-    ),
-    trans,
-    actions
-  );
+  const { client, trans, actions, notebook, state } = options;
+  const key = exportStateKey(notebook);
+  let saved: unknown = undefined;
+  if (state) {
+    try {
+      saved = await state.fetch(key);
+    } catch {
+      // Nothing kept, or the database is unavailable: start from the defaults.
+    }
+  }
+  let pending: IExportValues | null = null;
+  let timer = 0;
+  const flush = () => {
+    window.clearTimeout(timer);
+    if (state && pending) {
+      void state.save(key, storedValues(pending)).catch(() => undefined);
+    }
+    pending = null;
+  };
+  const remember = (values: IExportValues) => {
+    pending = values;
+    window.clearTimeout(timer);
+    timer = window.setTimeout(flush, SAVE_DELAY);
+  };
+  try {
+    await launch(
+      trans.__('Export to Pipeline'),
+      inDialog => (
+        <ExportFlow
+          client={client}
+          notebook={notebook}
+          trans={trans}
+          actions={inDialog}
+          prepare={options.prepare}
+          initialValues={restoredValues(notebook, saved)}
+          onValuesChange={remember}
+        />
+      ),
+      trans,
+      actions
+    );
+  } finally {
+    flush();
+  }
 }
 
 /** A job of the Jobs list, with its Build or Run pane open. */

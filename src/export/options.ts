@@ -4,7 +4,13 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import type { Deployment, ExportRequest, ExportTargetInfo } from '../api/types';
+import type {
+  Deployment,
+  ExportRequest,
+  ExportTargetInfo,
+  FieldError,
+  JobWarning
+} from '../api/types';
 import { deriveJobName, jobNameProblem } from './names';
 
 /**
@@ -36,8 +42,11 @@ export interface IExportValues {
   deployment: Record<DeploymentField, string>;
 }
 
-/** Keys of field errors: the job name, the targets, or a deployment option. */
-export type ExportField = 'name' | 'targets' | DeploymentField;
+/**
+ * Keys of field errors: the notebook (and its parameters cell), the job name, the
+ * targets, or a deployment option.
+ */
+export type ExportField = 'notebook' | 'name' | 'targets' | DeploymentField;
 
 /** What the form starts with for a notebook: its derived name and the docker target. */
 export function initialExportValues(notebookPath: string): IExportValues {
@@ -149,29 +158,162 @@ export function exportProblems(
   return problems;
 }
 
+/** Each field's problems: the form's fields, and those the form does not show. */
+export interface IFieldProblems {
+  /** Beside their fields: one text per field (several problems joined). */
+  fields: Partial<Record<ExportField, string>>;
+  /** Problems of request fields the form has no input for (out, include...). */
+  other: FieldError[];
+}
+
 /**
- * The fields a server refusal names. A body the server could not accept says
- * "Field 'deployment.schedule': Value error, ..." once per field; a job name it refuses
- * says "invalid job name ...".
+ * The form field a request field belongs to: `deployment.schedule` is the schedule,
+ * `targets.1` the targets, `notebook` the notebook (and its parameters cell).
  */
-export function exportFieldErrors(
-  message: string
-): Partial<Record<ExportField, string>> {
-  const errors: Partial<Record<ExportField, string>> = {};
-  const pattern = /Field '([^']+)':\s*(.*?)(?=\s*Field '|$)/gs;
-  for (const match of message.matchAll(pattern)) {
-    const [head, second] = match[1].split('.');
-    const field = (head === 'deployment' ? second : head) as ExportField;
-    if (
-      (DEPLOYMENT_FIELDS as readonly string[]).includes(field) ||
-      field === 'name' ||
-      field === 'targets'
-    ) {
-      errors[field] = match[2].replace(/^Value error, /, '').trim();
+export function formField(field: string): ExportField | null {
+  const [head, second] = field.split('.');
+  if (head === 'deployment') {
+    return (DEPLOYMENT_FIELDS as readonly string[]).includes(second)
+      ? (second as DeploymentField)
+      : null;
+  }
+  if (head === 'name' || head === 'notebook' || head === 'targets') {
+    return head;
+  }
+  return null;
+}
+
+/** The server's problems (`{field, message}`) by form field. */
+export function fieldProblems(problems: readonly FieldError[]): IFieldProblems {
+  const fields: Partial<Record<ExportField, string>> = {};
+  const other: FieldError[] = [];
+  for (const problem of problems) {
+    const field = formField(problem.field);
+    if (field === null) {
+      other.push(problem);
+    } else {
+      fields[field] = fields[field]
+        ? `${fields[field]} ${problem.message}`
+        : problem.message;
     }
   }
-  if (/^invalid job name/.test(message)) {
-    errors.name = message;
+  return { fields, other };
+}
+
+/**
+ * Whether trying the same request again may succeed: the server or the network was
+ * unavailable, or the disk full. A refusal of the request itself (4xx) or a bug (500)
+ * comes back the same, so the error card offers no Retry for it.
+ */
+export function retryable(error: { status: number; code: string }): boolean {
+  return (
+    error.code === 'network_error' ||
+    [502, 503, 504, 507].includes(error.status)
+  );
+}
+
+/** The form's values as the state database keeps them (per notebook). */
+export function storedValues(values: IExportValues): {
+  name: string;
+  targets: string[];
+  deployment: Record<string, string>;
+} {
+  return {
+    name: values.name,
+    targets: [...values.targets],
+    deployment: { ...values.deployment }
+  };
+}
+
+/**
+ * The values kept for a notebook, over its initial ones; anything malformed (an older
+ * shape, a hand-edited workspace) is left at its initial value.
+ */
+export function restoredValues(
+  notebook: string,
+  saved: unknown
+): IExportValues {
+  const values = initialExportValues(notebook);
+  if (typeof saved !== 'object' || saved === null) {
+    return values;
   }
-  return errors;
+  const data = saved as Record<string, unknown>;
+  if (typeof data.name === 'string') {
+    values.name = data.name;
+  }
+  if (
+    Array.isArray(data.targets) &&
+    data.targets.every(t => typeof t === 'string')
+  ) {
+    values.targets = [...(data.targets as string[])];
+  }
+  const deployment = data.deployment;
+  if (typeof deployment === 'object' && deployment !== null) {
+    for (const field of DEPLOYMENT_FIELDS) {
+      const value = (deployment as Record<string, unknown>)[field];
+      if (typeof value === 'string') {
+        values.deployment[field] = value;
+      }
+    }
+  }
+  return values;
+}
+
+/**
+ * An export warning in the dialog's words: a warning with a code is said in terms of the
+ * dialog's fields (the server's text names the CLI's options); others as the server says.
+ */
+export function warningText(
+  warning: JobWarning,
+  trans: TranslationBundle
+): string {
+  const values = warning.values ?? {};
+  switch (warning.code) {
+    case 'image_guessed':
+      return trans.__(
+        'No image chosen and none built yet: the manifests run "%1". Build the image (Build tab) or choose an image in the Orchestrator options, then export again.',
+        values.image ?? ''
+      );
+    case 'docker_dag_env_from_secrets':
+      return trans.__(
+        'The Docker DAG cannot pass "Environment from secrets" (%1): Docker has no Secrets. The Kubernetes DAG does; or use "Secrets", mounted as files.',
+        values.names ?? ''
+      );
+    case 'output_in_container':
+      return trans.__(
+        'Output "%1" is a path inside the container: mount a volume there in the %2 manifest, or the output notebooks are lost with the pod.',
+        values.output ?? '',
+        values.engine ?? ''
+      );
+    case 'output_overwritten':
+      return trans.__(
+        'Output "%1" names one notebook: every scheduled run overwrites it. Give a folder or a URL prefix in Output to keep one per run.',
+        values.output ?? ''
+      );
+    case 'kfp_output_path':
+      return trans.__(
+        'Output "%1": Kubeflow Pipelines keeps the output notebook as an artifact under its pipeline root. Give a URL (s3://, gs://, minio://) in Output to choose that root.',
+        values.output ?? ''
+      );
+    case 'kfp_output_notebook':
+      return trans.__(
+        'Output "%1": Kubeflow Pipelines names each run\'s artifacts itself; they go under %2.',
+        values.output ?? '',
+        values.root ?? ''
+      );
+    default:
+      return warning.message;
+  }
+}
+
+/** A job's warnings in the dialog's words (a job listed by an older server: its texts). */
+export function jobWarnings(
+  job: { warnings: string[]; warning_details?: JobWarning[] },
+  trans: TranslationBundle
+): string[] {
+  const details = job.warning_details ?? [];
+  if (details.length !== job.warnings.length) {
+    return job.warnings;
+  }
+  return details.map(warning => warningText(warning, trans));
 }

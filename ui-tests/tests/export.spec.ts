@@ -186,6 +186,90 @@ test.describe('Export to Pipeline', () => {
     await expect(again).toHaveCount(0);
   });
 
+  test('shows every problem beside its field at once, keeps Export in view, remembers the options', async ({
+    page,
+    tmpPath
+  }) => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.contents.uploadContent(
+      notebook(),
+      'text',
+      `${tmpPath}/${NOTEBOOK}`
+    );
+    await page.notebook.openByPath(`${tmpPath}/${NOTEBOOK}`);
+    await page.notebook.activate(NOTEBOOK);
+    const open = async () => {
+      await page
+        .locator(
+          '.jp-NotebookPanel-toolbar [data-jp-item-name="mlops-export"] button'
+        )
+        .click();
+      const dialog = page.locator('.jp-mlops-export-dialog');
+      await expect(dialog).toBeVisible();
+      return dialog;
+    };
+    let dialog = await open();
+    const problem = (field: string) =>
+      dialog.locator(`[data-field="${field}"] .jp-mlops-export-fieldError`);
+    const exportButton = () =>
+      dialog.getByRole('button', { name: 'Export', exact: true });
+
+    // Two wrong fields: both problems come back from one check, each beside its field.
+    await dialog.getByLabel('Job name').fill('nightly-train');
+    await dialog.locator('input[name=target][value=kubernetes]').check();
+    const options = dialog.getByTestId('mlops-export-orchestrator');
+    await options.getByLabel('Schedule').fill('61 * * * *');
+    await options.getByLabel('Memory').fill('lots');
+    await expect(problem('schedule')).toContainText(
+      'is not a valid cron expression'
+    );
+    await expect(problem('memory')).toContainText(
+      'is not a positive Kubernetes quantity'
+    );
+    await expect(dialog.locator('.jp-mlops-export-fieldError')).toHaveCount(2);
+    await expect(dialog.locator('.jp-mlops-ErrorCard')).toHaveCount(0);
+
+    // With every option shown at 1280x800, the Export button is in view, in the dialog's
+    // visible part (a footer stuck to its bottom), not below the fold.
+    const inView = async () => {
+      const button = await exportButton().boundingBox();
+      const body = await dialog.locator('.jp-Dialog-body').boundingBox();
+      expect(button && body).toBeTruthy();
+      expect(button!.y).toBeGreaterThanOrEqual(body!.y);
+      expect(button!.y + button!.height).toBeLessThanOrEqual(
+        body!.y + body!.height + 1
+      );
+      expect(button!.y + button!.height).toBeLessThanOrEqual(800);
+    };
+    await expect(exportButton()).toBeInViewport({ ratio: 1 });
+    await inView();
+    await page.screenshot({ path: `${SCREENSHOTS}/export-problems-light.png` });
+
+    // Fixing one clears its problem; the other stays.
+    await options.getByLabel('Schedule').fill('@daily');
+    await expect(problem('schedule')).toHaveCount(0);
+    await expect(problem('memory')).toContainText('lots');
+
+    // Reopened, the dialog has what was typed (and checks it again).
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await expect(dialog).toHaveCount(0);
+    dialog = await open();
+    await expect(dialog.getByLabel('Job name')).toHaveValue('nightly-train');
+    await expect(
+      dialog.locator('input[name=target][value=kubernetes]')
+    ).toBeChecked();
+    await expect(
+      dialog.getByTestId('mlops-export-orchestrator').getByLabel('Schedule')
+    ).toHaveValue('@daily');
+    await expect(problem('memory')).toContainText('lots');
+    await expect(problem('schedule')).toHaveCount(0);
+    await inView();
+    await page.theme.setDarkTheme();
+    await page.screenshot({ path: `${SCREENSHOTS}/export-problems-dark.png` });
+    await page.theme.setLightTheme();
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
+
   test('offers the command in the palette and the File menu', async ({
     page,
     tmpPath
