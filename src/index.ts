@@ -216,7 +216,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
           runs,
           runId,
           trans,
-          details => void openNotebook(details)
+          details => void openNotebook(details),
+          {
+            // A job's run: its output notebook, not the notebook at a cell.
+            openOutput: path => void docManager?.openOrReveal(path),
+            openRun: id =>
+              void app.commands.execute(CommandIDs.openRun, { runId: id })
+          }
         );
         void tabs.add(widget);
         labShell.add(widget, 'main');

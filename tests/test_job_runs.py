@@ -130,6 +130,14 @@ def test_tracked_cells_in_a_job_are_children_of_its_run(
     page = service.search(RunsQuery(experiment_id=parent.info.experiment_id))
     parents = {run.run_name: run.parent_run_id for run in page.runs}
     assert parents == {parent.info.run_name: None, child.info.run_name: parent.info.run_id}
+    # The filter the job run's details list its cells' runs with.
+    cells = service.search(
+        RunsQuery(
+            experiment_id=parent.info.experiment_id,
+            filter=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+        )
+    )
+    assert [run.run_id for run in cells.runs] == [child.info.run_id]
     details = service.details(parent.info.run_id)
     assert details.job_output == str(output)
     assert details.job_output_path == output.relative_to(project).as_posix()

@@ -5,7 +5,12 @@ import * as React from 'react';
 import { MlopsClient } from '../api/client';
 import { DataClient } from '../api/data';
 import { MlopsApiError } from '../api/request';
-import type { ArtifactList, MetricHistory, RunDetails } from '../api/types';
+import type {
+  ArtifactList,
+  MetricHistory,
+  RunDetails,
+  RunSummary
+} from '../api/types';
 import { shortCommit } from '../format';
 import { Chart } from './Chart';
 import { RunDataRestore } from './DataView';
@@ -16,6 +21,10 @@ import { ActionLink } from './ActionLink';
 /** What the details view can ask of the application. */
 export interface IRunActions {
   openNotebook: (details: RunDetails) => void;
+  /** Open a file below the server's root (a job's output notebook). */
+  openOutput?: (path: string) => void;
+  /** Show another run's details (a run of a job's cell). */
+  openRun?: (runId: string) => void;
   rename: (details: RunDetails) => Promise<void>;
   addTag: (details: RunDetails) => Promise<void>;
   remove: (details: RunDetails) => Promise<void>;
@@ -111,6 +120,102 @@ function ArtifactText(props: {
   );
 }
 
+/** The filter that finds the runs nested in run `runId` (a job's cells). */
+export function childRunsFilter(runId: string): string {
+  return `tags.\`mlflow.parentRunId\` = '${runId.replace(/[^0-9a-zA-Z]/g, '')}'`;
+}
+
+/** A run's metrics as the details list them: ours (duration) left out. */
+export function shownMetrics(run: RunSummary): [string, string][] {
+  return Object.entries(run.metrics)
+    .filter(([key]) => !key.startsWith('jupyter_mlops.'))
+    .map(([key, value]) => [
+      key,
+      value === null ? 'NaN' : Number(value).toPrecision(4)
+    ]);
+}
+
+/** The runs a job's tracked cells made, with their metrics. */
+function JobCellRuns(props: {
+  client: MlopsClient;
+  run: RunSummary;
+  trans: TranslationBundle;
+  openRun?: (runId: string) => void;
+}): JSX.Element | null {
+  const { client, run, trans } = props;
+  const [children, setChildren] = React.useState<RunSummary[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    let cancelled = false;
+    client
+      .runs({
+        experiment_id: run.experiment_id,
+        filter: childRunsFilter(run.run_id),
+        order_by: 'attributes.start_time ASC',
+        max_results: 200
+      })
+      .then(page => !cancelled && setChildren(page.runs))
+      .catch(
+        reason => !cancelled && setError(String(reason.message ?? reason))
+      );
+    return () => {
+      cancelled = true;
+    };
+  }, [run.run_id, run.end_time]);
+  return (
+    <section className="jp-mlops-JobCellRuns">
+      <h3>{trans.__('Runs of its tracked cells')}</h3>
+      {error ? (
+        <div className="jp-mlops-StatusRow-error">{error}</div>
+      ) : children === null ? (
+        <div className="jp-mlops-Muted">{trans.__('Loading…')}</div>
+      ) : children.length === 0 ? (
+        <div className="jp-mlops-Muted">
+          {trans.__('No tracked cell ran in this job (yet).')}
+        </div>
+      ) : (
+        <table className="jp-mlops-KeyValues">
+          <tbody>
+            {children.map(child => (
+              <tr key={child.run_id} data-run-id={child.run_id}>
+                <td>
+                  {props.openRun ? (
+                    <ActionLink
+                      onActivate={() => props.openRun?.(child.run_id)}
+                    >
+                      {child.run_name}
+                    </ActionLink>
+                  ) : (
+                    child.run_name
+                  )}
+                </td>
+                <td>
+                  <span
+                    className={`jp-mlops-Status jp-mod-${child.status.toLowerCase()}`}
+                  >
+                    {child.status}
+                  </span>
+                </td>
+                <td>
+                  {shownMetrics(child).map(([key, value]) => (
+                    <span
+                      key={key}
+                      className="jp-mlops-JobCellRuns-metric"
+                      style={{ marginRight: '0.75em' }}
+                    >
+                      {key} <code>{value}</code>
+                    </span>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 const PREVIEW_CHARS = 100000;
 const TEXT_ARTIFACT = /\.(txt|log|py|json|ya?ml|diff|md|csv|cfg|ini|toml)$/i;
 
@@ -201,10 +306,25 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
           <code>{run.run_id}</code>
         </span>
         <div className="jp-mlops-RunDetails-actions">
-          {run.notebook_path && (
-            <Button small onClick={() => actions.openNotebook(details)}>
-              {trans.__('Open the notebook at this cell')}
-            </Button>
+          {run.source === 'job' ? (
+            details.job_output_path && actions.openOutput ? (
+              <Button
+                small
+                onClick={() => actions.openOutput?.(details.job_output_path!)}
+              >
+                {trans.__('Open the output notebook')}
+              </Button>
+            ) : details.job_output ? (
+              <span className="jp-mlops-Muted">
+                {trans.__('Output notebook:')} <code>{details.job_output}</code>
+              </span>
+            ) : null
+          ) : (
+            run.notebook_path && (
+              <Button small onClick={() => actions.openNotebook(details)}>
+                {trans.__('Open the notebook at this cell')}
+              </Button>
+            )
           )}
           {details.mlflow_ui_url && (
             <a
@@ -245,6 +365,14 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
         ))}
         <KeyValues values={single} />
       </section>
+      {run.source === 'job' && (
+        <JobCellRuns
+          client={client}
+          run={run}
+          trans={trans}
+          openRun={actions.openRun}
+        />
+      )}
       <section>
         <h3>{trans.__('Parameters')}</h3>
         <KeyValues values={run.params} />

@@ -11,6 +11,7 @@ import * as React from 'react';
 import type { ExperimentSummary, RunSummary } from '../api/types';
 import { relativeTime } from '../format';
 import { QuickFilter, RunsModel } from '../runs/model';
+import { nestRuns } from '../runs/nesting';
 import { ErrorCard } from './ErrorCard';
 import { ExperimentSelect } from './ExperimentSelect';
 import { ActionLink } from './ActionLink';
@@ -195,11 +196,12 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
               </tr>
             </thead>
             <tbody>
-              {model.runs.map(run => (
+              {nestRuns(model.runs).map(({ run, depth }) => (
                 <tr
                   key={run.run_id}
-                  className="jp-mlops-RunRow"
+                  className={`jp-mlops-RunRow${depth > 0 ? ' jp-mod-child' : ''}`}
                   data-run-id={run.run_id}
+                  data-parent-run-id={depth > 0 ? run.parent_run_id : undefined}
                   onDoubleClick={() => props.onOpen(run.run_id)}
                 >
                   <td>
@@ -217,7 +219,22 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
                       {statusText(run, trans)}
                     </span>
                   </td>
-                  <td>
+                  <td
+                    style={
+                      depth > 0
+                        ? { paddingLeft: `${depth * 1.25}em` }
+                        : undefined
+                    }
+                  >
+                    {depth > 0 && (
+                      <span
+                        className="jp-mlops-Muted jp-mlops-RunRow-nest"
+                        title={trans.__('A tracked cell of the job above')}
+                        aria-hidden="true"
+                      >
+                        ↳{' '}
+                      </span>
+                    )}
                     <ActionLink
                       className="jp-mlops-RunName"
                       onActivate={() => props.onOpen(run.run_id)}

@@ -58,12 +58,14 @@ export function createRunDetailsWidget(
   runs: RunsModel,
   runId: string,
   trans: TranslationBundle,
-  openNotebook: OpenNotebook
+  openNotebook: OpenNotebook,
+  links: Pick<IRunActions, 'openOutput' | 'openRun'> = {}
 ): MainAreaWidget<ReactWidget> {
   const fail = (title: string) => (error: unknown) =>
     showErrorMessage(title, (error as Error).message);
   const actions: IRunActions = {
     openNotebook,
+    ...links,
     rename: async details => {
       const answer = await InputDialog.getText({
         title: trans.__('Rename the run'),
