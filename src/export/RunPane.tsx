@@ -110,7 +110,9 @@ export function RunForm(props: IRunFormProps): JSX.Element {
         liveValidate={attempted}
         noHtml5Validate
         showErrorList={false}
-        buttonStyle="icons"
+        // A list's item buttons as words: JupyterLab's icon buttons have no
+        // accessible name.
+        buttonStyle="text"
         onChange={event => props.onData(event.formData as FormData)}
         onError={() => setAttempted(true)}
         onSubmit={event => {

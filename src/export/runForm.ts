@@ -121,9 +121,9 @@ export function runForm(
       properties[name] = {
         type: 'string',
         title,
-        description: [help, trans.__('As JSON: null is None.')]
+        description: [help, trans.__('JSON, with null for None')]
           .filter(Boolean)
-          .join(' ')
+          .join(' · ')
       };
       defaults[name] = text;
       uiSchema[name] = {
