@@ -201,11 +201,20 @@ describe('run form schema', () => {
       { parameter: 'epochs', message: 'and more' },
       { parameter: null, message: 'line 4 unpacks several names' }
     ];
-    expect(serverErrors(problems, form)).toEqual({
+    expect(serverErrors({ parameters: problems }, form)).toEqual({
       fields: {
         epochs: { __errors: ["'epochs' expects an integer", 'and more'] }
       },
       others: ["unknown parameter 'epoch'", 'line 4 unpacks several names']
+    });
+    // The error body's fields: a parameter's is the request's `parameters.<name>`.
+    const fields = [
+      { field: 'parameters.lr', message: 'Input should be a number.' },
+      { field: 'job', message: 'Not a job folder.' }
+    ];
+    expect(serverErrors({ parameters: [], fields }, form)).toEqual({
+      fields: { lr: { __errors: ['Input should be a number.'] } },
+      others: ['Not a job folder.']
     });
   });
 
@@ -293,11 +302,15 @@ describe('run pane', () => {
     await type(input(host, 'epochs'), '2.5');
     await type(input(host, 'opts'), '{"a": "x"}');
     await type(input(host, 'anything'), "{'a': 1}");
+    await type(input(host, 'lr'), '');
     await submit(host);
     expect(runJob).not.toHaveBeenCalled();
     expect(messages(host, 'epochs')).toEqual(['Must be an integer.']);
     expect(messages(host, 'opts')).toEqual(["opts['a'] must be an integer"]);
     expect(messages(host, 'anything')[0]).toContain('Not valid JSON');
+    expect(messages(host, 'lr')).toEqual([
+      'Enter a value: this parameter cannot be None.'
+    ]);
     // Fixed, the message goes as it is typed.
     await type(input(host, 'epochs'), '3');
     expect(messages(host, 'epochs')).toEqual([]);
@@ -377,6 +390,27 @@ describe('run pane', () => {
     expect(
       host.querySelector('.jp-mlops-ErrorCard-message')!.textContent
     ).toContain('build it first');
+    // Trying the same again cannot help.
+    expect(host.querySelector('.jp-mlops-ErrorCard-retry')).toBeNull();
+    unmount();
+  });
+
+  it('offers Retry where trying again can help, with the values sent', async () => {
+    const runJob = jest
+      .fn()
+      .mockRejectedValue(
+        new MlopsApiError('Cannot reach the Jupyter server', 0, 'network_error')
+      );
+    const { host, unmount } = renderPane(runJob);
+    await type(input(host, 'epochs'), '7');
+    await submit(host);
+    const retry = host.querySelector(
+      '.jp-mlops-ErrorCard-retry'
+    ) as HTMLElement;
+    await act(async () => retry.click());
+    await settle();
+    expect(runJob).toHaveBeenCalledTimes(2);
+    expect(runJob.mock.calls[1][0].parameters).toEqual({ epochs: 7 });
     unmount();
   });
 });

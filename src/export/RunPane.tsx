@@ -20,6 +20,7 @@ import { MlopsApiError, asApiError } from '../api/request';
 import type { JobExecution, JobInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { ExecutionView } from './ExecutionView';
+import { retryable } from './options';
 import {
   FormData,
   IRunForm,
@@ -199,18 +200,16 @@ export function RunPane(props: IRunPaneProps): JSX.Element {
       props.onChanged();
     } catch (reason) {
       const error = asApiError(reason);
-      if (error.code === 'invalid_parameters' && error.parameters.length) {
-        // Each problem beside its parameter; the others (a parameter the form does not
-        // have) in the error card.
-        const { fields, others } = serverErrors(error.parameters, form);
-        setExtraErrors(fields);
-        if (others.length) {
-          setFailure(
-            new MlopsApiError(others.join(' '), error.status, error.code)
-          );
-        }
-      } else {
+      // Each problem beside its parameter; the others (a parameter the form does not
+      // have, another field) in the error card.
+      const { fields, others } = serverErrors(error, form);
+      setExtraErrors(fields);
+      if (Object.keys(fields).length === 0) {
         setFailure(error);
+      } else if (others.length) {
+        setFailure(
+          new MlopsApiError(others.join(' '), error.status, error.code)
+        );
       }
     } finally {
       setBusy(false);
@@ -239,7 +238,7 @@ export function RunPane(props: IRunPaneProps): JSX.Element {
         <ErrorCard
           error={failure}
           trans={trans}
-          onRetry={() => void run(sent)}
+          onRetry={retryable(failure) ? () => void run(sent) : undefined}
         />
       )}
       {execution && (

@@ -15,7 +15,7 @@ import type {
 } from '@rjsf/utils';
 import validator from '@rjsf/validator-ajv8';
 
-import type { ParameterError } from '../api/types';
+import type { FieldError, ParameterError } from '../api/types';
 import { EXTENSION, isRecord, jsonTypes, parameterList } from './parameters';
 
 export type FormData = Record<string, unknown>;
@@ -287,16 +287,30 @@ function sentence(text: string): string {
 }
 
 /**
- * The server's refusal of parameter values (`invalid_parameters`: each problem with the
- * parameter it names), as rjsf's extra errors beside the form's fields, and the problems
- * the form has no field for (an unknown parameter, a problem of no single one).
+ * A server refusal mapped onto the form, as rjsf's extra errors beside the fields: the
+ * problems of `invalid_parameters` (each with the parameter it names) and the error
+ * body's `fields` named `parameters.<name>` (the run request's field of that parameter).
+ * The problems the form has no field for (an unknown parameter, a problem of no single
+ * one, another field of the request) are returned apart, to be shown on their own.
  */
 export function serverErrors(
-  problems: readonly ParameterError[],
+  error: {
+    parameters: readonly ParameterError[];
+    fields?: readonly FieldError[];
+  },
   form: IRunForm
 ): { fields: ErrorSchema<FormData>; others: string[] } {
   const fields: Record<string, { __errors: string[] }> = {};
   const others: string[] = [];
+  const problems = [
+    ...error.parameters,
+    ...(error.fields ?? []).map(({ field, message }) => ({
+      parameter: field.startsWith('parameters.')
+        ? field.slice('parameters.'.length)
+        : null,
+      message
+    }))
+  ];
   for (const { parameter, message } of problems) {
     if (parameter !== null && parameter in form.parameters) {
       (fields[parameter] ??= { __errors: [] }).__errors.push(message);
