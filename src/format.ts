@@ -1,15 +1,19 @@
 /** Small formatting helpers shared by the panel's views. */
 
-/** "3 minutes ago" style text for a time in milliseconds since the epoch. */
+/**
+ * "3 minutes ago" style text for a time in milliseconds since the epoch; the `narrow`
+ * style ("3m ago") where a line has little room.
+ */
 export function relativeTime(
   timestamp: number | null | undefined,
   now: number = Date.now(),
-  locale?: string
+  locale?: string,
+  style: Intl.RelativeTimeFormatStyle = 'long'
 ): string {
   if (timestamp === null || timestamp === undefined) {
     return '';
   }
-  const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+  const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto', style });
   const seconds = Math.round((timestamp - now) / 1000);
   const units: [Intl.RelativeTimeFormatUnit, number][] = [
     ['year', 365 * 24 * 3600],

@@ -27,7 +27,7 @@ import { MlopsModel } from './model';
  * Default shares of the sidebar's height: status, experiments, runs, data, jobs. Runs get
  * the most (at least ten rows at 1280x800).
  */
-const SECTION_WEIGHTS = [0.7, 0.9, 5, 1, 1];
+const SECTION_WEIGHTS = [0.7, 1.2, 4.7, 1, 1];
 
 /** Identifier of the panel in the left sidebar (and in the layout restorer). */
 export const PANEL_ID = 'jp-mlops-panel';

@@ -12,6 +12,13 @@ describe('format', () => {
     expect(relativeTime(null, now, 'en')).toBe('');
   });
 
+  it('writes narrow relative times for compact lines', () => {
+    expect(relativeTime(now - 5 * 1000, now, 'en', 'narrow')).toBe('5s ago');
+    expect(relativeTime(now - 3 * 60 * 1000, now, 'en', 'narrow')).toBe(
+      '3m ago'
+    );
+  });
+
   it('marks capped run counts', () => {
     expect(runCountText(1234, false, 'en')).toBe('1,234');
     expect(runCountText(10000, true, 'en')).toBe('10,000+');

@@ -124,7 +124,7 @@ export function RunList(props: IRunListProps): JSX.Element {
                     : ''
                 }
               >
-                {relativeTime(run.start_time)}
+                {relativeTime(run.start_time, Date.now(), undefined, 'narrow')}
               </span>
             </li>
           );
