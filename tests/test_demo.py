@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
 NOTEBOOK = "getting-started.ipynb"
 EXPERIMENT = "getting-started"
-RUN_NAMES = {"SGD baseline", "SGD, larger steps"}
+RUN_NAMES = {"SGD baseline", "SGD with larger steps"}
 
 #: Names the notebook tells the user to click that are JupyterLab's own, not ours.
 JUPYTERLAB_NAMES = {"Run ▸ Run All Cells"}
@@ -153,7 +153,7 @@ def test_the_demo_walks_the_whole_loop(tmp_path: Path, kernel_spec_dir: Path, cl
     runs = {r.info.run_name: r for r in runs_when_settled(uri, 2)}
     assert set(runs) == RUN_NAMES
     mlflow = MlflowClient(uri)
-    for name, rate in (("SGD baseline", "0.001"), ("SGD, larger steps", "0.01")):
+    for name, rate in (("SGD baseline", "0.001"), ("SGD with larger steps", "0.01")):
         run = runs[name]
         assert run.info.status == "FINISHED", name
         assert run.data.params["learning_rate"] == rate
