@@ -218,4 +218,70 @@ test.describe('Runs at 1280×800', () => {
     );
     await page.screenshot({ path: `${SCREENSHOTS}/runs-view-1280.png` });
   });
+  test("a job's run: its cells' runs under it, its output notebook", async ({
+    page
+  }) => {
+    test.setTimeout(180000);
+    const name = `job-demo-${Date.now().toString(36)}`;
+    // A job's run and the run of one of its tracked cells, as the job entrypoint and
+    // the deliverer record them (tags, MLflow's parent run), in the server's store.
+    const code = [
+      'import nbformat',
+      'from mlflow import MlflowClient',
+      'from jupyter_mlops import settings',
+      's = settings.from_kernel_environment()',
+      'c = MlflowClient(s.tracking_uri)',
+      `exp = c.create_experiment('${name}')`,
+      `out = str(s.root_dir / '${name}-output.ipynb')`,
+      'nbformat.write(nbformat.v4.new_notebook(), out)',
+      "job = c.create_run(exp, run_name='nightly', tags={'jupyter_mlops.source': 'job', 'jupyter_mlops.job': 'nightly', 'jupyter_mlops.job.output': out})",
+      "cell = c.create_run(exp, run_name='fit in job', tags={'jupyter_mlops.source': 'cell', 'mlflow.parentRunId': job.info.run_id})",
+      "c.log_metric(cell.info.run_id, 'score', 0.875)",
+      "c.log_metric(job.info.run_id, 'score', 0.875)",
+      'c.set_terminated(cell.info.run_id)',
+      'c.set_terminated(job.info.run_id)',
+      "print('experiment', exp)"
+    ].join('\n');
+    await page.notebook.createNew(`${name}.ipynb`);
+    await page.notebook.setCell(0, 'code', code);
+    await page.notebook.runCellByCell();
+    const output = page.locator('.jp-OutputArea-output', {
+      hasText: /experiment \d+/
+    });
+    await expect(output).toHaveCount(1, { timeout: 60000 });
+    const experimentId = (await output.innerText()).match(
+      /experiment (\d+)/
+    )![1];
+    await page.evaluate(
+      id =>
+        (window as any).jupyterapp.commands.execute('mlops:open-runs', {
+          experimentId: id
+        }),
+      experimentId
+    );
+    const view = page.locator('.jp-mlops-RunsWidget');
+    const rows = view.locator('.jp-mlops-RunRow');
+    await expect(rows).toHaveCount(2, { timeout: 30000 });
+    // Newest first would put the cell's run on top: it is under the job's run instead.
+    await expect(rows.nth(0)).toContainText('nightly');
+    await expect(rows.nth(1)).toHaveClass(/jp-mod-child/);
+    await expect(rows.nth(1)).toContainText('fit in job');
+
+    await view.locator('.jp-mlops-RunName', { hasText: 'nightly' }).click();
+    const details = page.locator('.jp-mlops-RunDetails');
+    const cells = details.locator('.jp-mlops-JobCellRuns');
+    await expect(cells).toContainText('fit in job', { timeout: 30000 });
+    await expect(cells).toContainText('score');
+    await expect(cells).toContainText('0.8750');
+    await expect(
+      details.getByRole('button', { name: 'Open the notebook at this cell' })
+    ).toHaveCount(0);
+    await page.screenshot({ path: `${SCREENSHOTS}/job-run-details.png` });
+    await details
+      .getByRole('button', { name: 'Open the output notebook' })
+      .click();
+    await expect(
+      page.locator('.lm-TabBar-tab', { hasText: `${name}-output.ipynb` })
+    ).toBeVisible({ timeout: 30000 });
+  });
 });
