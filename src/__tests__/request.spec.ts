@@ -43,6 +43,29 @@ describe('errorFromResponse', () => {
     ).toEqual([]);
   });
 
+  it('keeps the problems of each field', () => {
+    const error = errorFromResponse(
+      400,
+      JSON.stringify({
+        message: "Field 'name': invalid job name. Field 'deployment.cpu': ...",
+        code: 'invalid_export',
+        fields: [
+          { field: 'name', message: 'Invalid job name.' },
+          { field: 'deployment.cpu', message: "'x' is not a quantity." },
+          { field: 3, message: 'not a field name' },
+          'text'
+        ]
+      })
+    );
+    expect(error.fields).toEqual([
+      { field: 'name', message: 'Invalid job name.' },
+      { field: 'deployment.cpu', message: "'x' is not a quantity." }
+    ]);
+    expect(errorFromResponse(400, '{"message":"m","code":"c"}').fields).toEqual(
+      []
+    );
+  });
+
   it('explains a body that is not JSON', () => {
     const error = errorFromResponse(502, '<html>Bad gateway</html>');
     expect(error.code).toBe('http_502');
