@@ -184,6 +184,11 @@ export function RunPane(props: IRunPaneProps): JSX.Element {
   const [inContainer, setInContainer] = React.useState(false);
   const [busy, setBusy] = React.useState(false);
   const [execution, setExecution] = React.useState<JobExecution | null>(null);
+  // Another job, or the same one exported again: the form starts from its defaults.
+  React.useEffect(() => {
+    setData(form.defaults);
+    setExtraErrors({});
+  }, [form]);
 
   const run = async (values: FormData) => {
     setSent(values);
