@@ -374,6 +374,50 @@ describe('run pane', () => {
     unmount();
   });
 
+  it('sends an emptied None-able input as None, and None chosen from a select', async () => {
+    const runJob = jest.fn().mockRejectedValue(new Error('stop here'));
+    const client = { runJob } as unknown as MlopsClient;
+    const job = {
+      ...JOB,
+      parameters: {
+        type: 'object',
+        properties: {
+          seed: { type: ['integer', 'null'], default: 42 },
+          kind: {
+            type: ['string', 'null'],
+            enum: ['a', 'b', null],
+            default: 'a'
+          }
+        }
+      }
+    };
+    const { host, unmount } = mount(
+      React.createElement(RunPane, {
+        client,
+        job,
+        built: false,
+        trans,
+        openPath: () => undefined,
+        onChanged: () => undefined
+      })
+    );
+    expect(input(host, 'seed').getAttribute('placeholder')).toBe('None');
+    await type(input(host, 'seed'), '');
+    const select = input(host, 'kind') as unknown as HTMLSelectElement;
+    const none = Array.from(select.options).find(o => o.text === 'None')!;
+    await act(async () => {
+      select.value = none.value;
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    await submit(host);
+    expect(runJob).toHaveBeenCalledWith({
+      job: 'pipelines/train',
+      parameters: { seed: null, kind: null },
+      in_container: false
+    });
+    unmount();
+  });
+
   it('shows other refusals in an error card', async () => {
     const runJob = jest
       .fn()
