@@ -3,9 +3,10 @@ import { expect, test } from '@jupyterlab/galata';
 
 /**
  * Automated accessibility checks (axe-core, WCAG 2 A and AA, contrast included) of what
- * jupyter-mlops draws: the panel, run details, compare, the export dialog and the jobs
- * view, in the light and the dark theme. JupyterLab's own interface is not ours to judge
- * here: each check covers our elements only.
+ * jupyter-mlops draws: the panel, its data view, run details, compare, the export dialog and the jobs
+ * view, in the light, the dark and the dark high-contrast theme (JupyterLab ships all
+ * three). JupyterLab's own interface is not ours to judge here: each check covers our
+ * elements only.
  */
 
 // A fresh experiment per attempt (a retry must not find the first attempt's runs).
@@ -14,7 +15,7 @@ const SCREENSHOTS = 'screenshots';
 
 const TRACKED = (lr: number, acc: number) =>
   [
-    '%%track --metrics acc',
+    '%%track --metrics acc --data a11y.csv',
     `# a11y lr ${lr}`,
     `lr = ${lr}`,
     '_ = [jupyter_mlops.log(step=i, loss=lr * 10 / (i + 1)) for i in range(4)]',
@@ -33,6 +34,7 @@ function notebook(): string {
     cells: [
       code('epochs = 2  # passes over the data', ['parameters']),
       code('%load_ext jupyter_mlops'),
+      code('%snapshot a11y.csv -m "a11y data"'),
       code(TRACKED(0.1, 0.8)),
       code(TRACKED(0.3, 0.9))
     ],
@@ -79,19 +81,29 @@ async function violations(page: any, selector: string): Promise<string[]> {
   );
 }
 
-/** The check in the light and then in the dark theme. */
-async function checkBothThemes(page: any, selector: string, name: string) {
+/** The themes after the light one: [name in the messages, JupyterLab's theme name]. */
+const OTHER_THEMES = [
+  ['dark', 'JupyterLab Dark'],
+  ['high-contrast', 'JupyterLab Dark High Contrast']
+];
+
+/** The check in the light theme, then in the dark and the high-contrast ones. */
+async function checkThemes(page: any, selector: string, name: string) {
   await expect(page.locator(selector).first()).toBeVisible();
   expect(await violations(page, selector), `${name}, light theme`).toEqual([]);
-  await page.theme.setDarkTheme();
-  await expect(page.locator(selector).first()).toBeVisible();
-  expect(await violations(page, selector), `${name}, dark theme`).toEqual([]);
-  await page.screenshot({ path: `${SCREENSHOTS}/a11y-${name}-dark.png` });
+  for (const [theme, themeName] of OTHER_THEMES) {
+    await page.theme.setTheme(themeName);
+    await expect(page.locator(selector).first()).toBeVisible();
+    expect(await violations(page, selector), `${name}, ${theme} theme`).toEqual(
+      []
+    );
+    await page.screenshot({ path: `${SCREENSHOTS}/a11y-${name}-${theme}.png` });
+  }
   await page.theme.setLightTheme();
 }
 
 test.describe('Accessibility', () => {
-  test('panel, run details, compare, export dialog and jobs pass axe in light and dark', async ({
+  test('panel, run details, compare, export dialog and jobs pass axe in light, dark and high contrast', async ({
     page,
     tmpPath
   }) => {
@@ -100,6 +112,11 @@ test.describe('Accessibility', () => {
       notebook(),
       'text',
       `${tmpPath}/${NOTEBOOK}`
+    );
+    await page.contents.uploadContent(
+      'x,label\n1,0\n2,1\n',
+      'text',
+      `${tmpPath}/a11y.csv`
     );
     await page.notebook.openByPath(`${tmpPath}/${NOTEBOOK}`);
     await page.notebook.activate(NOTEBOOK);
@@ -116,14 +133,33 @@ test.describe('Accessibility', () => {
     await page.notebook.activate(NOTEBOOK);
     const rows = panel.locator('.jp-mlops-RunRow');
     await expect(rows).toHaveCount(2, { timeout: 30000 });
-    await checkBothThemes(page, '#jp-mlops-panel', 'panel');
+    await checkThemes(page, '#jp-mlops-panel', 'panel');
+
+    // The Data section with a version open: its badges and the runs that read it.
+    const sections = ['Status', 'Experiments', 'Runs'];
+    for (const title of sections) {
+      await panel
+        .locator('.lm-AccordionPanel-title', { hasText: title })
+        .click();
+    }
+    const data = panel.locator('.jp-mlops-Section-data');
+    await data.getByRole('link', { name: `${tmpPath}/a11y.csv` }).click();
+    await expect(
+      data.locator('.jp-mlops-DataVersion-runs').first()
+    ).toContainText('a11y lr 0.1', { timeout: 30000 });
+    await checkThemes(page, '.jp-mlops-Section-data', 'data');
+    for (const title of sections) {
+      await panel
+        .locator('.lm-AccordionPanel-title', { hasText: title })
+        .click();
+    }
 
     // The full-width Runs view.
     await panel.getByRole('button', { name: 'All runs' }).click();
     const view = page.locator('.jp-mlops-RunsWidget');
     const viewRows = view.locator('.jp-mlops-RunRow');
     await expect(viewRows).toHaveCount(2, { timeout: 30000 });
-    await checkBothThemes(page, '.jp-mlops-RunsWidget', 'runs-view');
+    await checkThemes(page, '.jp-mlops-RunsWidget', 'runs-view');
 
     // Run details.
     await view.locator('.jp-mlops-RunName', { hasText: 'a11y lr 0.1' }).click();
@@ -131,7 +167,7 @@ test.describe('Accessibility', () => {
     await expect(
       details.locator('.jp-mlops-MetricChart canvas').first()
     ).toBeVisible({ timeout: 30000 });
-    await checkBothThemes(page, '.jp-mlops-RunDetails', 'run-details');
+    await checkThemes(page, '.jp-mlops-RunDetails', 'run-details');
 
     // Compare, from the Runs view.
     await page.locator('.lm-TabBar-tab[data-id="jp-mlops-runs"]').click();
@@ -145,7 +181,7 @@ test.describe('Accessibility', () => {
     await expect(compare.locator('tr.jp-mod-differs').first()).toBeVisible({
       timeout: 30000
     });
-    await checkBothThemes(page, '.jp-mlops-Compare', 'compare');
+    await checkThemes(page, '.jp-mlops-Compare', 'compare');
 
     // The export dialog, before and after an export.
     await page.notebook.activate(NOTEBOOK);
@@ -158,12 +194,12 @@ test.describe('Accessibility', () => {
     await expect(
       dialog.locator('input[name=target][value=docker]')
     ).toBeChecked();
-    await checkBothThemes(page, '.jp-mlops-export-dialog', 'export-dialog');
+    await checkThemes(page, '.jp-mlops-export-dialog', 'export-dialog');
     await dialog.getByLabel('Job name').press('Enter');
     await expect(dialog.getByTestId('mlops-job-result')).toBeVisible({
       timeout: 120000
     });
-    await checkBothThemes(page, '.jp-mlops-export-dialog', 'export-result');
+    await checkThemes(page, '.jp-mlops-export-dialog', 'export-result');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await expect(dialog).toHaveCount(0);
 
@@ -178,6 +214,6 @@ test.describe('Accessibility', () => {
     await expect(jobs.locator('.jp-mlops-export-job').first()).toBeVisible({
       timeout: 30000
     });
-    await checkBothThemes(page, '[data-testid="mlops-jobs"]', 'jobs');
+    await checkThemes(page, '[data-testid="mlops-jobs"]', 'jobs');
   });
 });
