@@ -247,5 +247,25 @@ test.describe('The first hour', () => {
     await expect(execution.getByRole('link', { name: 'output' })).toBeVisible();
     await photograph(page, testInfo, '14-jobs', execution);
     await toggleSections(panel, ['Status', 'Experiments', 'Runs']);
+
+    // In the Runs view, the job's run with its cells' runs under it; its details.
+    await page.locator('.lm-TabBar-tab[data-id="jp-mlops-runs"]').click();
+    const jobRun = viewRows
+      .filter({ hasText: new RegExp(`${JOB}-\\d{8}-\\d{6}`) })
+      .first();
+    await expect(jobRun).toBeVisible({ timeout: 60000 });
+    await expect(jobRun).toContainText('job');
+    // (Its two tracked cells; a retry's store may hold an earlier attempt's too.)
+    await expect(view.locator('.jp-mlops-RunRow-nest').nth(1)).toBeVisible({
+      timeout: 60000
+    });
+    await photograph(page, testInfo, '15-runs-view-job', jobRun);
+    await jobRun.locator('.jp-mlops-RunName').click();
+    const jobDetails = page.locator('.jp-mlops-RunDetails:visible');
+    await expect(
+      jobDetails.getByRole('button', { name: 'Open the output notebook' })
+    ).toBeVisible({ timeout: 60000 });
+    await expect(jobDetails).toContainText('SGD baseline');
+    await photograph(page, testInfo, '16-job-run-details', jobDetails);
   });
 });
