@@ -27,7 +27,7 @@ EXPERIMENT = "getting-started"
 RUN_NAMES = {"SGD baseline", "SGD with larger steps"}
 
 #: Names the notebook tells the user to click that are JupyterLab's own, not ours.
-JUPYTERLAB_NAMES = {"Run ▸ Run All Cells"}
+JUPYTERLAB_NAMES = {"Run ▸ Run All Cells", "File ▸ New ▸ Terminal"}
 
 
 def demo_notebook() -> Any:
