@@ -86,4 +86,28 @@ test.describe('MLOps panel', () => {
       .click();
     await expect(page.locator('#jp-mlops-panel')).toBeVisible();
   });
+  test('the Data section follows a change on disk without Refresh', async ({
+    page
+  }) => {
+    test.setTimeout(180000);
+    const name = `follow-${Date.now().toString(36)}`;
+    await page.notebook.createNew(`${name}.ipynb`);
+    await page.notebook.setCell(0, 'code', '%load_ext jupyter_mlops');
+    await page.notebook.addCell(
+      'code',
+      `open('${name}.csv', 'w').write('a\\n1\\n')\n%snapshot ${name}.csv -m first`
+    );
+    await page.notebook.runCellByCell();
+    const panel = await openPanel(page);
+    const row = panel.locator('.jp-mlops-DataPath', { hasText: `${name}.csv` });
+    // The snapshot made in the kernel shows up by itself, then the change.
+    await expect(row).toContainText('as snapshotted', { timeout: 45000 });
+    await page.notebook.activate(`${name}.ipynb`);
+    await page.notebook.addCell(
+      'code',
+      `open('${name}.csv', 'a').write('2\\n')`
+    );
+    await page.notebook.runCell(2);
+    await expect(row).toContainText('changed since', { timeout: 45000 });
+  });
 });
