@@ -19,7 +19,7 @@ from ._version import __version__
 from .data.service import DataService
 from .data.tasks import TaskRegistry
 from .handlers import handlers
-from .services.jobs import JobsService
+from .jobs.service import JobsService
 from .services.tracking import TrackingService
 from .tracking.delivery import Outcome, sync
 from .tracking.spool import Spool

@@ -4,7 +4,7 @@ The same functions as ``jupyter mlops export|build|run``, with every path confin
 server's root. A run started here is the CLI's ``jupyter mlops run`` in a subprocess (so a
 job never shares the server's process), tracked into the server's store, its output kept
 in the job folder. Each execution is a record in ``.mlops/jobs/executions/``, its end
-written by the process that watches the job (``job_process``), so a restarted server
+written by the process that watches the job (``jobs.process``), so a restarted server
 still answers for it; one whose processes are gone with no outcome recorded (the server
 or the machine stopped under it) ends ``interrupted``.
 """
@@ -61,7 +61,7 @@ EXECUTIONS_DIR = Path("jobs") / "executions"
 #: Finished executions remembered, at most (the oldest records are removed).
 KEEP_FINISHED = 200
 STATUSES = frozenset(get_args(JobExecution.model_fields["status"].annotation))
-WATCHER = "jupyter_mlops.services.job_process"
+WATCHER = "jupyter_mlops.jobs.process"
 INTERRUPTED_NOTE = (
     "jupyter-mlops: interrupted: the server stopped while this job ran and the job's "
     "process is gone; no outcome was recorded and the output notebook is incomplete."

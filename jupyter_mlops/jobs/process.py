@@ -1,6 +1,6 @@
 """The process that watches one job execution started by the server and records its end.
 
-``python -m jupyter_mlops.services.job_process RECORD -- COMMAND...`` runs ``COMMAND``
+``python -m jupyter_mlops.jobs.process RECORD -- COMMAND...`` runs ``COMMAND``
 (``jupyter mlops run ...``) once the server has closed its stdin (the record then names
 this process), in the same process group, and writes the outcome into the
 execution's record (``<state>/jobs/executions/<id>.json``) when it exits. It lives in
@@ -50,7 +50,7 @@ def finish(record: Path, code: int) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m jupyter_mlops.services.job_process RECORD -- COMMAND...")
+        print("usage: python -m jupyter_mlops.jobs.process RECORD -- COMMAND...")
         return 2
     record, command = Path(argv[0]), argv[2:]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
