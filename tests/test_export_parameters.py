@@ -3,8 +3,12 @@ validation, CLI text and parameters files, and values arriving typed in a real k
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -14,6 +18,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from jupyter_mlops.errors import InvalidInput
+from jupyter_mlops.export import parameters
 from jupyter_mlops.export.parameters import (
     SCHEMA_FILE,
     InvalidParameters,
@@ -762,3 +767,33 @@ def test_values_arrive_typed_in_a_real_kernel(tmp_path, training):
     executed = nbformat.read(output, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1
+
+
+def test_the_job_runner_loads_no_notebook_machinery():
+    """The job image runs ``jupyter_mlops.export.job``, which validates its parameters with
+    this package before anything else: importing them must not pull in nbformat (seconds of
+    jsonschema format checks), IPython or the server."""
+    probe = (
+        "import sys, jupyter_mlops.export.job\n"
+        "heavy = {'nbformat', 'IPython', 'jsonschema', 'jupyter_server', 'tornado'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_each_module_of_the_package_imports_only_those_before_it():
+    """One concern a module, layered: problems, types, values, schema, then cell and text;
+    no module reaches for another's private names."""
+    package = Path(parameters.__file__).parent
+    layers = ["problems", "types", "values", "schema", "cell", "text"]
+    assert sorted(p.stem for p in package.glob("*.py")) == sorted([*layers, "__init__"])
+    for index, name in enumerate(layers):
+        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                assert node.module in layers[:index], f"{name} imports .{node.module}"
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{name} imports {private} from .{node.module}"

@@ -26,7 +26,8 @@ module holds one concern, and each depends only on those listed before it:
   :func:`parse_params_file`).
 
 Importing the package loads neither nbformat nor IPython (the cell reader imports IPython
-only to read a cell with magics): the job runner imports it before anything else runs.
+when it reads a cell, which only export does): the job runner imports it before anything else
+runs, in the job's image.
 """
 
 from __future__ import annotations
