@@ -31,15 +31,14 @@ from .._version import __version__
 from ..errors import Conflict, InvalidInput, disk_full_is_clear
 from ..redact import without_credentials
 from . import files, requirements
-from .datapins import find_pins
+from .datapins import DataPin, find_pins
 from .deploy import Deployment, check_image
+from .jobfile import JOB_FILE, InvalidJobFile, JobFile, JobKernel, JobSource, WarningDetail
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
 from .targets import ExportContext, ExportNotice, ExportTarget, Lineage, load_target
 
-JOB_FILE = "job.json"
 GITIGNORE = ".gitignore"
-JOB_SCHEMA_VERSION = 1
 PIPELINES_DIR = "pipelines"
 DEFAULT_TARGETS = ("docker",)
 #: Names in a job folder that export owns; a local file of the same name is not copied.
@@ -204,9 +203,9 @@ def _previous_export(destination: Path, source: Path) -> dict[str, Path]:
             )
         return {}
     try:
-        written = set(json.loads(job_file.read_text(encoding="utf-8")).get("written", []))
-    except (OSError, ValueError, AttributeError):
-        written = set()
+        written = set(JobFile.read(destination).written)
+    except InvalidJobFile:
+        written = set()  # unreadable: everything in it is kept
     return {p.name: p for p in destination.iterdir() if p.name not in written}
 
 
@@ -229,9 +228,7 @@ def _included(folder: Path, path: str | Path) -> PurePosixPath:
     return relative
 
 
-def _data_pins(
-    folder: Path, local: list[PurePosixPath], warnings: list[str]
-) -> list[dict[str, Any]]:
+def _data_pins(folder: Path, local: list[PurePosixPath], warnings: list[str]) -> list[DataPin]:
     """The versions of the DVC-tracked data the notebook reads (best effort: a DVC project
     that cannot be read costs the pins, with a warning, not the export)."""
     try:
@@ -248,17 +245,17 @@ def _keep_pins(context: ExportContext) -> None:
     can serve are said."""
     kept = []
     for pin in context.data:
-        if (context.job_dir / pin["path"]).is_symlink():
+        if (context.job_dir / pin.path).is_symlink():
             continue
-        if pin.pop("changed", False):
+        if pin.changed:
             context.warnings.append(
-                f"{pin['path']} has changes that no DVC version holds: the job carries this "
+                f"{pin.path} has changes that no DVC version holds: the job carries this "
                 "copy and its version is not pinned (snapshot it, then export again, to pin it)"
             )
             continue
         kept.append(pin)
     context.data = kept
-    unpullable = [pin["path"] for pin in context.data if not pin["url"]]
+    unpullable = [pin.path for pin in context.data if not pin.url]
     if unpullable:
         context.warnings.append(
             f"{', '.join(unpullable)}: DVC-tracked, but the project has no default DVC remote, "
@@ -385,33 +382,33 @@ def _shareable_remote(remote: str | None) -> str | None:
 def _write_job_file(context: ExportContext, plugins: list[ExportTarget], notebook: Any) -> None:
     lineage = context.lineage
     written = sorted({*(p.name for p in context.job_dir.iterdir()), JOB_FILE} - {"certs"})
-    document = {
-        "schema_version": JOB_SCHEMA_VERSION,
-        "name": context.name,
-        "experiment": context.experiment,
-        "notebook": context.notebook_file,
-        "parameters": SCHEMA_FILE,
-        "source": {
-            "path": lineage.source_path,
-            "sha256": lineage.notebook_sha256,
-            "git_commit": lineage.git_commit,
-            "git_dirty": lineage.git_dirty,
-            "git_repository": lineage.git_repository,
-        },
-        "kernel": {"name": requirements.kernel_of(notebook), "python": context.requirements.python},
-        "targets": [p.name for p in plugins],
-        "files": [p.as_posix() for p in context.local_files],
-        "data": context.data,
-        "written": written,
-        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "jupyter_mlops_version": __version__,
-        "warnings": context.warnings,
+    job_file = JobFile(
+        name=context.name,
+        experiment=context.experiment,
+        notebook=context.notebook_file,
+        parameters=SCHEMA_FILE,
+        source=JobSource(
+            path=lineage.source_path,
+            sha256=lineage.notebook_sha256,
+            git_commit=lineage.git_commit,
+            git_dirty=lineage.git_dirty,
+            git_repository=lineage.git_repository,
+        ),
+        kernel=JobKernel(name=requirements.kernel_of(notebook), python=context.requirements.python),
+        targets=tuple(p.name for p in plugins),
+        files=tuple(p.as_posix() for p in context.local_files),
+        data=tuple(context.data),
+        written=tuple(written),
+        exported_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        jupyter_mlops_version=__version__,
+        warnings=tuple(context.warnings),
         # Each warning's code, field and values (null: a warning with no code), for a UI.
-        "warning_details": [
-            w.detail() if isinstance(w, ExportNotice) else None for w in context.warnings
-        ],
-    }
-    context.write_text(JOB_FILE, json.dumps(document, indent=2) + "\n")
+        warning_details=tuple(
+            WarningDetail.from_dict(w.detail()) if isinstance(w, ExportNotice) else None
+            for w in context.warnings
+        ),
+    )
+    context.write_text(JOB_FILE, job_file.to_json())
 
 
 def _swap(stage: Path, destination: Path, kept: dict[str, Path]) -> None:
@@ -505,8 +502,8 @@ def _readme(context: ExportContext, plugins: list[ExportTarget]) -> str:
             " environment, as DVC reads them).",
             "",
             *(
-                f"- `{pin['path']}`: `{pin['entry']['md5']}`"
-                + (f" from `{pin['url']}`" if pin["url"] else " (no DVC remote: not pullable)")
+                f"- `{pin.path}`: `{pin.md5}`"
+                + (f" from `{pin.url}`" if pin.url else " (no DVC remote: not pullable)")
                 for pin in context.data
             ),
             "",

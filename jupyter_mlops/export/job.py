@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings as settings_mod
-from ..errors import InvalidInput, MlopsError, reason
+from ..errors import InvalidInput, MlopsError
 from ..tracking.jobrun import ENV_PARENT_KEY, JobContext
 from .datapins import DataUnavailable, ensure_pinned_data
+from .jobfile import JOB_FILE, InvalidJobFile, JobFile
 from .parameters import (
     InvalidParameters,
     ParameterProblem,
@@ -51,7 +52,6 @@ from .parameters import (
     validate,
 )
 
-JOB_FILE = "job.json"
 KERNEL = "python3"
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -85,7 +85,7 @@ class Job:
     experiment: str
     notebook: str
     schema: ParameterSchema
-    document: dict[str, Any]
+    file: JobFile
 
     @property
     def notebook_path(self) -> Path:
@@ -94,28 +94,25 @@ class Job:
 
 def load_job(folder: str | Path) -> Job:
     folder = Path(folder).expanduser().resolve()
-    path = folder / JOB_FILE
-    if not path.is_file():
+    if not (folder / JOB_FILE).is_file():
         raise InvalidInput(
             f"{folder} is not a job folder (no {JOB_FILE}); make one with "
             "`jupyter mlops export NOTEBOOK`"
         )
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read {path}: {reason(exc)}") from None
-    if not isinstance(document, dict):
-        raise InvalidInput(f"{path} must hold a JSON object")
-    missing = [k for k in ("name", "notebook") if not isinstance(document.get(k), str)]
-    if missing:
-        raise InvalidInput(f"{path} lacks {', '.join(missing)}")
+    file = JobFile.read(folder)
+    if file.unreadable_pins:
+        raise InvalidJobFile(
+            f"{folder / JOB_FILE} is not a valid job file: "
+            + "; ".join(file.unreadable_pins)
+            + " (export the notebook again)"
+        )
     job = Job(
         folder=folder,
-        name=document["name"],
-        experiment=str(document.get("experiment") or document["name"]),
-        notebook=document["notebook"],
-        schema=read_schema(folder / str(document.get("parameters") or "parameters.schema.json")),
-        document=document,
+        name=file.name,
+        experiment=file.experiment,
+        notebook=file.notebook,
+        schema=read_schema(folder / file.parameters),
+        file=file,
     )
     if not job.notebook_path.is_file():
         raise InvalidInput(f"the job's notebook {job.notebook_path} is missing")
@@ -209,14 +206,14 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
     from ..tracking.tracker import Tracker
 
     session = TrackingSession(settings_mod.from_kernel_environment(cwd=job.folder))
-    source = job.document.get("source") or {}
+    source = job.file.source
     tags = {
         SOURCE_TAG: "job",
         "jupyter_mlops.job": job.name,
         "jupyter_mlops.job.output": os.environ.get(ENV_OUTPUT_ON_HOST) or output,
-        "jupyter_mlops.job.notebook_sha256": str(source.get("sha256") or ""),
-        "jupyter_mlops.job.git_commit": str(source.get("git_commit") or ""),
-        "mlflow.source.git.commit": str(source.get("git_commit") or ""),
+        "jupyter_mlops.job.notebook_sha256": source.sha256 or "",
+        "jupyter_mlops.job.git_commit": source.git_commit or "",
+        "mlflow.source.git.commit": source.git_commit or "",
         "jupyter_mlops.image.digest": os.environ.get(ENV_IMAGE_DIGEST, ""),
     }
     params = _param_texts(values)
@@ -372,9 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _sigterm_interrupts() as terminated:
         started = False
         try:
-            ensure_pinned_data(
-                job.folder, job.document.get("data") or [], lambda m: print(f"{PROG}: {m}")
-            )
+            ensure_pinned_data(job.folder, job.file.data, lambda m: print(f"{PROG}: {m}"))
             started = True
             output = run_job(job.folder, values, args.output)
         except DataUnavailable as exc:

@@ -30,6 +30,7 @@ from .deploy import BUILD_RECORD, Deployment
 if TYPE_CHECKING:
     import nbformat
 
+    from .datapins import DataPin
     from .parameters import ParameterSchema
     from .requirements import Requirements
 
@@ -103,7 +104,7 @@ class ExportContext:
     kept: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     #: The DVC-tracked data the notebook reads, pinned to its version (``datapins``).
-    data: list[dict[str, Any]] = field(default_factory=list)
+    data: list[DataPin] = field(default_factory=list)
     #: What paths in the job are relative to (the server's root, the git work tree...).
     project_root: Path | None = None
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -178,27 +178,25 @@ def pinned_version(path: Path, job_dir: str | None) -> dict[str, str] | None:
     that version; None otherwise."""
     if not job_dir:
         return None
+    from ..export.datapins import holds_pinned_version
+    from ..export.jobfile import InvalidJobFile, JobFile
+
     folder = Path(job_dir)
     try:
-        document = json.loads((folder / "job.json").read_text(encoding="utf-8"))
+        job_file = JobFile.read(folder)
         relative = PurePosixPath(
             Path(os.path.realpath(path)).relative_to(os.path.realpath(folder)).as_posix()
         )
-    except (OSError, ValueError):
+    except (InvalidJobFile, OSError, ValueError):
         return None
-    if not isinstance(document, dict):
-        return None
-    pins: list[Any] = document.get("data") or []
-    for pin in pins:
-        pinned = PurePosixPath(str(pin.get("path", "")))
+    for pin in job_file.data:
+        pinned = PurePosixPath(pin.path)
         if pinned.parts and (relative == pinned or pinned in relative.parents):
-            from ..export.datapins import holds_pinned_version
-
             if not holds_pinned_version(folder, pin):
                 return None
             # Named as in the project (the job folder mirrors the notebook's folder), so
             # the data view lists job runs among the runs that read this version.
-            source = (document.get("source") or {}).get("path")
+            source = job_file.source.path
             where = PurePosixPath(source).parent / pinned if source else pinned
-            return {"kind": "dvc", "hash": str(pin["entry"]["md5"]), "path": where.as_posix()}
+            return {"kind": "dvc", "hash": pin.md5, "path": where.as_posix()}
     return None
