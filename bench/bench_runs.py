@@ -6,7 +6,7 @@ metric, by the service the route calls and once more through HTTP with a real Ju
 server; baseline in the same run: ``mlflow.search_runs(experiment_ids=[...])`` loading the
 whole experiment into a pandas DataFrame (what a notebook or a simple panel would do),
 and the same page asked of ``MlflowClient.search_runs`` (what the route would cost without
-the SQLite reader of ``services/run_pages.py``).
+the SQLite reader of ``runs/pages.py``).
 
 Building 10,000 runs through MLflow's API takes about 30 ms a run here (some 5 minutes), so
 one run is made through the API and its rows are copied, with new ids and values, in one
@@ -189,9 +189,9 @@ def run() -> dict[str, float]:
     import mlflow
 
     from jupyter_mlops import settings
-    from jupyter_mlops.models import RunsQuery
-    from jupyter_mlops.services.runs import RunsService
-    from jupyter_mlops.services.tracking import TrackingService
+    from jupyter_mlops.experiments.service import TrackingService
+    from jupyter_mlops.runs.models import RunsQuery
+    from jupyter_mlops.runs.service import RunsService
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve()

@@ -18,9 +18,9 @@ from . import settings as settings_mod
 from ._version import __version__
 from .data.service import DataService
 from .data.tasks import TaskRegistry
-from .handlers import handlers
+from .experiments.service import TrackingService
 from .jobs.service import JobsService
-from .services.tracking import TrackingService
+from .routes import tornado_handlers
 from .tracking.delivery import Outcome, sync
 from .tracking.spool import Spool
 
@@ -127,7 +127,7 @@ class MlopsApp(ExtensionApp):
         )
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(handlers())
+        self.handlers.extend(tornado_handlers())
         if self.reap_interval > 0:
             self._reaper = PeriodicCallback(self._reap, self.reap_interval * 1000)
             self._reaper.start()

@@ -27,8 +27,8 @@ def _settings(args: argparse.Namespace) -> settings_mod.Settings:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from .services.status import collect_status
-    from .services.tracking import TrackingService
+    from .experiments.service import TrackingService
+    from .status.service import collect_status
 
     status = collect_status(TrackingService(_settings(args)))
     if args.json:
@@ -53,8 +53,8 @@ def _status(args: argparse.Namespace) -> int:
 def _experiments(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from .models import ExperimentsQuery
-    from .services.tracking import TrackingService
+    from .experiments.models import ExperimentsQuery
+    from .experiments.service import TrackingService
 
     try:
         query = ExperimentsQuery(search=args.search, max_results=args.max_results)

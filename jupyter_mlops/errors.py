@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
     from pydantic_core import ErrorDetails
 
-    from .apibase import FieldError
+    from .api.models import FieldError
 
 
 class MlopsError(Exception):
@@ -140,7 +140,7 @@ def field_problems(exc: ValidationError) -> list[FieldError]:
     its dotted path in the request (``deployment.schedule``, ``include.0``), told as a
     sentence for people. Problems with the request as a whole (not JSON, not an object)
     name no field and are left out (:func:`invalid_request` says them)."""
-    from .apibase import FieldError
+    from .api.models import FieldError
 
     return [
         FieldError(field=name, message=_sentence(_problem(error)))

@@ -23,7 +23,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import redact
 from . import settings as settings_mod
-from .services.tracking import uri_kind
+from .experiments.service import uri_kind
 
 
 @magics_class

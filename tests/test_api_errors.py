@@ -14,9 +14,10 @@ import pytest
 
 from jupyter_mlops import settings as settings_mod
 from jupyter_mlops import store
+from jupyter_mlops.api.models import ErrorBody
+from jupyter_mlops.api.openapi import build_openapi
 from jupyter_mlops.errors import reason, without_root
-from jupyter_mlops.models import ErrorBody
-from jupyter_mlops.openapi import build_openapi
+from jupyter_mlops.routes import ROUTES
 
 RUN_ID = "0" * 32
 
@@ -103,7 +104,7 @@ async def test_a_blank_run_name_names_the_field(fetch_json):
 
 
 def test_the_openapi_document_declares_the_fields():
-    schemas = build_openapi()["components"]["schemas"]
+    schemas = build_openapi(ROUTES)["components"]["schemas"]
     fields = schemas["ErrorBody"]["properties"]["fields"]
     assert {"$ref": "#/components/schemas/FieldError"} in [
         option.get("items") for option in fields["anyOf"]

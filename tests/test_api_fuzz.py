@@ -41,7 +41,8 @@ from schemathesis.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from jupyter_mlops.openapi import build_openapi  # noqa: E402
+from jupyter_mlops.api.openapi import build_openapi  # noqa: E402
+from jupyter_mlops.routes import ROUTES  # noqa: E402
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 #: Examples per operation (31 operations) and per stateful run; each example's deadline.
@@ -194,11 +195,11 @@ def api_schema(live_server: LiveServer) -> Any:
 # the server serves as generated here (test_the_served_document_is_the_one_fuzzed checks
 # they are the same). Schemathesis' lazy ``from_fixture`` fails on pytest 9 (it sets
 # ``Function._nodeid``, which pytest 9 no longer has).
-schema = schemathesis.openapi.from_dict(build_openapi())
+schema = schemathesis.openapi.from_dict(build_openapi(ROUTES))
 
 
 def test_the_served_document_is_the_one_fuzzed(api_schema: Any) -> None:
-    assert api_schema.raw_schema == json.loads(json.dumps(build_openapi()))
+    assert api_schema.raw_schema == json.loads(json.dumps(build_openapi(ROUTES)))
 
 
 @SETTINGS

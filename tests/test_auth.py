@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyter_mlops.handlers import API_PREFIX, handlers
+from jupyter_mlops.api.handler import API_PREFIX
+from jupyter_mlops.routes import tornado_handlers
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
-OUR_HANDLER_NAMES = {handler.__name__ for _, handler in handlers()}
+OUR_HANDLER_NAMES = {handler.__name__ for _, handler in tornado_handlers()}
 
 
 @dataclass(frozen=True)
@@ -153,12 +154,12 @@ def test_jupyter_server_finds_no_unauthenticated_method(jp_serverapp):
     """jupyter_server's own check (the one behind JupyterServerAuthWarning) on our handlers."""
     web_app = jp_serverapp.web_app
     missing = []
-    for pattern, handler in handlers():
+    for pattern, handler in tornado_handlers():
         missing.extend(web_app._check_handler_auth(pattern, handler))
     assert missing == []
 
     # Control: the same check does flag a method without @tornado.web.authenticated.
-    class Undecorated(handlers()[0][1]):
+    class Undecorated(tornado_handlers()[0][1]):
         async def get(self) -> None:
             pass
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlops import __version__
-from jupyter_mlops.models import ExperimentsResponse, StatusResponse
+from jupyter_mlops.experiments.models import ExperimentsResponse
+from jupyter_mlops.status.models import StatusResponse
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import subprocess_env
 
-from jupyter_mlops.models import DataHistory, DataPaths, DataTask, RunData
+from jupyter_mlops.data.models import DataHistory, DataPaths, DataTask, RunData
 
 OLD = 1_600_000_000
 

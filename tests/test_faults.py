@@ -45,8 +45,8 @@ from jupyter_mlops import settings as settings_mod
 from jupyter_mlops.data.service import DataService
 from jupyter_mlops.data.tasks import TaskRegistry
 from jupyter_mlops.errors import InsufficientStorage
+from jupyter_mlops.jobs.models import ExportRequest
 from jupyter_mlops.jobs.service import INTERRUPTED_NOTE, JobsService
-from jupyter_mlops.models import ExportRequest
 from jupyter_mlops.tracking import delivery
 from jupyter_mlops.tracking.spool import Spool
 
@@ -154,7 +154,7 @@ WORK = "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(second
 OLD_JOBS_SERVER = """
 import sys, time
 from jupyter_mlops import settings
-from jupyter_mlops.models import JobRunRequest
+from jupyter_mlops.jobs.models import JobRunRequest
 from jupyter_mlops.jobs.service import JobsService
 service = JobsService(settings.resolve(sys.argv[1] if len(sys.argv) > 1 else ".", environ={}))
 started = service.start_run(JobRunRequest(job="pipelines/train", parameters=PARAMS))

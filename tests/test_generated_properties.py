@@ -56,7 +56,7 @@ from jupyter_mlops.export.parameters import (
     parse_params_file,
     read_schema,
 )
-from jupyter_mlops.models import ExportRequest
+from jupyter_mlops.jobs.models import ExportRequest
 
 #: Bounded so the whole file runs in well under a minute on a shared 2-core machine.
 PROPERTY = settings(

@@ -17,9 +17,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops.models import RunsQuery
-from jupyter_mlops.services.runs import RunsService
-from jupyter_mlops.services.tracking import TrackingService
+from jupyter_mlops.experiments.service import TrackingService
+from jupyter_mlops.runs.models import RunsQuery
+from jupyter_mlops.runs.service import RunsService
 
 pytestmark = pytest.mark.slow
 

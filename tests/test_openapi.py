@@ -13,8 +13,9 @@ import pytest
 import tornado.web
 from tornado.routing import PathMatches, Router
 
-from jupyter_mlops.handlers import API_PREFIX, MlopsHandler, NotFoundHandler
-from jupyter_mlops.openapi import build_openapi
+from jupyter_mlops.api.handler import API_PREFIX, MlopsHandler, NotFoundHandler
+from jupyter_mlops.api.openapi import build_openapi
+from jupyter_mlops.routes import ROUTES
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -67,7 +68,7 @@ def registered_routes(serverapp: Any) -> dict[str, type]:
 async def test_served_document_is_the_generated_one(fetch_json):
     code, served = await fetch_json("openapi.json")
     assert code == 200
-    assert served == json.loads(json.dumps(build_openapi()))
+    assert served == json.loads(json.dumps(build_openapi(ROUTES)))
     assert served["openapi"].startswith("3.1")
 
 
@@ -172,7 +173,7 @@ async def test_operations_are_well_formed(fetch_json):
     ],
 )
 def test_responses_reference_their_models(path, method, model):
-    doc = build_openapi()
+    doc = build_openapi(ROUTES)
     schema = doc["paths"][f"/{API_PREFIX}/{path}"][method]["responses"]["200"]["content"][
         "application/json"
     ]["schema"]
@@ -180,7 +181,7 @@ def test_responses_reference_their_models(path, method, model):
 
 
 def test_bodies_bytes_and_empty_answers_are_documented():
-    paths = build_openapi()["paths"]
+    paths = build_openapi(ROUTES)["paths"]
     patch = paths[f"/{API_PREFIX}/runs/{{run_id}}"]["patch"]
     assert patch["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/RunUpdate"
@@ -220,4 +221,4 @@ def test_module_prints_the_document(clean_env):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == json.loads(json.dumps(build_openapi()))
+    assert json.loads(done.stdout) == json.loads(json.dumps(build_openapi(ROUTES)))

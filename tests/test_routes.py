@@ -14,8 +14,10 @@ import pytest
 
 from jupyter_mlops import __version__
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops.models import ErrorBody, ExperimentsResponse, StatusResponse
-from jupyter_mlops.services.status import REPORTED_PACKAGES
+from jupyter_mlops.api.models import ErrorBody
+from jupyter_mlops.experiments.models import ExperimentsResponse
+from jupyter_mlops.status.models import StatusResponse
+from jupyter_mlops.status.service import REPORTED_PACKAGES
 
 STATUS_KEYS = {"version", "python", "packages", "tracking", "project", "container_engine"}
 

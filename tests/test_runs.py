@@ -19,16 +19,16 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jupyter_mlops import settings as settings_mod
 from jupyter_mlops import store
-from jupyter_mlops.models import (
+from jupyter_mlops.api.models import ErrorBody
+from jupyter_mlops.runs import artifacts as artifacts_mod
+from jupyter_mlops.runs import service as runs_mod
+from jupyter_mlops.runs.models import (
     ArtifactList,
-    ErrorBody,
     MetricHistory,
     RunDetails,
     RunsPage,
     RunSummary,
 )
-from jupyter_mlops.services import artifacts as artifacts_mod
-from jupyter_mlops.services import runs as runs_mod
 
 T0 = 1_700_000_000_000  # start times of the runs made here (ms), one second apart
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -711,8 +711,8 @@ def varied_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
     deleted runs: (RunsService, experiment id)."""
     from mlflow import MlflowClient
 
-    from jupyter_mlops.services.runs import RunsService
-    from jupyter_mlops.services.tracking import TrackingService
+    from jupyter_mlops.experiments.service import TrackingService
+    from jupyter_mlops.runs.service import RunsService
 
     root = tmp_path_factory.mktemp("varied").resolve()
     settings = settings_mod.resolve(root, environ={})
@@ -750,7 +750,7 @@ def _all_pages(search, experiment: str, order: str, filter_: str, deleted: bool)
 
 
 def _fast(service, experiment, order, filter_, deleted, token):
-    from jupyter_mlops.models import RunsQuery
+    from jupyter_mlops.runs.models import RunsQuery
 
     query = RunsQuery(
         experiment_id=experiment,
@@ -799,8 +799,8 @@ def test_sqlite_pages_equal_mlflow_search(varied_runs, order):
 
 
 def test_sqlite_page_content_equals_mlflow(varied_runs):
-    from jupyter_mlops.models import RunsQuery
-    from jupyter_mlops.services.runs import summary
+    from jupyter_mlops.runs.models import RunsQuery
+    from jupyter_mlops.runs.service import summary
 
     service, experiment = varied_runs
     query = RunsQuery(experiment_id=experiment, include_deleted=True, max_results=50)
@@ -813,7 +813,7 @@ def test_sqlite_page_content_equals_mlflow(varied_runs):
 
 
 def test_dataset_filters_are_left_to_mlflow(varied_runs):
-    from jupyter_mlops.models import RunsQuery
+    from jupyter_mlops.runs.models import RunsQuery
 
     service, experiment = varied_runs
     query = RunsQuery(experiment_id=experiment, filter="dataset.name = 'train'")

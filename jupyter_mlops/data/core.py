@@ -49,7 +49,7 @@ class DataCore:
     @property
     def tracking(self) -> Any:
         if self._tracking is None:
-            from ..services.tracking import TrackingService
+            from ..experiments.service import TrackingService
 
             self._tracking = TrackingService(self.settings)
         return self._tracking

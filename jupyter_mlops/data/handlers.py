@@ -16,9 +16,10 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel
 
+from ..api.handler import MlopsHandler, Operation
+from ..api.models import NoQuery
 from ..errors import InvalidInput, NotFound
-from ..handlers import MlopsHandler, Operation
-from ..models import RunPath
+from ..runs.models import RunPath
 from .models import (
     DataDiff,
     DataDiffQuery,
@@ -41,10 +42,6 @@ if TYPE_CHECKING:
 
 _TAGS = ("data",)
 _ERRORS = (400, 403, 404, 409)
-
-
-class _NoQuery(BaseModel):
-    model_config = {"extra": "forbid"}
 
 
 class DataBase(MlopsHandler):
@@ -94,7 +91,7 @@ class DataPathsHandler(DataBase):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        self.parse_query(_NoQuery)
+        self.parse_query(NoQuery)
         self.send_model(await self.call(self.data.list_paths))
 
 
@@ -263,7 +260,7 @@ class TasksHandler(DataBase):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        self.parse_query(_NoQuery)
+        self.parse_query(NoQuery)
         self.send_model(DataTasks(tasks=[self.task_model(t) for t in self.tasks.all()]))
 
 
@@ -288,7 +285,7 @@ class TaskHandler(DataBase):
     @tornado.web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
-        self.parse_query(_NoQuery)
+        self.parse_query(NoQuery)
         self.send_model(self.task_model(self.task(task_id)))
 
     @tornado.web.authenticated
@@ -313,7 +310,7 @@ class RunDataHandler(DataBase):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        self.parse_query(_NoQuery)
+        self.parse_query(NoQuery)
         run = self.parse_path(RunPath, run_id=run_id).run_id
         self.send_model(await self.call(self.data.run_data, run))
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..apibase import RUN_ID_PATTERN, ApiModel, ErrorBody
+from ..api.models import RUN_ID_PATTERN, ApiModel, ErrorBody
 
 #: DVC's md5 of a file, or of a folder's manifest followed by ``.dir``.
 DVC_MD5_PATTERN = r"^[0-9a-f]{32}(\.dir)?$"

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ..apibase import ErrorBody
+from ..api.models import ErrorBody
 from ..errors import InsufficientStorage, MlopsError, disk_full
 from ..statefiles import Owner, read_json, records, write_json
 from .errors import Cancelled

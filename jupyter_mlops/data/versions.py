@@ -237,8 +237,8 @@ class Versions(DataCore):
 
     def run_data(self, run_id: str) -> RunData:
         """The DVC versions a run read, and whether each can be restored now."""
-        from ..services.runs import _data_versions
-        from ..services.tracking import _mlflow_errors
+        from ..experiments.service import _mlflow_errors
+        from ..runs.service import _data_versions
 
         with _mlflow_errors():
             run = self.tracking.client().get_run(run_id)

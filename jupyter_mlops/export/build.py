@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import InvalidInput, MlopsError, ServiceUnavailable, reason
-from ..services.containers import DEFAULT_DOCKER_HOST
+from ..status.containers import DEFAULT_DOCKER_HOST
 from .deploy import BUILD_RECORD, Deployment
 from .files import excluded
 from .job import load_job

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import paths
-from ..apibase import FieldError
+from ..api.models import FieldError
 from ..errors import Forbidden, InvalidInput, MlopsError, invalid_request, without_root
 from ..export.exporter import (
     PIPELINES_DIR,
@@ -35,7 +35,7 @@ from ..export.exporter import (
 from ..export.notebook import clean, read_notebook
 from ..export.parameters import InvalidParameters, infer_schema
 from ..export.targets import target_class
-from ..models import ExportRequest
+from .models import ExportRequest
 
 
 @dataclass

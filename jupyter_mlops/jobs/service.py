@@ -34,7 +34,10 @@ from ..export.exporter import JOB_FILE, PIPELINES_DIR, export_notebook
 from ..export.job import default_output, load_job
 from ..export.parameters import InvalidParameters, validate
 from ..export.targets import ExportNotice, describe_targets
-from ..models import (
+from ..settings import Settings
+from ..statefiles import Owner, read_json, records, write_json
+from .export_check import check_export
+from .models import (
     BuildRequest,
     ExportCheck,
     ExportRequest,
@@ -48,9 +51,6 @@ from ..models import (
     JobsList,
     JobWarning,
 )
-from ..settings import Settings
-from ..statefiles import Owner, read_json, records, write_json
-from .export_check import check_export
 
 #: How deep below the root job folders are looked for (``pipelines/NAME`` next to notebooks).
 SEARCH_DEPTH = 4

@@ -17,11 +17,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
+from ..api.models import FieldError
 from ..errors import Conflict, InvalidInput, NotFound
-from ..models import (
+from ..experiments.service import TrackingService, _http_base, _mlflow_errors
+from . import artifacts
+from .artifacts import ArtifactFile
+from .models import (
     ArtifactList,
     DataVersion,
-    FieldError,
     Lineage,
     MetricHistory,
     MetricPoint,
@@ -32,10 +35,7 @@ from ..models import (
     RunSummary,
     RunUpdate,
 )
-from . import artifacts
-from .artifacts import ArtifactFile
-from .run_pages import RunRow, SqliteRunPages
-from .tracking import TrackingService, _http_base, _mlflow_errors
+from .pages import RunRow, SqliteRunPages
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

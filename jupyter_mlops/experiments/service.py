@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import state, store
 from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable, reason
-from ..models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
 from ..redact import base_url, mask
 from ..settings import Settings
+from .models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import gitfacts
 from ..data.dvcrepo import find_root as dvc_root
-from ..models import ProjectStatus
+from .models import ProjectStatus
 
 
 def project_status(root: Path, timeout: float = 3.0) -> ProjectStatus:

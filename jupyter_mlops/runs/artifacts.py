@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import paths
 from ..errors import InvalidInput, NotFound
-from ..models import ArtifactEntry, ArtifactList
+from .models import ArtifactEntry, ArtifactList
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

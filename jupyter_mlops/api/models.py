@@ -1,5 +1,6 @@
-"""What every API model shares: the base class and the error body. A module of its own
-(pydantic only), so that the data snapshots' models load without the rest of the API's."""
+"""What every slice's API models share: the base class, the error body and its parts, the
+empty query. Pydantic only, so a slice's models (and the services that return them) load
+without tornado or the other slices."""
 
 from __future__ import annotations
 
@@ -49,3 +50,7 @@ class ErrorBody(ApiModel):
         description="When the error concerns fields of the request: each problem with the "
         "field it names, for a form to show beside that field ('message' says them all).",
     )
+
+
+class NoQuery(ApiModel):
+    """The query of a route that takes no query parameters: any name given is a 400."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import reason
-from ..models import ContainerEngineStatus
+from .models import ContainerEngineStatus
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 

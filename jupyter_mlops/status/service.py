@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 
 from .._version import __version__
-from ..models import StatusResponse
+from ..experiments.service import TrackingService
 from .containers import engine_status
+from .models import StatusResponse
 from .project import project_status
-from .tracking import TrackingService
 
 #: Distributions whose versions the status reports (without importing them).
 REPORTED_PACKAGES = (
