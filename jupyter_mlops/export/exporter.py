@@ -36,7 +36,7 @@ from .deploy import Deployment, check_image
 from .jobfile import JOB_FILE, InvalidJobFile, JobFile, JobKernel, JobSource, WarningDetail
 from .notebook import clean, dependencies, notebook_facts, read_notebook
 from .parameters import SCHEMA_FILE, ParameterSchema, infer_schema, write_schema
-from .targets import ExportContext, ExportNotice, ExportTarget, Lineage, load_target
+from .targets import ExportContext, ExportNotice, ExportTarget, JobLineage, load_target
 
 GITIGNORE = ".gitignore"
 PIPELINES_DIR = "pipelines"
@@ -348,14 +348,14 @@ def _project_root(source: Path, given: str | Path | None) -> Path:
     return source.parent
 
 
-def _lineage(source: Path, project: Path) -> Lineage:
+def _lineage(source: Path, project: Path) -> JobLineage:
     """The notebook's hash and place: relative to its git work tree (with the commit and
     the remote, without credentials), else to the project; never an absolute path."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     git = gitfacts.state(source.parent)
     if git is None:
-        return Lineage(source.relative_to(project).as_posix(), digest)
-    return Lineage(
+        return JobLineage(source.relative_to(project).as_posix(), digest)
+    return JobLineage(
         source_path=source.relative_to(git.toplevel.resolve()).as_posix(),
         notebook_sha256=digest,
         git_commit=git.commit,

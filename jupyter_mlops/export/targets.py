@@ -41,8 +41,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Lineage:
-    """Where the job came from, as recorded in ``job.json`` and image labels."""
+class JobLineage:
+    """Where an exported job came from, as recorded in ``job.json`` and image labels. Not
+    what is captured for a run (:class:`jupyter_mlops.tracking.capture.CapturedLineage`)
+    nor the API's view of a run's lineage (:class:`jupyter_mlops.runs.models.Lineage`)."""
 
     #: The notebook's path: relative to its git work tree's top, else to the project root.
     source_path: str
@@ -93,7 +95,7 @@ class ExportContext:
     notebook: nbformat.NotebookNode
     schema: ParameterSchema
     requirements: Requirements
-    lineage: Lineage
+    lineage: JobLineage
     #: Files copied next to the notebook (local modules, data), relative to the job folder.
     local_files: list[PurePosixPath] = field(default_factory=list)
     base_image: str | None = None

@@ -98,6 +98,9 @@ class DataVersion(ApiModel):
     hash: str
 
 
+# A run's lineage as the API answers it (the schema keeps the name 'Lineage'). Not what the
+# kernel side captures for a run (tracking.capture.CapturedLineage) nor an exported job's
+# origin (export.targets.JobLineage).
 class Lineage(ApiModel):
     git_commit: str | None
     git_branch: str | None

@@ -284,15 +284,20 @@ def execution_history(namespace: Mapping[str, Any]) -> str:
 
 # -- lineage (captured by the deliverer) -------------------------------------------------
 @dataclass
-class Lineage:
+class CapturedLineage:
+    """What the deliverer adds to a run besides the tracker's own record: tags, parameters
+    and artifacts saying where the run came from (git state, packages, data versions). Not
+    an exported job's origin (:class:`jupyter_mlops.export.targets.JobLineage`) nor the
+    API's view of a run's lineage (:class:`jupyter_mlops.runs.models.Lineage`)."""
+
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     #: artifact path -> content
     artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
-def git_state(cwd: str) -> Lineage:
-    found = Lineage()
+def git_state(cwd: str) -> CapturedLineage:
+    found = CapturedLineage()
     git = gitfacts.state(cwd)
     if git is None or git.commit is None:
         return found
@@ -392,7 +397,7 @@ def capture_lineage(
     state_dir: str | None = None,
     packages: bool = True,
     job_dir: str | None = None,
-) -> Lineage:
+) -> CapturedLineage:
     """Runs in the delivering process (the kernel's agent), once per run; ``packages`` only
     where that process runs the kernel's Python. With the project's ``root`` and
     ``state_dir``, a path DVC tracks gets the DVC md5 of the bytes on disk (see
