@@ -1,10 +1,9 @@
-import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
 
 import { MlopsClient } from './api/client';
 import { MlopsApiError, asApiError } from './api/request';
 import type { ExperimentSummary, StatusResponse } from './api/types';
+import { PollingModel } from './polling';
 import { FRONTEND_VERSION, versionsMatch } from './version';
 
 /** Options of what the experiments list shows, from the settings. */
@@ -15,22 +14,11 @@ export interface IExperimentsOptions {
 
 /**
  * State of the MLOps panel: server status and experiments, refreshed on demand and by a
- * poll that stands by while the page is hidden. Views render from it and listen to
- * `changed`; it knows nothing of React.
+ * poll (every `refreshInterval` seconds of the settings, see {@link PollingModel}).
  */
-export class MlopsModel implements IDisposable {
+export class MlopsModel extends PollingModel {
   constructor(readonly client: MlopsClient = new MlopsClient()) {
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this.refresh(),
-      frequency: { interval: 30 * 1000, backoff: false },
-      name: 'jupyter-mlops:refresh',
-      standby: 'when-hidden'
-    });
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
+    super({ name: 'jupyter-mlops:refresh', interval: 30 * 1000 });
   }
 
   get status(): StatusResponse | null {
@@ -65,14 +53,10 @@ export class MlopsModel implements IDisposable {
     );
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
   /** Filter experiments by name (done by the server). */
   async setSearch(search: string): Promise<void> {
     this._search = search;
-    this._changed.emit();
+    this.emit();
     await this.refreshExperiments();
   }
 
@@ -83,17 +67,9 @@ export class MlopsModel implements IDisposable {
       maxExperiments: options.maxExperiments,
       includeDeleted: options.includeDeleted
     };
-    if (options.refreshInterval > 0) {
-      this._poll.frequency = {
-        ...this._poll.frequency,
-        interval: options.refreshInterval * 1000
-      };
-      if (this._started) {
-        void this._poll.start();
-      }
-    } else {
-      this._poll.frequency = { ...this._poll.frequency, interval: Poll.NEVER };
-    }
+    this.setPollInterval(
+      options.refreshInterval > 0 ? options.refreshInterval * 1000 : Poll.NEVER
+    );
     if (this._started) {
       await this.refreshExperiments();
     }
@@ -106,9 +82,8 @@ export class MlopsModel implements IDisposable {
     }
     this._started = true;
     await this.refresh();
-    if (this._poll.frequency.interval !== Poll.NEVER) {
-      void this._poll.start();
-    }
+    // Just loaded: the poll's first look is one interval away.
+    this.startPolling(false);
   }
 
   async refresh(): Promise<void> {
@@ -147,29 +122,26 @@ export class MlopsModel implements IDisposable {
     });
   }
 
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
+  /** The poll's look: both sections; a failure of either makes the poll back off. */
+  protected async look(): Promise<void> {
+    await this.refresh();
+    const failure = this._statusError ?? this._experimentsError;
+    if (failure) {
+      throw failure;
     }
-    this._isDisposed = true;
-    this._poll.dispose();
-    Signal.clearData(this);
   }
 
   private async _track(work: () => Promise<void>): Promise<void> {
     this._pending++;
-    this._changed.emit();
+    this.emit();
     try {
       await work();
     } finally {
       this._pending--;
-      if (!this._isDisposed) {
-        this._changed.emit();
-      }
+      this.emit();
     }
   }
 
-  private _changed = new Signal<this, void>(this);
   private _status: StatusResponse | null = null;
   private _statusError: MlopsApiError | null = null;
   private _experiments: ExperimentSummary[] = [];
@@ -181,7 +153,5 @@ export class MlopsModel implements IDisposable {
     maxExperiments: 100,
     includeDeleted: false
   };
-  private _poll: Poll;
   private _started = false;
-  private _isDisposed = false;
 }

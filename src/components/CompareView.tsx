@@ -3,10 +3,10 @@ import { HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError } from '../api/request';
 import type { MetricHistory, RunSummary } from '../api/types';
 import { Chart, IChartSeries } from './Chart';
 import { ErrorCard } from './ErrorCard';
+import { useRequest } from './useRequest';
 
 interface ICompareProps {
   client: MlopsClient;
@@ -60,82 +60,71 @@ export function scatterSeries(
   return { series, categories };
 }
 
+/** The runs compared, and the histories of their metrics (ours left out), by key. */
+async function loadComparison(
+  client: MlopsClient,
+  runIds: string[]
+): Promise<{
+  runs: RunSummary[];
+  histories: Record<string, MetricHistory[]>;
+  metricKeys: string[];
+}> {
+  const details = await Promise.all(runIds.map(id => client.run(id)));
+  const runs = details.map(d => d.run);
+  const keys = Array.from(
+    new Set(runs.flatMap(r => Object.keys(r.metrics)))
+  ).filter(k => !k.startsWith('jupyter_mlops.'));
+  const histories: Record<string, MetricHistory[]> = {};
+  for (const key of keys.slice(0, 8)) {
+    histories[key] = await Promise.all(
+      runs.map(r =>
+        r.metrics[key] === undefined
+          ? Promise.resolve({
+              key,
+              points: [],
+              downsampled: false
+            } as MetricHistory)
+          : client.metricHistory(r.run_id, key)
+      )
+    );
+  }
+  return { runs, histories, metricKeys: keys };
+}
+
 /** Two or more runs side by side: parameter differences, overlaid metric histories, and
  * a parameter against a metric. */
 export function CompareView(props: ICompareProps): JSX.Element {
   const { client, runIds, trans } = props;
-  const [runs, setRuns] = React.useState<RunSummary[]>([]);
-  const [histories, setHistories] = React.useState<
-    Record<string, MetricHistory[]>
-  >({});
-  const [error, setError] = React.useState<MlopsApiError | null>(null);
-  const [attempt, setAttempt] = React.useState(0);
+  // A new list of the same runs (the parent renders again) is not a new request.
+  const ids = runIds.join(',');
+  const loaded = useRequest(
+    () => loadComparison(client, ids ? ids.split(',') : []),
+    [client, ids]
+  );
   const [param, setParam] = React.useState('');
   const [metric, setMetric] = React.useState('');
 
-  React.useEffect(() => {
-    let cancelled = false;
-    const load = async () => {
-      try {
-        const details = await Promise.all(runIds.map(id => client.run(id)));
-        const found = details.map(d => d.run);
-        const keys = Array.from(
-          new Set(found.flatMap(r => Object.keys(r.metrics)))
-        ).filter(k => !k.startsWith('jupyter_mlops.'));
-        const byKey: Record<string, MetricHistory[]> = {};
-        for (const key of keys.slice(0, 8)) {
-          byKey[key] = await Promise.all(
-            found.map(r =>
-              r.metrics[key] === undefined
-                ? Promise.resolve({
-                    key,
-                    points: [],
-                    downsampled: false
-                  } as MetricHistory)
-                : client.metricHistory(r.run_id, key)
-            )
-          );
-        }
-        if (!cancelled) {
-          setRuns(found);
-          setHistories(byKey);
-          setError(null);
-          const params = parameterRows(found);
-          setParam(
-            p => p || (params.find(r => r.differs) ?? params[0])?.key || ''
-          );
-          setMetric(m => m || keys[0] || '');
-        }
-      } catch (reason) {
-        if (!cancelled) {
-          setError(reason as MlopsApiError);
-        }
-      }
-    };
-    void load();
-    return () => {
-      cancelled = true;
-    };
-  }, [runIds.join(','), attempt]);
-
-  if (error) {
+  if (loaded.error) {
     return (
-      <ErrorCard
-        error={error}
-        trans={trans}
-        onRetry={() => setAttempt(attempt + 1)}
-      />
+      <ErrorCard error={loaded.error} trans={trans} onRetry={loaded.retry} />
     );
   }
-  if (runs.length === 0) {
+  if (!loaded.value || loaded.value.runs.length === 0) {
     return (
       <div className="jp-mlops-Placeholder">
         {trans.__('Loading the runs…')}
       </div>
     );
   }
+  const { runs, histories, metricKeys } = loaded.value;
   const rows = parameterRows(runs);
-  const scatter = param && metric ? scatterSeries(runs, param, metric) : null;
+  // Until the person picks: the first parameter the runs disagree on, the first metric.
+  const shownParam = param || (rows.find(r => r.differs) ?? rows[0])?.key || '';
+  const shownMetric = metric || metricKeys[0] || '';
+  const scatter =
+    shownParam && shownMetric
+      ? scatterSeries(runs, shownParam, shownMetric)
+      : null;
   return (
     <div className="jp-mlops-Compare">
       <section>
@@ -195,7 +184,7 @@ export function CompareView(props: ICompareProps): JSX.Element {
         <div className="jp-mlops-ScatterControls">
           <HTMLSelect
             aria-label={trans.__('Parameter')}
-            value={param}
+            value={shownParam}
             onChange={event => setParam(event.target.value)}
           >
             {rows.map(row => (
@@ -206,7 +195,7 @@ export function CompareView(props: ICompareProps): JSX.Element {
           </HTMLSelect>
           <HTMLSelect
             aria-label={trans.__('Metric')}
-            value={metric}
+            value={shownMetric}
             onChange={event => setMetric(event.target.value)}
           >
             {Object.keys(histories).map(key => (
@@ -219,8 +208,8 @@ export function CompareView(props: ICompareProps): JSX.Element {
         {scatter && scatter.series.length > 0 ? (
           <Chart
             series={scatter.series}
-            xLabel={param}
-            yLabel={metric}
+            xLabel={shownParam}
+            yLabel={shownMetric}
             mode="scatter"
             xCategories={scatter.categories}
           />

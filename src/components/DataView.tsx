@@ -16,14 +16,13 @@ import {
   taskPercent,
   type DataPathSummary,
   type DataTask,
-  type DataVersionEntry,
-  type RunData
+  type DataVersionEntry
 } from '../api/data';
-import { MlopsApiError } from '../api/request';
 import { DataModel } from '../data/model';
 import { relativeTime } from '../format';
 import { ErrorCard } from './ErrorCard';
 import { ActionLink } from './ActionLink';
+import { useModel, useRequest } from './useRequest';
 
 /** Ask before a restore overwrites changes that no snapshot holds. */
 export function confirmLosingChanges(
@@ -418,53 +417,25 @@ export function RunDataRestore(props: {
   trans: TranslationBundle;
 }): JSX.Element | null {
   const { client, runId, trans } = props;
-  const [data, setData] = React.useState<RunData | null>(null);
-  const [error, setError] = React.useState<MlopsApiError | null>(null);
+  const request = useRequest(() => client.runData(runId), [client, runId]);
   const [outcome, setOutcome] = React.useState<string | null>(null);
-  const [task, setTask] = React.useState<DataTask | null>(null);
-  const [attempt, setAttempt] = React.useState(0);
-  const model = React.useMemo(
-    () => new DataModel(client, confirmLosingChanges(trans)),
-    [client]
+  // One model for the view's life: the restore's progress, and its confirmation.
+  const [model] = React.useState(
+    () => new DataModel(client, confirmLosingChanges(trans))
   );
+  useModel(model);
+  React.useEffect(() => () => model.dispose(), [model]);
 
-  React.useEffect(() => {
-    let cancelled = false;
-    setData(null);
-    setOutcome(null);
-    client
-      .runData(runId)
-      .then(found => !cancelled && setData(found))
-      .catch(reason => !cancelled && setError(reason as MlopsApiError));
-    return () => {
-      cancelled = true;
-    };
-  }, [runId, attempt]);
-
-  React.useEffect(() => {
-    const update = () => setTask(model.task);
-    model.changed.connect(update);
-    return () => {
-      model.changed.disconnect(update);
-      model.dispose();
-    };
-  }, [model]);
-
-  if (error) {
+  if (request.error) {
     return (
-      <ErrorCard
-        error={error}
-        trans={trans}
-        onRetry={() => {
-          setError(null);
-          setAttempt(attempt + 1);
-        }}
-      />
+      <ErrorCard error={request.error} trans={trans} onRetry={request.retry} />
     );
   }
+  const data = request.value;
   if (!data || data.paths.length === 0) {
     return null;
   }
+  const task = model.task;
   const restorable = data.paths.every(p => p.restorable);
   const current = data.paths.every(p => p.current);
   const restore = async () => {
@@ -477,7 +448,7 @@ export function RunDataRestore(props: {
           ? trans.__('Restored %1.', paths.join(', '))
           : trans.__('The data on disk is already what this run read.')
       );
-      setAttempt(attempt + 1);
+      request.retry(); // what is on disk now
     } else if (model.taskError) {
       setOutcome(model.taskError.message);
     }

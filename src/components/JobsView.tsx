@@ -9,7 +9,6 @@ import {
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { MlopsApiError } from '../api/request';
 import type { JobExecution, JobInfo } from '../api/types';
 import { sizeText } from '../export/build';
 import {
@@ -167,17 +166,7 @@ function ExecutionRow(props: {
 /** The Jobs section: exported job folders with Build and Run, and the runs started here. */
 export function JobsView(props: IJobsViewProps): JSX.Element {
   const { model, trans } = props;
-  const [stopError, setStopError] = React.useState<MlopsApiError | null>(null);
   const names = new Map(model.jobs.map(job => [job.path, job.name]));
-  const stop = async (execution: JobExecution) => {
-    try {
-      await model.client.stopJobExecution(execution.execution_id);
-      setStopError(null);
-    } catch (error) {
-      setStopError(error as MlopsApiError);
-    }
-    await model.refresh();
-  };
   if (model.error) {
     return (
       <div className="jp-mlops-export-jobs">
@@ -216,12 +205,12 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
           ))}
         </ul>
       )}
-      {stopError && (
+      {model.stopError && (
         <ErrorCard
-          error={stopError}
+          error={model.stopError}
           trans={trans}
           onRetry={() => {
-            setStopError(null);
+            model.dismissStopError();
             void model.refresh();
           }}
         />
@@ -237,7 +226,7 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
                 name={names.get(execution.job) ?? execution.job}
                 trans={trans}
                 openPath={props.openPath}
-                onStop={e => void stop(e)}
+                onStop={e => void model.stop(e.execution_id)}
               />
             ))}
           </ul>

@@ -4,7 +4,6 @@ import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
 import { DataClient } from '../api/data';
-import { MlopsApiError } from '../api/request';
 import type {
   ArtifactList,
   MetricHistory,
@@ -17,6 +16,7 @@ import { RunDataRestore } from './DataView';
 import { ErrorCard } from './ErrorCard';
 import { durationText } from './RunsView';
 import { ActionLink } from './ActionLink';
+import { useRequest } from './useRequest';
 
 /** What the details view can ask of the application. */
 export interface IRunActions {
@@ -60,33 +60,59 @@ function KeyValues(props: { values: Record<string, string | number> }) {
   );
 }
 
+/** A blob as an object URL, revoked when the blob changes or the view goes. */
+function useObjectUrl(blob: Blob | null): string | null {
+  const [url, setUrl] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    if (blob === null) {
+      return;
+    }
+    const objectUrl = URL.createObjectURL(blob);
+    setUrl(objectUrl);
+    return () => URL.revokeObjectURL(objectUrl);
+  }, [blob]);
+  return url;
+}
+
 /** An image artifact, fetched with the page's credentials. */
 function ArtifactImage(props: {
   client: MlopsClient;
   runId: string;
   path: string;
 }) {
-  const [url, setUrl] = React.useState<string | null>(null);
-  React.useEffect(() => {
-    let objectUrl: string | null = null;
-    void props.client.artifact(props.runId, props.path).then(blob => {
-      objectUrl = URL.createObjectURL(blob);
-      setUrl(objectUrl);
-    });
-    return () => {
-      if (objectUrl) {
-        URL.revokeObjectURL(objectUrl);
-      }
-    };
-  }, [props.runId, props.path]);
+  const { client, runId, path } = props;
+  const image = useRequest(
+    () => client.artifact(runId, path),
+    [client, runId, path]
+  );
+  const url = useObjectUrl(image.value);
   return url ? (
     <figure className="jp-mlops-Figure">
-      <img src={url} alt={props.path} />
-      <figcaption>{props.path}</figcaption>
+      <img src={url} alt={path} />
+      <figcaption>{path}</figcaption>
     </figure>
   ) : (
-    <div className="jp-mlops-Muted">{props.path}</div>
+    <div className="jp-mlops-Muted">{path}</div>
   );
+}
+
+/** The start of a text artifact, fetched when first shown. */
+function ArtifactTextContent(props: {
+  client: MlopsClient;
+  runId: string;
+  path: string;
+  trans: TranslationBundle;
+}) {
+  const { client, runId, path } = props;
+  const text = useRequest(
+    async () =>
+      (await (await client.artifact(runId, path)).text()).slice(
+        0,
+        PREVIEW_CHARS
+      ),
+    [client, runId, path]
+  );
+  return <>{text.error?.message ?? text.value ?? props.trans.__('Loading…')}</>;
 }
 
 /** A text artifact (source, logs, JSON, diffs) shown on demand. */
@@ -96,25 +122,24 @@ function ArtifactText(props: {
   path: string;
   trans: TranslationBundle;
 }) {
-  const [text, setText] = React.useState<string | null>(null);
-  const [open, setOpen] = React.useState(false);
-  React.useEffect(() => {
-    if (open && text === null) {
-      void props.client
-        .artifact(props.runId, props.path)
-        .then(blob => blob.text())
-        .then(content => setText(content.slice(0, PREVIEW_CHARS)))
-        .catch(error => setText(String(error.message ?? error)));
-    }
-  }, [open]);
+  // Fetched when first opened, and kept when closed.
+  const [opened, setOpened] = React.useState(false);
   return (
     <details
       className="jp-mlops-TextArtifact"
-      onToggle={event => setOpen((event.target as HTMLDetailsElement).open)}
+      onToggle={event => {
+        if ((event.target as HTMLDetailsElement).open) {
+          setOpened(true);
+        }
+      }}
     >
       <summary>{props.path}</summary>
       <pre className="jp-mlops-Source">
-        {text ?? props.trans.__('Loading…')}
+        {opened ? (
+          <ArtifactTextContent {...props} />
+        ) : (
+          props.trans.__('Loading…')
+        )}
       </pre>
     </details>
   );
@@ -143,25 +168,19 @@ function JobCellRuns(props: {
   openRun?: (runId: string) => void;
 }): JSX.Element | null {
   const { client, run, trans } = props;
-  const [children, setChildren] = React.useState<RunSummary[] | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  React.useEffect(() => {
-    let cancelled = false;
-    client
-      .runs({
+  const page = useRequest(
+    () =>
+      client.runs({
         experiment_id: run.experiment_id,
         filter: childRunsFilter(run.run_id),
         order_by: 'attributes.start_time ASC',
         max_results: 200
-      })
-      .then(page => !cancelled && setChildren(page.runs))
-      .catch(
-        reason => !cancelled && setError(String(reason.message ?? reason))
-      );
-    return () => {
-      cancelled = true;
-    };
-  }, [run.run_id, run.end_time]);
+      }),
+    [client, run.experiment_id, run.run_id],
+    run.end_time // asked again when the job's run ends
+  );
+  const error = page.error?.message ?? null;
+  const children = page.value?.runs ?? null;
   return (
     <section className="jp-mlops-JobCellRuns">
       <h3>{trans.__('Runs of its tracked cells')}</h3>
@@ -228,61 +247,50 @@ async function download(client: MlopsClient, runId: string, path: string) {
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 }
 
+/** What the details view shows of a run: the run, its metric histories, its artifacts. */
+async function loadRun(
+  client: MlopsClient,
+  runId: string
+): Promise<{
+  details: RunDetails;
+  histories: MetricHistory[];
+  artifacts: string[];
+}> {
+  const details = await client.run(runId);
+  const keys = Object.keys(details.run.metrics).filter(
+    k => !k.startsWith('jupyter_mlops.')
+  );
+  const [histories, artifacts] = await Promise.all([
+    Promise.all(keys.slice(0, 12).map(k => client.metricHistory(runId, k))),
+    listArtifacts(client, runId)
+  ]);
+  return { details, histories, artifacts };
+}
+
 /** Everything about one run: parameters, metric charts, artifacts, source, lineage. */
 export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
   const { client, runId, trans, actions } = props;
-  const [details, setDetails] = React.useState<RunDetails | null>(null);
-  const [histories, setHistories] = React.useState<MetricHistory[]>([]);
-  const [artifacts, setArtifacts] = React.useState<string[]>([]);
-  const [error, setError] = React.useState<MlopsApiError | null>(null);
-  const [attempt, setAttempt] = React.useState(0);
+  const loaded = useRequest(
+    () => loadRun(client, runId),
+    [client, runId],
+    props.version // the widget bumps it to show an edit
+  );
+  const dataClient = React.useMemo(
+    () => new DataClient(client.serverSettings),
+    [client]
+  );
 
-  React.useEffect(() => {
-    let cancelled = false;
-    const load = async () => {
-      try {
-        const found = await client.run(runId);
-        const keys = Object.keys(found.run.metrics).filter(
-          k => !k.startsWith('jupyter_mlops.')
-        );
-        const [loaded, listing] = await Promise.all([
-          Promise.all(
-            keys.slice(0, 12).map(k => client.metricHistory(runId, k))
-          ),
-          listArtifacts(client, runId)
-        ]);
-        if (!cancelled) {
-          setDetails(found);
-          setHistories(loaded);
-          setArtifacts(listing);
-          setError(null);
-        }
-      } catch (reason) {
-        if (!cancelled) {
-          setError(reason as MlopsApiError);
-        }
-      }
-    };
-    void load();
-    return () => {
-      cancelled = true;
-    };
-  }, [runId, props.version, attempt]);
-
-  if (error) {
+  if (loaded.error) {
     return (
-      <ErrorCard
-        error={error}
-        trans={trans}
-        onRetry={() => setAttempt(attempt + 1)}
-      />
+      <ErrorCard error={loaded.error} trans={trans} onRetry={loaded.retry} />
     );
   }
-  if (!details) {
+  if (!loaded.value) {
     return (
       <div className="jp-mlops-Placeholder">{trans.__('Loading the run…')}</div>
     );
   }
+  const { details, histories, artifacts } = loaded.value;
   const run = details.run;
   const stepped = histories.filter(h => h.points.length > 1);
   const single = Object.fromEntries(
@@ -416,7 +424,8 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
           }}
         />
         <RunDataRestore
-          client={new DataClient(client.serverSettings)}
+          key={runId}
+          client={dataClient}
           runId={runId}
           trans={trans}
         />

@@ -1,14 +1,11 @@
-import { IDisposable } from '@lumino/disposable';
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
-
 import {
   DataClient,
   type DataHistory,
   type DataPaths,
   type DataTask
 } from '../api/data';
-import { MlopsApiError } from '../api/request';
+import { MlopsApiError, asApiError } from '../api/request';
+import { PollingModel } from '../polling';
 
 /**
  * Asks the person whether to go on (the restore would lose local changes); the message
@@ -26,27 +23,17 @@ export const DATA_POLL_SECONDS = 10;
  * every {@link DATA_POLL_SECONDS} seconds (a cheap listing: the server hashes only small
  * changed data), so changes on disk show without Refresh.
  */
-export class DataModel implements IDisposable {
+export class DataModel extends PollingModel {
   constructor(
     readonly client: DataClient,
     private readonly _confirm: Confirm,
     pollSeconds: number = DATA_POLL_SECONDS
   ) {
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._follow(),
-      frequency: {
-        interval: pollSeconds * 1000,
-        backoff: true,
-        max: 120 * 1000
-      },
+    super({
       name: 'jupyter-mlops:data',
-      standby: 'when-hidden'
+      interval: pollSeconds * 1000,
+      max: 120 * 1000
     });
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
   }
 
   get paths(): DataPaths | null {
@@ -88,42 +75,33 @@ export class DataModel implements IDisposable {
     return this._task !== null && this._task.state === 'running';
   }
 
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
   /** Whether the paths are followed (the Data section is visible). */
   get following(): boolean {
-    return this._visible;
+    return this.polling;
   }
 
   /**
    * The Data section was shown (look now, then every few seconds) or hidden (stop).
    */
   setVisible(visible: boolean): void {
-    if (visible === this._visible || this._isDisposed) {
-      return;
-    }
-    this._visible = visible;
     if (visible) {
-      void this._poll.start();
-      void this._poll.refresh();
+      this.startPolling();
     } else {
-      void this._poll.stop();
+      this.stopPolling();
     }
   }
 
   async refresh(): Promise<void> {
     this._loading = true;
-    this._emit();
+    this.emit();
     try {
       this._paths = await this.client.paths();
       this._error = null;
     } catch (error) {
-      this._error = error as MlopsApiError;
+      this._error = asApiError(error);
     } finally {
       this._loading = false;
-      this._emit();
+      this.emit();
     }
     if (this._selected !== null) {
       await this._loadHistory(this._selected);
@@ -135,7 +113,7 @@ export class DataModel implements IDisposable {
     this._selected = path;
     this._history = null;
     this._historyError = null;
-    this._emit();
+    this.emit();
     if (path !== null) {
       await this._loadHistory(path);
     }
@@ -171,15 +149,6 @@ export class DataModel implements IDisposable {
     }
   }
 
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    this._poll.dispose();
-    Signal.clearData(this);
-  }
-
   /**
    * Start an operation and follow it to the end. A 409 `local_changes` answer is put to
    * the person; the operation is started again with force only if they agree. Resolves
@@ -193,13 +162,13 @@ export class DataModel implements IDisposable {
       return null;
     }
     this._taskError = null;
-    this._emit();
+    this.emit();
     try {
       let task: DataTask;
       try {
         task = await start(false);
       } catch (error) {
-        const apiError = error as MlopsApiError;
+        const apiError = asApiError(error);
         if (apiError.code !== 'local_changes') {
           throw error;
         }
@@ -210,13 +179,13 @@ export class DataModel implements IDisposable {
       }
       const done = await this.client.waitForTask(task, current => {
         this._task = current;
-        this._emit();
+        this.emit();
       });
       await this.refresh();
       return done;
     } catch (error) {
-      this._taskError = error as MlopsApiError;
-      this._emit();
+      this._taskError = asApiError(error);
+      this.emit();
       return null;
     }
   }
@@ -226,16 +195,16 @@ export class DataModel implements IDisposable {
    * when something changed), and the open history when the paths changed. Skipped while
    * an operation runs (it refreshes when done).
    */
-  private async _follow(): Promise<void> {
-    if (this._isDisposed || this.busy || this._loading) {
+  protected async look(): Promise<void> {
+    if (this.isDisposed || this.busy || this._loading) {
       return;
     }
     let paths: DataPaths;
     try {
       paths = await this.client.paths();
     } catch (error) {
-      this._error = error as MlopsApiError;
-      this._emit();
+      this._error = asApiError(error);
+      this.emit();
       throw error; // the poll backs off
     }
     const before = JSON.stringify(this._paths);
@@ -244,7 +213,7 @@ export class DataModel implements IDisposable {
     }
     this._paths = paths;
     this._error = null;
-    this._emit();
+    this.emit();
     if (this._selected !== null && before !== 'null') {
       await this._loadHistory(this._selected);
     }
@@ -259,19 +228,12 @@ export class DataModel implements IDisposable {
       }
     } catch (error) {
       if (this._selected === path) {
-        this._historyError = error as MlopsApiError;
+        this._historyError = asApiError(error);
       }
     }
-    this._emit();
+    this.emit();
   }
 
-  private _emit(): void {
-    if (!this._isDisposed) {
-      this._changed.emit();
-    }
-  }
-
-  private _changed = new Signal<this, void>(this);
   private _paths: DataPaths | null = null;
   private _error: MlopsApiError | null = null;
   private _loading = false;
@@ -280,7 +242,4 @@ export class DataModel implements IDisposable {
   private _historyError: MlopsApiError | null = null;
   private _task: DataTask | null = null;
   private _taskError: MlopsApiError | null = null;
-  private _isDisposed = false;
-  private _visible = false;
-  private _poll: Poll;
 }

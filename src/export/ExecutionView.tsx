@@ -11,14 +11,12 @@ import {
 import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
-import { MlopsApiError, asApiError } from '../api/request';
 import type { JobExecution } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
 import { durationText } from '../components/RunsView';
 import { ActionLink } from '../components/ActionLink';
-
-/** How often a running execution is asked about, in milliseconds. */
-export const EXECUTION_POLL_MS = 1500;
+import { useModel } from '../components/useRequest';
+import { ExecutionModel } from './model';
 
 type Status = JobExecution['status'];
 
@@ -93,52 +91,34 @@ interface IExecutionViewProps {
 /** A job run followed until it ends: status, duration, log tail, Stop, output notebook. */
 export function ExecutionView(props: IExecutionViewProps): JSX.Element {
   const { client, trans } = props;
-  const [execution, setExecution] = React.useState(props.execution);
-  const [error, setError] = React.useState<MlopsApiError | null>(null);
-  const [stopping, setStopping] = React.useState(false);
-  const [attempt, setAttempt] = React.useState(0);
+  // One model for the view's life; the parent's later executions are followed by it.
+  const [model] = React.useState(
+    () => new ExecutionModel(client, props.execution)
+  );
+  useModel(model);
   const logRef = React.useRef<HTMLPreElement>(null);
   const onFinished = React.useRef(props.onFinished);
   onFinished.current = props.onFinished;
-  const id = props.execution.execution_id;
-  const running = execution.status === 'running';
-  const reported = React.useRef<string | null>(null);
-  const update = (next: JobExecution) => {
-    setExecution(next);
-    if (next.status !== 'running' && reported.current !== next.execution_id) {
-      reported.current = next.execution_id;
-      onFinished.current?.(next);
-    }
-  };
 
   // A new execution given by the parent (a run again) replaces this one.
   React.useEffect(() => {
-    setExecution(props.execution);
-    setError(null);
-  }, [id]);
+    model.follow(props.execution);
+  }, [model, props.execution]);
 
   React.useEffect(() => {
-    if (!running || error) {
-      return;
-    }
-    let cancelled = false;
-    const timer = window.setTimeout(async () => {
-      try {
-        const next = await client.jobExecution(id);
-        if (!cancelled) {
-          update(next);
-        }
-      } catch (reason) {
-        if (!cancelled) {
-          setError(asApiError(reason));
-        }
-      }
-    }, EXECUTION_POLL_MS);
+    const finished = (_: ExecutionModel, execution: JobExecution) =>
+      onFinished.current?.(execution);
+    model.finished.connect(finished);
     return () => {
-      cancelled = true;
-      window.clearTimeout(timer);
+      model.finished.disconnect(finished);
     };
-  }, [client, id, running, error, execution, attempt]);
+  }, [model]);
+
+  React.useEffect(() => () => model.dispose(), [model]);
+
+  const { execution, error, stopping } = model;
+  const id = execution.execution_id;
+  const running = execution.status === 'running';
 
   // Keep the newest log lines in view unless the reader scrolled up.
   React.useLayoutEffect(() => {
@@ -147,17 +127,6 @@ export function ExecutionView(props: IExecutionViewProps): JSX.Element {
       node.scrollTop = node.scrollHeight;
     }
   });
-
-  const stop = async () => {
-    setStopping(true);
-    try {
-      update(await client.stopJobExecution(id));
-    } catch (reason) {
-      setError(asApiError(reason));
-    } finally {
-      setStopping(false);
-    }
-  };
 
   return (
     <div
@@ -180,7 +149,7 @@ export function ExecutionView(props: IExecutionViewProps): JSX.Element {
           <Button
             small
             disabled={stopping}
-            onClick={() => void stop()}
+            onClick={() => void model.stop()}
             title={trans.__('Interrupt the job as Ctrl-C does')}
           >
             <stopIcon.react tag="span" className="jp-mlops-export-icon" />
@@ -199,14 +168,7 @@ export function ExecutionView(props: IExecutionViewProps): JSX.Element {
         </ActionLink>
       )}
       {error && (
-        <ErrorCard
-          error={error}
-          trans={trans}
-          onRetry={() => {
-            setError(null);
-            setAttempt(attempt + 1);
-          }}
-        />
+        <ErrorCard error={error} trans={trans} onRetry={() => model.retry()} />
       )}
       {execution.log && (
         <pre className="jp-mlops-export-logTail" ref={logRef}>

@@ -6,6 +6,7 @@ import { MlopsClient } from '../api/client';
 import { MlopsApiError, asApiError } from '../api/request';
 import type { ExportTargetInfo, JobInfo } from '../api/types';
 import { ErrorCard } from '../components/ErrorCard';
+import { useRequest } from '../components/useRequest';
 import { ExportForm } from './ExportForm';
 import { BusyLine } from './Progress';
 import { IJobActions, JobResult } from './JobResult';
@@ -89,56 +90,21 @@ function Elapsed(props: { since: number }): JSX.Element {
   return <>{Math.max(0, Math.round((now - props.since) / 1000))} s</>;
 }
 
-/**
- * The export targets the server has (built in and plugins): null while they load, or an
- * error; `retry` asks again.
- */
-function useExportTargets(
+/** The export targets the server has (built in and plugins), or why it cannot say. */
+async function listTargets(
   client: MlopsClient,
-  trans: TranslationBundle,
-  onLoaded: (targets: ExportTargetInfo[]) => void
-): {
-  targets: ExportTargetInfo[] | null;
-  error: MlopsApiError | null;
-  retry: () => void;
-} {
-  const [targets, setTargets] = React.useState<ExportTargetInfo[] | null>(null);
-  const [error, setError] = React.useState<MlopsApiError | null>(null);
-  const [attempt, setAttempt] = React.useState(0);
-  const loaded = React.useRef(onLoaded);
-  loaded.current = onLoaded;
-  React.useEffect(() => {
-    let current = true;
-    setTargets(null);
-    setError(null);
-    client.exportTargets().then(
-      list => {
-        if (current) {
-          setTargets(list.targets);
-          loaded.current(list.targets);
-        }
-      },
-      reason => {
-        if (current) {
-          const cause = asApiError(reason);
-          setError(
-            new MlopsApiError(
-              trans.__(
-                'The export targets cannot be listed: %1',
-                cause.message
-              ),
-              cause.status,
-              cause.code
-            )
-          );
-        }
-      }
+  trans: TranslationBundle
+): Promise<ExportTargetInfo[]> {
+  try {
+    return (await client.exportTargets()).targets;
+  } catch (reason) {
+    const cause = asApiError(reason);
+    throw new MlopsApiError(
+      trans.__('The export targets cannot be listed: %1', cause.message),
+      cause.status,
+      cause.code
     );
-    return () => {
-      current = false;
-    };
-  }, [client, trans, attempt]);
-  return { targets, error, retry: () => setAttempt(attempt + 1) };
+  }
 }
 
 /** The export dialog's content: the form, the export under way, then the job. */
@@ -147,13 +113,17 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
   const [values, setValues] = React.useState<IExportValues>(
     () => props.initialValues ?? initialExportValues(notebook)
   );
+  const targets = useRequest(() => listTargets(client, trans), [client, trans]);
   // Once the server lists its targets, keep only the chosen ones it can use.
-  const targets = useExportTargets(client, trans, available =>
-    setValues(current => ({
-      ...current,
-      targets: usableTargets(current.targets, available)
-    }))
-  );
+  React.useEffect(() => {
+    if (targets.value !== null) {
+      const available = targets.value;
+      setValues(current => ({
+        ...current,
+        targets: usableTargets(current.targets, available)
+      }));
+    }
+  }, [targets.value]);
   // The server's problems with the request as last checked; a field edited since has
   // its problem cleared at once (the next check says whether it still has one).
   const [checked, setChecked] = React.useState<IFieldProblems>(NO_PROBLEMS);
@@ -215,7 +185,7 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
   // Checked as the person types (once typing pauses), and when the dialog opens.
   const exporting = startedAt !== null;
   React.useEffect(() => {
-    const available = targets.targets;
+    const available = targets.value;
     if (available === null || exporting || !editing) {
       return;
     }
@@ -225,10 +195,10 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
       });
     }, VALIDATE_DELAY);
     return () => window.clearTimeout(timer);
-  }, [values, targets.targets, exporting, editing, check]);
+  }, [values, targets.value, exporting, editing, check]);
 
   const submit = async () => {
-    const available = targets.targets;
+    const available = targets.value;
     if (available === null) {
       return; // the form waits for the targets (or shows why they are missing)
     }
@@ -266,9 +236,7 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
   };
 
   const local =
-    targets.targets === null
-      ? {}
-      : exportProblems(values, targets.targets, trans);
+    targets.value === null ? {} : exportProblems(values, targets.value, trans);
   const errors: Partial<Record<ExportField, string>> = {
     ...checked.fields,
     ...local
@@ -305,7 +273,7 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
         values={values}
         errors={errors}
         disabled={exporting}
-        targets={targets.targets}
+        targets={targets.value}
         targetsError={targets.error}
         onRetryTargets={targets.retry}
         trans={trans}
@@ -337,7 +305,7 @@ export function ExportFlow(props: IExportFlowProps): JSX.Element {
           type="submit"
           form={formId}
           className="jp-mlops-export-primary"
-          disabled={exporting || targets.targets === null}
+          disabled={exporting || targets.value === null}
         >
           {exporting
             ? trans.__('Exporting…')

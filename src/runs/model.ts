@@ -1,10 +1,7 @@
-import { IDisposable } from '@lumino/disposable';
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
-
 import { MlopsClient } from '../api/client';
 import { MlopsApiError, asApiError } from '../api/request';
 import type { RunSummary } from '../api/types';
+import { PollingModel } from '../polling';
 
 /** Quick filters that add a status condition to the user's filter. */
 export type QuickFilter = 'all' | 'finished' | 'failed' | 'running' | 'jobs';
@@ -65,19 +62,9 @@ export function defaultColumns(runs: RunSummary[], max = 3): string[] {
  * Runs of one experiment, a page at a time, sorted and filtered by the store; refreshed
  * by a poll while visible so runs started or finished by tracked cells appear by themselves.
  */
-export class RunsModel implements IDisposable {
+export class RunsModel extends PollingModel {
   constructor(readonly client: MlopsClient) {
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this.refresh(),
-      frequency: { interval: 5000, backoff: true, max: 60000 },
-      name: 'jupyter-mlops:runs',
-      standby: 'when-hidden'
-    });
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
+    super({ name: 'jupyter-mlops:runs', interval: 5000, max: 60000 });
   }
   get experimentId(): string | null {
     return this._experimentId;
@@ -115,10 +102,6 @@ export class RunsModel implements IDisposable {
   get selected(): ReadonlySet<string> {
     return this._selected;
   }
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
   async setExperiment(experimentId: string | null): Promise<void> {
     if (experimentId === this._experimentId) {
       return;
@@ -128,9 +111,9 @@ export class RunsModel implements IDisposable {
     this._columns = [];
     this._columnsChosen = false;
     await this.reload();
-    if (experimentId !== null && !this._started) {
-      this._started = true;
-      void this._poll.start();
+    if (experimentId !== null) {
+      // Just loaded: the poll's first look is one interval away.
+      this.startPolling(false);
     }
   }
 
@@ -155,7 +138,7 @@ export class RunsModel implements IDisposable {
     this._columns = this._columns.includes(column)
       ? this._columns.filter(c => c !== column)
       : [...this._columns, column];
-    this._changed.emit();
+    this.emit();
   }
 
   toggleSelected(runId: string): void {
@@ -164,7 +147,7 @@ export class RunsModel implements IDisposable {
     } else {
       this._selected.add(runId);
     }
-    this._changed.emit();
+    this.emit();
   }
 
   /** Load the first page again (filter, order or experiment changed). */
@@ -189,34 +172,33 @@ export class RunsModel implements IDisposable {
   removeRun(runId: string): void {
     this._runs = this._runs.filter(r => r.run_id !== runId);
     this._selected.delete(runId);
-    this._changed.emit();
+    this.emit();
   }
 
   /** Show a run the user renamed or tagged, without waiting for the next refresh. */
   replaceRun(run: RunSummary): void {
     this._runs = this._runs.map(r => (r.run_id === run.run_id ? run : r));
-    this._changed.emit();
+    this.emit();
   }
 
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
+  /** The poll's look; a failure makes the poll back off. */
+  protected async look(): Promise<void> {
+    await this.refresh();
+    if (this._error) {
+      throw this._error;
     }
-    this._isDisposed = true;
-    this._poll.dispose();
-    Signal.clearData(this);
   }
 
   private async _load(token: string | undefined, count: number): Promise<void> {
     const experimentId = this._experimentId;
     if (experimentId === null) {
       this._runs = [];
-      this._changed.emit();
+      this.emit();
       return;
     }
     const ticket = ++this._ticket;
     this._loading = true;
-    this._changed.emit();
+    this.emit();
     try {
       const page = await this.client.runs({
         experiment_id: experimentId,
@@ -250,13 +232,10 @@ export class RunsModel implements IDisposable {
       if (ticket === this._ticket) {
         this._loading = false;
       }
-      if (!this._isDisposed) {
-        this._changed.emit();
-      }
+      this.emit();
     }
   }
 
-  private _changed = new Signal<this, void>(this);
   private _experimentId: string | null = null;
   private _runs: RunSummary[] = [];
   private _paramKeys: string[] = [];
@@ -272,9 +251,6 @@ export class RunsModel implements IDisposable {
   private _selected = new Set<string>();
   private _pageSize = 100;
   private _ticket = 0;
-  private _poll: Poll;
-  private _started = false;
-  private _isDisposed = false;
 }
 
 function mergeKeys(a: string[], b: string[]): string[] {
