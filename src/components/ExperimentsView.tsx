@@ -28,12 +28,19 @@ interface IExperimentsViewProps {
 export function ExperimentsView(props: IExperimentsViewProps): JSX.Element {
   const { experiments, error, loading, trans } = props;
   const [search, setSearch] = React.useState(props.search);
+  // The latest callback and search, without restarting the pause at each render.
+  const asked = React.useRef({
+    search: props.search,
+    onSearch: props.onSearch
+  });
+  asked.current = { search: props.search, onSearch: props.onSearch };
   // Re-rendered every 30 s, so "updated" times stay true.
   useNow(30000);
   React.useEffect(() => {
+    // Asked once typing pauses.
     const timer = setTimeout(() => {
-      if (search !== props.search) {
-        props.onSearch(search);
+      if (search !== asked.current.search) {
+        asked.current.onSearch(search);
       }
     }, 300);
     return () => clearTimeout(timer);

@@ -180,7 +180,9 @@ export function BuildPane(props: IBuildPaneProps): JSX.Element {
       void start();
     }
     return () => abort.current?.abort();
-    // Only on mount: later changes of the options wait for the button.
+    // Only on mount: later changes of the options (and so of `start`) wait for the
+    // button, and the build under way is aborted only when the pane goes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   const building = state.phase === 'building';
