@@ -193,7 +193,7 @@ export class MlopsPanel extends SidePanel {
 
   protected onAfterShow(): void {
     void this.model.start();
-    void this.jobs.start();
+    this.jobs.start();
     void this.data.refresh();
     this._followData(true);
   }
