@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from jupyter_mlops import mlflow_store
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops import store
 from jupyter_mlops.api.models import ErrorBody
 from jupyter_mlops.api.openapi import build_openapi
 from jupyter_mlops.errors import reason, without_root
@@ -122,7 +122,7 @@ def _b64(value: str | bytes) -> str:
 def experiment(jp_root_dir: Path) -> str:
     """An experiment of the embedded store with three runs."""
     settings = settings_mod.resolve(jp_root_dir, environ={})
-    client = store.client(settings.tracking_uri, settings.artifact_location)
+    client = mlflow_store.client(settings.tracking_uri, settings.artifact_location)
     experiment_id = client.create_experiment(
         "tokens", artifact_location=(jp_root_dir / ".mlops" / "artifacts").as_uri()
     )

@@ -78,8 +78,8 @@ def _project(root: Path) -> None:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
+    from jupyter_mlops import mlflow_store
     from jupyter_mlops import settings as settings_mod
-    from jupyter_mlops import store
 
     env = subprocess_env({"GIT_CONFIG_NOSYSTEM": "1"})
     for command in (
@@ -104,7 +104,7 @@ def _project(root: Path) -> None:
     (root / "data" / "train.csv").write_text("x,y\n1,2\n")
 
     settings = settings_mod.resolve(root, environ={})
-    client = store.client(settings.tracking_uri, settings.artifact_location)
+    client = mlflow_store.client(settings.tracking_uri, settings.artifact_location)
     experiment = client.create_experiment(
         "fuzz", artifact_location=(root / ".mlops" / "artifacts" / "fuzz").as_uri()
     )

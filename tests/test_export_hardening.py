@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from jupyter_mlops import mlflow_store
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops import store
 
 pytestmark = pytest.mark.slow
 
@@ -216,7 +216,7 @@ def run_with_artifact(jp_root_dir: Path) -> str:
     from mlflow import MlflowClient
 
     settings = settings_mod.resolve(jp_root_dir, environ={})
-    store.client(settings.tracking_uri, settings.artifact_location)
+    mlflow_store.client(settings.tracking_uri, settings.artifact_location)
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     location = (jp_root_dir / ".mlops" / "artifacts" / "hardening").as_uri()
     experiment = client.create_experiment("hardening", artifact_location=location)

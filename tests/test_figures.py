@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from conftest import cell_text
 
+from jupyter_mlops import mlflow_store
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops import store
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def run_figures(run_notebook, tmp_path: Path, cells: dict[str, str]) -> tuple[An
     nb = run_notebook(
         sources, cwd=root, env={settings_mod.ENV_ROOT: str(root), "MPLBACKEND": INLINE}
     )
-    client = store.client(settings_mod.embedded_tracking_uri(root.resolve() / ".mlops"))
+    client = mlflow_store.client(settings_mod.embedded_tracking_uri(root.resolve() / ".mlops"))
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = {r.info.run_name: r for r in client.search_runs(experiments)}
     return nb, runs, client

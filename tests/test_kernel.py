@@ -129,7 +129,7 @@ def test_reruns_get_unique_names_and_cells_record_what_the_rule_says(
 ):
     import nbformat
 
-    from jupyter_mlops import store
+    from jupyter_mlops import mlflow_store
 
     root = tmp_path / "project"
     root.mkdir()
@@ -157,7 +157,7 @@ def test_reruns_get_unique_names_and_cells_record_what_the_rule_says(
     assert "<b>sgd baseline #3</b>" in json.loads(output_of(second.cells[-1]))[0]
 
     state = settings_mod.resolve(root, environ={}).state_dir
-    client = store.client(settings_mod.embedded_tracking_uri(state))
+    client = mlflow_store.client(settings_mod.embedded_tracking_uri(state))
     experiment = client.get_experiment_by_name("sgd")
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(r.info.run_name for r in runs) == [
@@ -204,7 +204,7 @@ def test_autolog_logs_into_the_tracked_run_only(
     """``%%track --autolog`` (or the setting ``JUPYTER_MLOPS_AUTOLOG``) turns on MLflow's
     autologging into the cell's run: scikit-learn's parameters, training metrics and model;
     ``--no-autolog`` and cells after it log nothing of MLflow's own."""
-    from jupyter_mlops import store
+    from jupyter_mlops import mlflow_store
 
     cells = list(AUTOLOG_CELLS)
     cells[2] = cells[2].replace("%%track --name by-setting", f"%%track {option}--name {autologged}")
@@ -216,7 +216,7 @@ def test_autolog_logs_into_the_tracked_run_only(
     )
     assert "active after: None" in output_of(nb.cells[4])
     state = settings_mod.resolve(tmp_path, environ={}).state_dir
-    client = store.client(settings_mod.embedded_tracking_uri(state))
+    client = mlflow_store.client(settings_mod.embedded_tracking_uri(state))
     experiment = client.get_experiment_by_name("auto")
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     # Two runs: MLflow opened none of its own for the untracked fit.

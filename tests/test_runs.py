@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from jupyter_mlops import mlflow_store
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops import store
 from jupyter_mlops.api.models import ErrorBody
 from jupyter_mlops.runs import artifacts as artifacts_mod
 from jupyter_mlops.runs import service as runs_mod
@@ -167,7 +167,8 @@ def backend(request: pytest.FixtureRequest, embedded_root: Path, monkeypatch) ->
     else:
         settings = settings_mod.resolve(embedded_root, environ={})
         uri = settings.tracking_uri
-        store.client(uri, settings.artifact_location)  # creates the store as the server would
+        # Creates the store as the server would.
+        mlflow_store.client(uri, settings.artifact_location)
     return Backend(request.param, uri, MlflowClient(tracking_uri=uri), embedded_root)
 
 
@@ -716,7 +717,7 @@ def varied_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
 
     root = tmp_path_factory.mktemp("varied").resolve()
     settings = settings_mod.resolve(root, environ={})
-    store.client(settings.tracking_uri, settings.artifact_location)
+    mlflow_store.client(settings.tracking_uri, settings.artifact_location)
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     experiment = client.create_experiment("varied", artifact_location=settings.artifact_location)
     losses = [0.3, 0.1, float("nan"), None, 0.3, 0.7, 0.5, 0.3, None, 0.9, 0.1, 0.2]

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from conftest import free_port, subprocess_env
 
+from jupyter_mlops import mlflow_store, state
 from jupyter_mlops import settings as settings_mod
-from jupyter_mlops import state, store
 from jupyter_mlops.data.hashing import cache_for
 from jupyter_mlops.data.journal import Journal, project_lock
 from jupyter_mlops.tracking.spool import RunRecord, Spool
@@ -72,7 +72,7 @@ def fill_state(root: Path) -> Path:
 def test_state_folder_and_files_are_owner_only_whatever_the_umask(tmp_path, permissive_umask):
     state_dir = fill_state(tmp_path / "project")
     # The embedded store too (SQLite's -wal and -shm files take the database's mode).
-    store.client(settings_mod.embedded_tracking_uri(state_dir)).search_experiments()
+    mlflow_store.client(settings_mod.embedded_tracking_uri(state_dir)).search_experiments()
     found = {
         path: mode
         for path, mode in modes(state_dir).items()

@@ -89,13 +89,13 @@ def state_dir(root: Path) -> Path:
 
 def embedded_client(root: Path) -> Any:
     """An MLflow client on the project's embedded store, which must exist already. Opened
-    the supported way (``store.client``): a plain ``MlflowClient`` opening the store while
+    the supported way (``mlflow_store.client``): a plain ``MlflowClient`` opening the store while
     an agent still creates it would run MLflow's migrations a second time, concurrently."""
-    from jupyter_mlops import store
+    from jupyter_mlops import mlflow_store
 
     state = state_dir(root)
     assert (state / "mlflow.db").is_file(), "the embedded store was never created"
-    return store.client(settings_mod.embedded_tracking_uri(state))
+    return mlflow_store.client(settings_mod.embedded_tracking_uri(state))
 
 
 def all_runs(client: Any) -> list[Any]:

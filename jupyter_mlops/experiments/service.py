@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
-from .. import state, store
+from .. import mlflow_store, state
 from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable, reason
 from ..redact import base_url, mask
 from ..settings import Settings
@@ -48,13 +48,13 @@ class TrackingService:
     # -- store access -------------------------------------------------------------------
     def warm_up(self) -> None:
         """Import MLflow ahead of the first request (it takes seconds), creating no store."""
-        store.import_mlflow()
+        mlflow_store.import_mlflow()
 
     def client(self) -> MlflowClient:
         """The MLflow client, created on first use (creating the embedded store if needed)."""
         if self.settings.embedded_store:
             state.ensure(self.settings.state_dir)
-        return store.client(
+        return mlflow_store.client(
             self.settings.tracking_uri,
             self.settings.artifact_location if self.settings.embedded_store else None,
             timeout=self.settings.probe_timeout,
@@ -137,7 +137,7 @@ class TrackingService:
 def _http_base(uri: str) -> str | None:
     """An http(s) tracking server's address (``redact.base_url``); None for any other
     scheme."""
-    return base_url(uri) if store.is_server_uri(uri) else None
+    return base_url(uri) if mlflow_store.is_server_uri(uri) else None
 
 
 def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary:
@@ -157,7 +157,7 @@ def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary
 @contextmanager
 def _mlflow_errors() -> Iterator[None]:
     """Turn the store's failures into ours, so routes answer 4xx/503 and never 500."""
-    store.import_mlflow()
+    mlflow_store.import_mlflow()
     from mlflow.exceptions import MlflowException
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import store
+from .. import mlflow_store
 from ..redact import scrub_text, with_credentials
 from .jobrun import copy_metrics_to_parent, link_parent, parents_first
 from .naming import naming_lock, unique_name
@@ -150,7 +150,9 @@ def deliver(
         progress.attempts += 1
         spool.write_delivery(key, progress)  # a crash from here on makes the retry search
         try:
-            client = store.client(record.tracking_uri, record.artifact_location, timeout=timeout)
+            client = mlflow_store.client(
+                record.tracking_uri, record.artifact_location, timeout=timeout
+            )
             link_parent(client, spool, record)
             run_id = ensure_run(client, record, progress, spool.state_dir)
             spool.write_delivery(key, progress)
@@ -271,7 +273,7 @@ def _copy_outbox_run(client: MlflowClient, record: RunRecord, run_id: str) -> No
     from mlflow.entities import Metric, Param, RunTag
 
     assert record.outbox_uri
-    outbox = store.client(record.outbox_uri)
+    outbox = mlflow_store.client(record.outbox_uri)
     source = outbox.search_runs(
         [experiment_id_for(outbox, record.experiment, None)],
         filter_string=f"tags.`{RUN_KEY_TAG}` = '{record.key}'",

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from .. import store
+from .. import mlflow_store
 from ..errors import InvalidInput, MlopsError
 from . import capture, jobrun
 from .delivery import RUN_KEY_TAG, experiment_id_for
@@ -278,17 +278,17 @@ class Tracker:
         tags = {RUN_KEY_TAG: record.key, **record.tags}
         self._previous_uri = mlflow.get_tracking_uri()
         try:
-            client = store.client(record.tracking_uri, record.artifact_location, timeout=1.0)
+            client = mlflow_store.client(record.tracking_uri, record.artifact_location, timeout=1.0)
             experiment_id = experiment_id_for(client, record.experiment, record.artifact_location)
             uri = record.tracking_uri
         except Exception:
             # The store is down: MLflow calls in the cell go to the local outbox.
             uri = outbox_uri(settings.state_dir)
-            client = store.client(uri)
+            client = mlflow_store.client(uri)
             experiment_id = experiment_id_for(client, record.experiment, None)
             record.outbox_uri = uri
         # As our own client has it: a server's URI without a query MLflow would garble.
-        mlflow.set_tracking_uri(store.mlflow_uri(uri))
+        mlflow.set_tracking_uri(mlflow_store.mlflow_uri(uri))
         try:
             # Named in the store it lives in; a run in the outbox is named on delivery.
             lock_dir = None if record.outbox_uri else settings.state_dir

@@ -1,5 +1,8 @@
 """Opening MLflow tracking stores: one way, for the server, the kernel and the CLI.
 
+(What the server reads from a store is :mod:`jupyter_mlops.experiments.service`; recording
+runs from notebook cells is :mod:`jupyter_mlops.tracking`.)
+
 - MLflow's import takes seconds and its lazy modules break when two threads import them at
   once, so every import and client creation goes through one lock.
 - The embedded SQLite store is created by us, with its artifact root inside the project and
