@@ -30,8 +30,9 @@ from typing import Any, get_args
 from .. import paths
 from ..errors import InvalidInput, NotFound
 from ..export.build import BuildEvent, build_image, engine, read_build
-from ..export.exporter import JOB_FILE, PIPELINES_DIR, export_notebook
+from ..export.exporter import PIPELINES_DIR, export_notebook
 from ..export.job import default_output, load_job
+from ..export.jobfile import JOB_FILE, InvalidJobFile, JobFile, WarningDetail
 from ..export.parameters import InvalidParameters, validate
 from ..export.targets import ExportNotice, describe_targets
 from ..settings import Settings
@@ -120,30 +121,47 @@ class JobsService:
         return info
 
     def _info(self, folder: Path, warnings: list[str] | None = None) -> JobInfo | None:
+        """The job in ``folder``; None when its job file cannot be read (the listing leaves
+        it out; running or building it says why)."""
         try:
-            document = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
-            schema = json.loads((folder / str(document.get("parameters"))).read_text("utf-8"))
-        except (OSError, ValueError, AttributeError):
+            document = JobFile.read(folder)
+            schema = json.loads((folder / document.parameters).read_text("utf-8"))
+        except (OSError, ValueError, InvalidJobFile):
             return None
-        source = document.get("source", {}).get("path")
         build = read_build(folder)
         if warnings is None:
-            warnings = [str(w) for w in document.get("warnings") or []]
-            details = document.get("warning_details") or []
+            texts = list(document.warnings)
+            details = document.details()
         else:
-            details = [w.detail() if isinstance(w, ExportNotice) else None for w in warnings]
+            texts = [str(w) for w in warnings]
+            details = [
+                WarningDetail.from_dict(w.detail() if isinstance(w, ExportNotice) else {})
+                for w in warnings
+            ]
         return JobInfo(
-            name=str(document.get("name")),
+            name=document.name,
             path=paths.relative_to_root(self.root, folder),
-            notebook=str(document.get("notebook")),
-            source=self._relative_source(folder, source),
-            experiment=str(document.get("experiment") or document.get("name")),
-            targets=list(document.get("targets") or []),
+            notebook=document.notebook,
+            source=self._relative_source(folder, document.source.path),
+            experiment=document.experiment,
+            targets=list(document.targets),
             parameters=schema if isinstance(schema, dict) else {},
-            exported_at=document.get("exported_at"),
-            warnings=[str(w) for w in warnings],
-            warning_details=_warning_details(warnings, details),
-            data=_data_pins(document.get("data")),
+            exported_at=document.exported_at,
+            warnings=texts,
+            warning_details=[
+                JobWarning(message=m, code=d.code, field=d.field, values=dict(d.values))
+                for m, d in zip(texts, details, strict=True)
+            ],
+            data=[
+                JobDataPin(
+                    path=pin.path,
+                    md5=pin.md5,
+                    size=pin.entry.size,
+                    nfiles=pin.entry.nfiles,
+                    remote_url=pin.url,
+                )
+                for pin in document.data
+            ],
             build=_build_model(build),
         )
 
@@ -448,45 +466,5 @@ def _tail(path: Path) -> str:
     return "\n".join(lines[-LOG_LINES:])
 
 
-def _warning_details(warnings: list[str], details: list[Any]) -> list[JobWarning]:
-    """Each warning with its code, field and values (job.json's ``warning_details``, in
-    the same order; an older job.json has none)."""
-    found = []
-    for i, message in enumerate(warnings):
-        detail = details[i] if i < len(details) and isinstance(details[i], dict) else {}
-        values = detail.get("values")
-        found.append(
-            JobWarning(
-                message=str(message),
-                code=detail.get("code") if isinstance(detail.get("code"), str) else None,
-                field=detail.get("field") if isinstance(detail.get("field"), str) else None,
-                values={str(k): str(v) for k, v in values.items()}
-                if isinstance(values, dict)
-                else {},
-            )
-        )
-    return found
-
-
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def _data_pins(pins: Any) -> list[JobDataPin]:
-    """The pins of ``job.json`` (``export/datapins.py``); entries it cannot read are left out
-    (a job folder edited by hand still lists)."""
-    found = []
-    for pin in pins if isinstance(pins, list) else []:
-        entry = pin.get("entry") if isinstance(pin, dict) else None
-        if not isinstance(entry, dict) or not isinstance(entry.get("md5"), str):
-            continue
-        found.append(
-            JobDataPin(
-                path=str(pin.get("path")),
-                md5=entry["md5"],
-                size=entry.get("size") if isinstance(entry.get("size"), int) else None,
-                nfiles=entry.get("nfiles") if isinstance(entry.get("nfiles"), int) else None,
-                remote_url=pin.get("url") if isinstance(pin.get("url"), str) else None,
-            )
-        )
-    return found
