@@ -228,7 +228,7 @@ def run() -> dict[str, float]:
 
         client = service.tracking.client()
 
-        def mlflow_page() -> None:  # what the route would cost without run_pages
+        def mlflow_page() -> None:  # what the route would cost without runs/pages.py
             client.search_runs([experiment_id], order_by=[ORDER_BY], max_results=PAGE)
 
         mlflow_page_ms = _median_ms(mlflow_page, BASELINE_REPEATS)

@@ -1,6 +1,6 @@
-"""Request and response bodies of the data snapshot routes (part of the REST API's models,
-re-exported by ``jupyter_mlops.models``). Kept apart so that a snapshot in a fresh
-process (``%snapshot``, ``jupyter_mlops.snapshot()``) loads only these."""
+"""Request and response bodies of the data snapshot routes. They need only
+:mod:`jupyter_mlops.api.models`, so a snapshot in a fresh process (``%snapshot``,
+``jupyter_mlops.snapshot()``) loads only these."""
 
 from __future__ import annotations
 

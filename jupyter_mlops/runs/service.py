@@ -2,7 +2,7 @@
 
 Pages are filtered, sorted and cut by the store (a page token, never the whole experiment):
 ``MlflowClient.search_runs`` in general, and for a SQLite store the same query read by
-:mod:`.run_pages` (MLflow's own takes seconds there with 10,000 runs). Filters and sort
+:mod:`.pages` (MLflow's own takes seconds there with 10,000 runs). Filters and sort
 clauses are checked first with MLflow's parser, so a typo is a 400 that names the problem
 whatever the store. Artifacts are in :mod:`.artifacts`."""
 
@@ -95,7 +95,7 @@ class RunsService:
         )
 
     def _sqlite_page(self, query: RunsQuery) -> tuple[list[RunSummary], str | None] | None:
-        """The page read straight from a SQLite store (see :mod:`.run_pages`); None when
+        """The page read straight from a SQLite store (see :mod:`.pages`); None when
         the store is not SQLite or MLflow must answer this query."""
         pages = SqliteRunPages.for_uri(self.tracking.settings.tracking_uri)
         if pages is None:
