@@ -26,7 +26,7 @@ from conftest import free_port, subprocess_env
 from jupyter_mlops import mlflow_store, state
 from jupyter_mlops import settings as settings_mod
 from jupyter_mlops.data.hashing import cache_for
-from jupyter_mlops.data.journal import Journal, project_lock
+from jupyter_mlops.data.journal import Journal, JournalEntry, project_lock
 from jupyter_mlops.tracking.spool import RunRecord, Spool
 
 
@@ -62,7 +62,7 @@ def fill_state(root: Path) -> Path:
     done = RunRecord.new(tracking_uri=settings.tracking_uri, experiment="e", run_name="d")
     spool.write(done)
     spool.remove(done.key, outcome={"run_id": "x"})
-    Journal(settings.state_dir).append("snapshot", path="data")
+    Journal(settings.state_dir).append(JournalEntry.snapshot("data", "0" * 32))
     with project_lock(settings.state_dir, "test", timeout=5):
         pass
     cache_for(settings.state_dir)

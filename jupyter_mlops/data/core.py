@@ -5,6 +5,7 @@ and git, and the md5 of the data on disk."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from ..settings import Settings
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for, find_root
 from .errors import BadData, OutsideProject
 from .hashing import Hashed, NeedsDvc, Progress, cache_for, hash_path, scan
-from .journal import Journal
+from .journal import Journal, JournalEntry
 
 
 @dataclass
@@ -154,8 +155,9 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _pushed(entries: list[dict[str, Any]], md5: str) -> bool | None:
-    outcomes = [e.get("ok") for e in entries if e.get("event") == "push" and e.get("md5") == md5]
+def _pushed(entries: Iterable[JournalEntry], md5: str) -> bool | None:
+    """Whether a push of version ``md5`` worked (None: none was tried), from the journal."""
+    outcomes = [e.ok for e in entries if e.event == "push" and e.md5 == md5]
     if not outcomes:
         return None
     return any(o is True for o in outcomes)

@@ -13,6 +13,7 @@ from .core import DataCore, _pushed, _rel
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for
 from .errors import DvcError
 from .hashing import NeedsDvc, scan
+from .journal import JournalEntry
 from .models import DataPaths, DataPathSummary, DataRemote
 
 #: Folders never searched for .dvc files.
@@ -63,11 +64,11 @@ class Listing(DataCore):
             paths=summaries,
         )
 
-    def _dvc_files(self, project: DvcProject, entries: list[dict[str, Any]]) -> list[Path]:
+    def _dvc_files(self, project: DvcProject, entries: list[JournalEntry]) -> list[Path]:
         found: dict[str, Path] = {}
         for entry in entries:
-            rel = entry.get("path")
-            if isinstance(rel, str):
+            rel = entry.path
+            if rel is not None:
                 dvcfile = dvc_file_for(self.root / rel)
                 if dvcfile.is_file():
                     found[str(dvcfile)] = dvcfile
@@ -94,7 +95,7 @@ class Listing(DataCore):
         return list(found.values())
 
     def _summary(
-        self, project: DvcProject, dvcfile: Path, entries: list[dict[str, Any]]
+        self, project: DvcProject, dvcfile: Path, entries: list[JournalEntry]
     ) -> DataPathSummary | None:
         try:
             out = project.read_out(dvcfile)
@@ -104,9 +105,9 @@ class Listing(DataCore):
             return None
         path = dvcfile.parent / out.path
         rel = _rel(path, self.root)
-        mine = [e for e in entries if e.get("path") == rel]
-        versions = {e.get("md5") for e in mine if e.get("event") == "snapshot"} | {out.md5}
-        snaps = [e["time"] for e in mine if e.get("event") == "snapshot" and "time" in e]
+        mine = [e for e in entries if e.path == rel]
+        versions = {e.md5 for e in mine if e.event == "snapshot"} | {out.md5}
+        snaps = [e.time for e in mine if e.event == "snapshot" and e.time is not None]
         return DataPathSummary(
             path=rel,
             dvc_file=_rel(dvcfile, self.root),

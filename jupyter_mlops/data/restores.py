@@ -12,7 +12,7 @@ from .core import Target, _object_size
 from .dvcrepo import DvcOut, DvcProject
 from .errors import DvcError, LocalChanges, NoSuchVersion, NotTracked
 from .hashing import Progress, scan
-from .journal import project_lock
+from .journal import JournalEntry, project_lock
 from .models import PathRestore, RestoreResult
 from .versions import Versions
 
@@ -154,9 +154,7 @@ class Restores(Versions):
                 if git_top is not None:
                     with contextlib.suppress(DvcError):
                         gitutil.add(git_top, [target.dvcfile])
-                self.journal.append(
-                    "restore", path=target.rel, md5=md5, previous=current, run_id=run_id
-                )
+                self.journal.append(JournalEntry.restore(target.rel, md5, current, run_id))
                 done.append(
                     PathRestore(
                         path=target.rel, md5=md5, previous_md5=current, restored=True,

@@ -18,7 +18,7 @@ from .core import DataCore, Target, _rel
 from .dvcrepo import DVC_FILE_SUFFIX, DvcOut, DvcProject, StoreAsHashed, dvc_file_for
 from .errors import BadData, DvcError, GitTracked, NoSuchData, Overlap
 from .hashing import Hashed, NeedsDvc, Progress, hash_path
-from .journal import project_lock
+from .journal import JournalEntry, project_lock
 from .models import PathSnapshot, SnapshotResult
 from .transfers import _push
 
@@ -149,7 +149,7 @@ class Snapshots(DataCore):
                         for r in done:
                             if r.changed:
                                 self.journal.append(
-                                    "commit", path=r.path, md5=r.md5, commit=commit_sha
+                                    JournalEntry.committed(r.path, r.md5, commit_sha)
                                 )
             elif commit:
                 warnings.append("Not committed: the project does not keep DVC's files in git.")
@@ -191,13 +191,14 @@ class Snapshots(DataCore):
         added = self._add(project, git_top, target, old, progress)
         if added.changed:
             self.journal.append(
-                "snapshot",
-                path=target.rel,
-                md5=added.md5,
-                size=added.size,
-                nfiles=added.nfiles,
-                message=message,
-                previous=old.md5 if old else None,
+                JournalEntry.snapshot(
+                    target.rel,
+                    added.md5,
+                    size=added.size,
+                    nfiles=added.nfiles,
+                    message=message,
+                    previous=old.md5 if old else None,
+                )
             )
         return (
             PathSnapshot(

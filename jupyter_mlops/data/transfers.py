@@ -11,7 +11,7 @@ from .core import _pushed
 from .dvcrepo import DvcProject
 from .errors import LocalChanges, NotTracked
 from .hashing import Progress
-from .journal import Journal, project_lock
+from .journal import Journal, JournalEntry, project_lock
 from .listing import Listing
 from .models import TransferResult
 from .restores import Restores
@@ -35,12 +35,12 @@ class Transfers(Restores, Listing):
         pairs = self._current_versions(project, paths, base)
         entries = self.journal.entries()
         for rel, _ in list(pairs):
-            mine = [e for e in entries if e.get("path") == rel]
+            mine = [e for e in entries if e.path == rel]
             for e in mine:
-                md5 = e.get("md5")
+                md5 = e.md5
                 if (
-                    e.get("event") == "snapshot"
-                    and isinstance(md5, str)
+                    e.event == "snapshot"
+                    and md5 is not None
                     and _pushed(mine, md5) is False
                     and not project.missing_objects(md5, limit=1)
                     and (rel, md5) not in pairs
@@ -132,10 +132,9 @@ def _push(
         moved = project.transfer("push", [md5 for _, md5 in pairs], remote)
     except MlopsError as exc:
         for rel, md5 in pairs:
-            journal.append("push", path=rel, md5=md5, remote=name, ok=False,
-                           error=exc.message)  # fmt: skip
+            journal.append(JournalEntry.push(rel, md5, name, ok=False, error=exc.message))
         raise
     for rel, md5 in pairs:
-        journal.append("push", path=rel, md5=md5, remote=name, ok=True)
+        journal.append(JournalEntry.push(rel, md5, name, ok=True))
     progress.advance(len(pairs))
     return moved

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from . import gitutil
 from .core import DataCore, Target, _object_size, _pushed, _rel
 from .dvcrepo import DvcProject
 from .errors import NoSuchData, NoSuchVersion, NotTracked, one_line
+from .journal import JournalEntry
 from .lineage import data_tag
 from .models import (
     DataDiff,
@@ -55,51 +57,41 @@ class Versions(DataCore):
         if out is None and not entries and not commits:
             raise NotTracked(f"{target.rel} has no snapshot.")
 
-        versions: dict[str, dict[str, Any]] = {}
+        versions: dict[str, _Version] = {}
 
-        def version(md5: str) -> dict[str, Any]:
-            return versions.setdefault(
-                md5,
-                {"md5": md5, "size": None, "nfiles": None, "created": None, "message": None,
-                 "commits": [], "pushes": [], "journaled": False},
-            )  # fmt: skip
+        def version(md5: str) -> _Version:
+            return versions.setdefault(md5, _Version(md5))
 
         for entry in entries:
-            md5 = entry.get("md5")
-            if not isinstance(md5, str):
+            if entry.md5 is None:
                 continue
-            v = version(md5)
-            if entry.get("event") == "snapshot":
-                v["journaled"] = True
-                _earliest(v, entry.get("time"), entry.get("message"))
-                v["size"] = v["size"] if v["size"] is not None else entry.get("size")
-                v["nfiles"] = v["nfiles"] if v["nfiles"] is not None else entry.get("nfiles")
-            elif entry.get("event") == "commit" and entry.get("commit"):
-                if entry["commit"] not in v["commits"]:
-                    v["commits"].append(entry["commit"])
-            elif entry.get("event") == "push":
-                v["pushes"].append(entry)
+            v = version(entry.md5)
+            if entry.event == "snapshot":
+                v.journaled = True
+                v.earliest(entry.time, entry.message)
+                v.fill(entry.size, entry.nfiles)
+            elif entry.event == "commit" and entry.commit:
+                v.add_commit(entry.commit)
+            elif entry.event == "push":
+                v.pushes.append(entry)
         for c in commits:
             parsed = _parse_dvc_blob(c.blob)
             if parsed is None:
                 continue
             md5, size, nfiles = parsed
             v = version(md5)
-            if c.sha not in v["commits"]:
-                v["commits"].append(c.sha)
-            if not v["journaled"]:  # git's times have whole seconds: the journal's win
+            v.add_commit(c.sha)
+            if not v.journaled:  # git's times have whole seconds: the journal's win
                 # The commit was made within that second; taking its end keeps a commit
                 # made just after one of our snapshots (same second) the newer of the two.
-                _earliest(v, c.time_ms + 999, c.subject)
-            v["size"] = v["size"] if v["size"] is not None else size
-            v["nfiles"] = v["nfiles"] if v["nfiles"] is not None else nfiles
+                v.earliest(c.time_ms + 999, c.subject)
+            v.fill(size, nfiles)
         if out is not None and out.md5:
             v = version(out.md5)
-            if v["created"] is None:
+            if v.created is None:
                 with contextlib.suppress(OSError):
-                    v["created"] = int(os.stat(target.dvcfile).st_mtime * 1000)
-            v["size"] = v["size"] if v["size"] is not None else out.size
-            v["nfiles"] = v["nfiles"] if v["nfiles"] is not None else out.nfiles
+                    v.created = int(os.stat(target.dvcfile).st_mtime * 1000)
+            v.fill(out.size, out.nfiles)
 
         runs, runs_error = self._runs_by_version(target.rel)
         on_disk = self._quick_md5(project, target.path) if os.path.lexists(target.path) else None
@@ -108,15 +100,15 @@ class Versions(DataCore):
             listed.append(
                 DataVersionEntry(
                     md5=md5,
-                    size=v["size"],
-                    nfiles=v["nfiles"],
-                    created=v["created"],
-                    message=v["message"],
-                    commits=v["commits"],
+                    size=v.size,
+                    nfiles=v.nfiles,
+                    created=v.created,
+                    message=v.message,
+                    commits=v.commits,
                     current=out is not None and out.md5 == md5,
                     workspace=on_disk == md5,
                     in_cache=not project.missing_objects(md5, limit=1),
-                    pushed=_pushed(v["pushes"], md5),
+                    pushed=_pushed(v.pushes, md5),
                     runs=runs.get(md5, []),
                 )
             )
@@ -291,15 +283,40 @@ class Versions(DataCore):
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _earliest(v: dict[str, Any], when: Any, message: Any) -> None:
-    if not isinstance(when, int):
-        return
-    if v["created"] is None or when < v["created"]:
-        v["created"] = when
-        if message:
-            v["message"] = message
-    elif v["message"] is None and message:
-        v["message"] = message
+@dataclass
+class _Version:
+    """One version of a path as the history's three sources tell of it (the journal, git's
+    commits of the ``.dvc`` file, the ``.dvc`` file on disk), merged: the first source to
+    know the size or file count gives it; the earliest time gives the creation and its
+    message."""
+
+    md5: str
+    size: int | None = None
+    nfiles: int | None = None
+    created: int | None = None
+    message: str | None = None
+    commits: list[str] = field(default_factory=list)
+    pushes: list[JournalEntry] = field(default_factory=list)
+    #: Whether a snapshot of the journal made it (its time wins over git's).
+    journaled: bool = False
+
+    def earliest(self, when: int | None, message: str | None) -> None:
+        if when is None:
+            return
+        if self.created is None or when < self.created:
+            self.created = when
+            if message:
+                self.message = message
+        elif self.message is None and message:
+            self.message = message
+
+    def fill(self, size: int | None, nfiles: int | None) -> None:
+        self.size = self.size if self.size is not None else size
+        self.nfiles = self.nfiles if self.nfiles is not None else nfiles
+
+    def add_commit(self, sha: str) -> None:
+        if sha not in self.commits:
+            self.commits.append(sha)
 
 
 def _parse_dvc_blob(blob: bytes | None) -> tuple[str, int | None, int | None] | None:
