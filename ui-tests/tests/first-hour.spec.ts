@@ -208,6 +208,7 @@ test.describe('The first hour', () => {
       name: 'Open the output notebook'
     });
     await expect(dialog).toContainText('succeeded', { timeout: 240000 });
+    await output.scrollIntoViewIfNeeded();
     await photograph(page, testInfo, '11-job-run', output);
 
     // Its output notebook: the job ran with epochs = 40.
