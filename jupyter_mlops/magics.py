@@ -23,7 +23,6 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import redact
 from . import settings as settings_mod
-from .experiments.service import uri_kind
 
 
 @magics_class
@@ -193,7 +192,7 @@ class MlopsMagics(Magics):
         info = {
             "project_root": str(s.root_dir),
             "tracking_uri": redact.mask(s.tracking_uri),
-            "store": uri_kind(s),
+            "store": settings_mod.uri_kind(s),
             "artifact_location": s.artifact_location,
         }
         if args.json:

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from . import state
-from .errors import ServiceUnavailable
+from .errors import InvalidInput, NotFound, ServiceUnavailable, reason
 from .redact import base_url, mask
-from .settings import STATE_DIR_NAME
+from .settings import STATE_DIR_NAME, Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -116,6 +116,45 @@ def client(
                 made.search_experiments(max_results=1)  # opens the store while we hold the lock
         _clients[tracking_uri] = made
         return made
+
+
+class Store:
+    """The store that resolved settings name: ``client()`` opens it (creating the embedded
+    store if needed) the first time. What the kernel's data API reads runs through; the
+    server's :class:`~jupyter_mlops.experiments.service.TrackingService` extends it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def client(self) -> MlflowClient:
+        """The MLflow client, created on first use (creating the embedded store if needed)."""
+        if self.settings.embedded_store:
+            state.ensure(self.settings.state_dir)
+        return client(
+            self.settings.tracking_uri,
+            self.settings.artifact_location if self.settings.embedded_store else None,
+            timeout=self.settings.probe_timeout,
+        )
+
+
+@contextlib.contextmanager
+def mlflow_errors() -> Iterator[None]:
+    """Turn the store's failures into ours, so routes answer 4xx/503 and never 500."""
+    import_mlflow()
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "")
+        if code == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFound(exc.message) from exc
+        if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
+            raise InvalidInput(exc.message) from exc
+        raise ServiceUnavailable(f"The tracking store failed: {reason(exc)}") from exc
+    except (OSError, SQLAlchemyError) as exc:
+        raise ServiceUnavailable(f"The tracking store failed: {reason(exc)}") from exc
 
 
 @contextlib.contextmanager

@@ -53,6 +53,22 @@ class Settings:
         return env
 
 
+def uri_kind(settings: Settings) -> Literal["embedded", "server", "database", "file", "other"]:
+    """What kind of store the settings name (the status report's and ``%mlops_status``'s
+    ``kind``)."""
+    uri = settings.tracking_uri
+    if settings.embedded_store:
+        return "embedded"
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else "file"
+    if scheme in ("http", "https", "databricks"):
+        return "server"
+    if scheme in ("sqlite", "postgresql", "mysql", "mssql") or "+" in scheme:
+        return "database"
+    if scheme == "file":
+        return "file"
+    return "other"
+
+
 def embedded_tracking_uri(state_dir: Path) -> str:
     # The busy timeout lets several kernels write to the store at once: SQLite waits for
     # the other writer instead of failing with "database is locked".

@@ -229,14 +229,14 @@ class Versions(DataCore):
 
     def run_data(self, run_id: str) -> RunData:
         """The DVC versions a run read, and whether each can be restored now."""
-        from ..experiments.service import _mlflow_errors
-        from ..runs.service import _data_versions
+        from ..mlflow_store import mlflow_errors
+        from ..tracking.capture import DATA_TAG, recorded_data_versions
 
-        with _mlflow_errors():
+        with mlflow_errors():
             run = self.tracking.client().get_run(run_id)
         tags = dict(run.data.tags)
-        recorded = _data_versions(tags.get("jupyter_mlops.data")) or {}
-        kinds = {v.hash: v.kind for v in recorded.values()}
+        recorded = recorded_data_versions(tags.get(DATA_TAG)) or {}
+        kinds = {hash_: kind for kind, hash_ in recorded.values()}
         project = self._project()
         found: dict[str, RunDataPath] = {}
         for key, md5 in sorted(tags.items()):

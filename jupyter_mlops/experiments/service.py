@@ -8,57 +8,33 @@ short ``/health`` probe before MLflow's client (which retries for a long time) i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from .. import mlflow_store, state
-from ..errors import InvalidInput, MlopsError, NotFound, ServiceUnavailable, reason
+from .. import mlflow_store
+from ..errors import MlopsError, reason
 from ..redact import base_url, mask
-from ..settings import Settings
+from ..settings import Settings, uri_kind
 from .models import ExperimentsQuery, ExperimentsResponse, ExperimentSummary, TrackingStatus
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
+    pass
 
 #: Page size used when walking MLflow's paginated search results.
 PAGE_SIZE = 1000
 
 
-def uri_kind(settings: Settings) -> Literal["embedded", "server", "database", "file", "other"]:
-    uri = settings.tracking_uri
-    if settings.embedded_store:
-        return "embedded"
-    scheme = uri.split(":", 1)[0].lower() if ":" in uri else "file"
-    if scheme in ("http", "https", "databricks"):
-        return "server"
-    if scheme in ("sqlite", "postgresql", "mysql", "mssql") or "+" in scheme:
-        return "database"
-    if scheme == "file":
-        return "file"
-    return "other"
-
-
-class TrackingService:
-    """One per server: holds a lazily created MLflow client for the configured store."""
+class TrackingService(mlflow_store.Store):
+    """One per server: the configured store (its lazily created MLflow ``client()``) and
+    what the server reads from it."""
 
     def __init__(self, settings: Settings, *, run_count_limit: int = 10_000) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.run_count_limit = run_count_limit
 
     # -- store access -------------------------------------------------------------------
     def warm_up(self) -> None:
         """Import MLflow ahead of the first request (it takes seconds), creating no store."""
         mlflow_store.import_mlflow()
-
-    def client(self) -> MlflowClient:
-        """The MLflow client, created on first use (creating the embedded store if needed)."""
-        if self.settings.embedded_store:
-            state.ensure(self.settings.state_dir)
-        return mlflow_store.client(
-            self.settings.tracking_uri,
-            self.settings.artifact_location if self.settings.embedded_store else None,
-            timeout=self.settings.probe_timeout,
-        )
 
     # -- status -------------------------------------------------------------------------
     def status(self) -> TrackingStatus:
@@ -82,7 +58,7 @@ class TrackingService:
     # -- experiments --------------------------------------------------------------------
     def list_experiments(self, query: ExperimentsQuery) -> ExperimentsResponse:
         found: list[ExperimentSummary] = []
-        with _mlflow_errors():
+        with mlflow_store.mlflow_errors():
             self.client()
             from mlflow.entities import ViewType
 
@@ -152,23 +128,3 @@ def _summary(experiment: Any, run_count: int, capped: bool) -> ExperimentSummary
         run_count_capped=capped,
         tags={k: v for k, v in (experiment.tags or {}).items() if not k.startswith("mlflow.")},
     )
-
-
-@contextmanager
-def _mlflow_errors() -> Iterator[None]:
-    """Turn the store's failures into ours, so routes answer 4xx/503 and never 500."""
-    mlflow_store.import_mlflow()
-    from mlflow.exceptions import MlflowException
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        yield
-    except MlflowException as exc:
-        code = getattr(exc, "error_code", "")
-        if code == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFound(exc.message) from exc
-        if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
-            raise InvalidInput(exc.message) from exc
-        raise ServiceUnavailable(f"The tracking store failed: {reason(exc)}") from exc
-    except (OSError, SQLAlchemyError) as exc:
-        raise ServiceUnavailable(f"The tracking store failed: {reason(exc)}") from exc

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from ..api.models import FieldError
 from ..errors import Conflict, InvalidInput, NotFound
-from ..experiments.service import TrackingService, _http_base, _mlflow_errors
+from ..experiments.service import TrackingService, _http_base
+from ..mlflow_store import mlflow_errors
+from ..tracking.capture import recorded_data_versions
 from . import artifacts
 from .artifacts import ArtifactFile
 from .models import (
@@ -66,7 +68,7 @@ class RunsService:
 
     # -- list -----------------------------------------------------------------------------
     def search(self, query: RunsQuery) -> RunsPage:
-        with _mlflow_errors():  # imports MLflow under the shared lock first
+        with mlflow_errors():  # imports MLflow under the shared lock first
             _check_filter(query.filter)
             _check_order_by(query.order_by)
             client = self.tracking.client()
@@ -119,7 +121,7 @@ class RunsService:
 
     # -- one run --------------------------------------------------------------------------
     def details(self, run_id: str) -> RunDetails:
-        with _mlflow_errors():
+        with mlflow_errors():
             client = self.tracking.client()
             run = client.get_run(run_id)
             sources = self._listing(client, run_id, "source")
@@ -157,7 +159,7 @@ class RunsService:
         )
 
     def metric_history(self, run_id: str, key: str) -> MetricHistory:
-        with _mlflow_errors():
+        with mlflow_errors():
             client = self.tracking.client()
             history = client.get_metric_history(run_id, key)
             if not history:
@@ -177,13 +179,13 @@ class RunsService:
     # -- artifacts ------------------------------------------------------------------------
     def list_artifacts(self, run_id: str, path: str) -> ArtifactList:
         folder = artifacts.artifact_path(path, allow_root=True)
-        with _mlflow_errors():
+        with mlflow_errors():
             return artifacts.list_folder(self.tracking.client(), run_id, folder)
 
     def open_artifact(self, run_id: str, path: str, download: bool = False) -> ArtifactFile:
         """Download one artifact file into a temporary folder (the caller closes it)."""
         file_path = artifacts.artifact_path(path, allow_root=False)
-        with _mlflow_errors():
+        with mlflow_errors():
             return artifacts.open_file(self.tracking.client(), run_id, file_path, download)
 
     # -- edits ----------------------------------------------------------------------------
@@ -214,7 +216,7 @@ class RunsService:
                 f"Tags {', '.join(map(repr, both))} are both set and deleted; choose one.",
                 code="invalid_body",
             )
-        with _mlflow_errors():
+        with mlflow_errors():
             client = self.tracking.client()
             run = client.get_run(run_id)
             if run.info.lifecycle_stage != "active":
@@ -232,11 +234,11 @@ class RunsService:
 
     def delete(self, run_id: str) -> None:
         """Soft delete (MLflow's lifecycle stage): :meth:`restore` undoes it."""
-        with _mlflow_errors():
+        with mlflow_errors():
             self.tracking.client().delete_run(run_id)
 
     def restore(self, run_id: str) -> RunSummary:
-        with _mlflow_errors():
+        with mlflow_errors():
             client = self.tracking.client()
             client.restore_run(run_id)
             return summary(client.get_run(run_id), self._root)
@@ -444,18 +446,7 @@ def _flag(value: str | None) -> bool | None:
 
 def _data_versions(text: str | None) -> dict[str, DataVersion] | None:
     """The ``jupyter_mlops.data`` map, or None when missing or not readable JSON."""
-    if not text:
+    found = recorded_data_versions(text)
+    if found is None:
         return None
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(raw, dict):
-        return None
-    found = {}
-    for path, version in raw.items():
-        if isinstance(version, dict):
-            found[str(path)] = DataVersion(
-                kind=str(version.get("kind", "")), hash=str(version.get("hash", ""))
-            )
-    return found
+    return {path: DataVersion(kind=kind, hash=hash_) for path, (kind, hash_) in found.items()}

@@ -37,6 +37,8 @@ MAX_COLLECTION_ITEMS = 5
 MAX_DIFF_BYTES = 1_000_000
 #: MLflow's limit on a parameter's name.
 MAX_PARAM_NAME = 250
+#: The run tag holding the data versions a run read (JSON: path -> {kind, hash}).
+DATA_TAG = "jupyter_mlops.data"
 
 
 # -- parameters and metrics ---------------------------------------------------------------
@@ -420,6 +422,24 @@ def capture_lineage(
         data[raw] = version
         found.params[data_param_name(raw)] = f"{version['kind']}:{version['hash'][:12]}"
     if data:
-        found.tags["jupyter_mlops.data"] = json.dumps(data, sort_keys=True)[:5000]
+        found.tags[DATA_TAG] = json.dumps(data, sort_keys=True)[:5000]
         found.artifacts["lineage/data.json"] = json.dumps(data, indent=2).encode()
     return found
+
+
+def recorded_data_versions(text: str | None) -> dict[str, tuple[str, str]] | None:
+    """What :func:`capture_lineage` recorded in the :data:`DATA_TAG` tag (or its
+    ``lineage/data.json``): path -> (kind, hash); None when missing or not readable JSON."""
+    if not text:
+        return None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    return {
+        str(path): (str(version.get("kind", "")), str(version.get("hash", "")))
+        for path, version in raw.items()
+        if isinstance(version, dict)
+    }
