@@ -8,6 +8,10 @@ The image is built for fast rebuilds and nothing leaked:
   the notebook's hash and git commit and so change with it, come after everything.
 - jupyter-mlops' job runner is copied in (``runtime/``), not installed from an index: the
   job runs the very code that exported it, without the JupyterLab extension's dependencies.
+  Only the modules a job needs are copied (the runner, the kernel's ``%load_ext
+  jupyter_mlops`` with tracking and the data API; not the server), found from the imports
+  by :mod:`.runtime`, with fixed file metadata so that the runtime's layer stays cached
+  from one export to the next.
 - The job runs as user 1000 (numeric, so Kubernetes' ``runAsNonRoot`` can verify it), who
   owns ``/job`` (for the output notebook and files the job writes) but not the code in it.
 - ``.dockerignore`` keeps secrets and caches out of the build context (see :mod:`.files`).
@@ -35,6 +39,7 @@ from ..errors import InvalidInput
 from . import escape, files
 from .deploy import check_image
 from .parameters import SCHEMA_FILE
+from .runtime import PACKAGE, copy_runtime
 from .targets import ExportContext, ExportTarget
 
 ENV_CA_CERTS = "JUPYTER_MLOPS_CA_CERTS"
@@ -71,7 +76,7 @@ class DockerTarget(ExportTarget):
 
     def write(self, context: ExportContext) -> None:
         certs = self._certificates(context)
-        self._copy_runtime(context.job_dir / RUNTIME_DIR / "jupyter_mlops")
+        copy_runtime(context.job_dir / RUNTIME_DIR / PACKAGE)
         context.write_text("Dockerfile", self.dockerfile(context, bool(certs)))
         context.write_text(".dockerignore", dockerignore())
 
@@ -218,19 +223,6 @@ class DockerTarget(ExportTarget):
         if not target.is_dir():
             return []
         return sorted(p for p in target.iterdir() if p.suffix in _CERT_SUFFIXES)
-
-    @staticmethod
-    def _copy_runtime(target: Path) -> None:
-        """The ``jupyter_mlops`` package's Python files, without the JupyterLab extension."""
-        package = Path(__file__).resolve().parent.parent
-        for source in sorted(package.rglob("*.py")):
-            relative = source.relative_to(package)
-            if (
-                relative.parts[0] in ("labextension", "__pycache__")
-                or "__pycache__" in relative.parts
-            ):
-                continue
-            files.copy_file(source, target / relative)
 
 
 def _certificate_files(paths: Iterable[str], context: ExportContext) -> list[Path]:
