@@ -17,10 +17,10 @@ from . import redact
 from . import settings as settings_mod
 from ._version import __version__
 from .data.service import DataService
-from .data.tasks import TaskRegistry
 from .experiments.service import TrackingService
 from .jobs.service import JobsService
 from .routes import tornado_handlers
+from .tasks.registry import TaskRegistry
 from .tracking.delivery import Outcome, sync
 from .tracking.spool import Spool
 
@@ -113,7 +113,7 @@ class MlopsApp(ExtensionApp):
         self.data = DataService(
             self.settings_resolved, self.tracking, lock_timeout=self.data_lock_timeout
         )
-        self.data_tasks = TaskRegistry(self.settings_resolved.state_dir)
+        self.tasks = TaskRegistry(self.settings_resolved.state_dir)
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="jupyter-mlops")
         self._executor.submit(self.tracking.warm_up)
         # Kernels started by this server inherit these, so %%track uses the same store.

@@ -19,6 +19,7 @@ from .experiments.handlers import ROUTES as EXPERIMENT_ROUTES
 from .jobs.handlers import ROUTES as JOB_ROUTES
 from .runs.handlers import ROUTES as RUN_ROUTES
 from .status.handlers import ROUTES as STATUS_ROUTES
+from .tasks.handlers import ROUTES as TASK_ROUTES
 
 
 class OpenApiHandler(MlopsHandler):
@@ -39,6 +40,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     *RUN_ROUTES,
     *JOB_ROUTES,
     *DATA_ROUTES,
+    *TASK_ROUTES,
 ]
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlops.data import hashing
-from jupyter_mlops.data.errors import BadData, Cancelled, OutsideProject
-from jupyter_mlops.data.hashing import HashCache, NeedsDvc, Progress, hash_path, scan
+from jupyter_mlops.data.errors import BadData, OutsideProject
+from jupyter_mlops.data.hashing import HashCache, NeedsDvc, hash_path, scan
+from jupyter_mlops.tasks.progress import Cancelled, Progress
 
 OLD = 1_600_000_000  # a modification time far enough in the past to be trusted
 

@@ -13,8 +13,9 @@ import pytest
 from test_data_hashing import dvc_data_tree
 
 from jupyter_mlops.data import hashing
-from jupyter_mlops.data.errors import Cancelled, ChangedWhileReading
-from jupyter_mlops.data.hashing import HashCache, Progress, hash_path, md5sum_many, scan
+from jupyter_mlops.data.errors import ChangedWhileReading
+from jupyter_mlops.data.hashing import HashCache, hash_path, md5sum_many, scan
+from jupyter_mlops.tasks.progress import Cancelled, Progress
 
 AWKWARD = ["a b.txt", "new\nline.txt", "back\\slash.txt", "-dash.txt", "ünïcödé.txt", " lead"]
 

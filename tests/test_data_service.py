@@ -17,7 +17,6 @@ from conftest import subprocess_env
 from jupyter_mlops import settings as settings_mod
 from jupyter_mlops.data.errors import (
     BadData,
-    Cancelled,
     GitTracked,
     LocalChanges,
     NoSuchData,
@@ -27,9 +26,9 @@ from jupyter_mlops.data.errors import (
     Overlap,
     SnapshotBusy,
 )
-from jupyter_mlops.data.hashing import Progress
 from jupyter_mlops.data.journal import project_lock
 from jupyter_mlops.data.service import DataService
+from jupyter_mlops.tasks.progress import Cancelled, Progress
 
 OLD = 1_600_000_000
 

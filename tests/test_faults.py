@@ -43,10 +43,10 @@ from test_tracking import (
 
 from jupyter_mlops import settings as settings_mod
 from jupyter_mlops.data.service import DataService
-from jupyter_mlops.data.tasks import TaskRegistry
 from jupyter_mlops.errors import InsufficientStorage
 from jupyter_mlops.jobs.models import ExportRequest
 from jupyter_mlops.jobs.service import INTERRUPTED_NOTE, JobsService
+from jupyter_mlops.tasks.registry import TaskRegistry
 from jupyter_mlops.tracking import delivery
 from jupyter_mlops.tracking.spool import Spool
 
@@ -244,9 +244,9 @@ def test_a_job_that_outlives_its_server_keeps_its_real_outcome(job_root: Path) -
 OLD_DATA_SERVER = """
 import os, signal, sys
 from jupyter_mlops import settings
-from jupyter_mlops.data.hashing import Progress
+from jupyter_mlops.tasks.progress import Progress
 from jupyter_mlops.data.service import DataService
-from jupyter_mlops.data.tasks import TaskRegistry
+from jupyter_mlops.tasks.registry import TaskRegistry
 resolved = settings.resolve(".", environ={})
 service, registry = DataService(resolved), TaskRegistry(resolved.state_dir)
 

@@ -13,9 +13,10 @@ from typing import Any
 from .. import gitfacts, paths
 from ..errors import Forbidden, InvalidInput, MlopsError
 from ..settings import Settings
+from ..tasks.progress import Progress
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for, find_root
 from .errors import BadData, OutsideProject
-from .hashing import Hashed, NeedsDvc, Progress, cache_for, hash_path, scan
+from .hashing import Hashed, NeedsDvc, cache_for, hash_path, scan
 from .journal import Journal, JournalEntry
 
 

@@ -38,8 +38,9 @@ import yaml
 
 from ..errors import disk_full
 from ..redact import mask
+from ..tasks.progress import Progress
 from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy, one_line
-from .hashing import Batches, FileEntry, Progress, stat_mtime
+from .hashing import Batches, FileEntry, stat_mtime
 
 if TYPE_CHECKING:
     from dvc.repo import Repo

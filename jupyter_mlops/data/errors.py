@@ -61,13 +61,6 @@ class ChangedWhileReading(Conflict):
     code = "changed_while_reading"
 
 
-class Cancelled(MlopsError):
-    """The user interrupted the operation; nothing half-done was left behind."""
-
-    status = 409
-    code = "cancelled"
-
-
 class BadData(InvalidInput):
     code = "invalid_data_path"
 

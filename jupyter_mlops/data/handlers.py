@@ -3,8 +3,9 @@
 Reads (tracked paths, history, diff, what a run read) answer directly, computed on the
 extension's worker threads. Snapshots, restores, pushes and pulls are checked first (a bad
 path, a git-tracked path or local changes a restore would lose answer 4xx at once) and
-then run as a task in a thread of their own: the answer is the task, and
-``GET data/tasks/{task_id}`` reports its progress and finally its result or error.
+then run as a task of the one lifecycle (:mod:`jupyter_mlops.tasks`): the answer is the
+task, and ``GET data/tasks/{task_id}`` (or ``GET tasks/{task_id}``) reports its progress and
+finally its result or error.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from .models import (
     SnapshotRequest,
     TransferRequest,
 )
+from .tasks import DATA_KINDS, TaskKind, data_task
 
 if TYPE_CHECKING:
-    from .hashing import Progress
+    from ..tasks.progress import Progress
+    from ..tasks.registry import Task, TaskRegistry
     from .service import DataService
-    from .tasks import Task, TaskKind, TaskRegistry
 
 _TAGS = ("data",)
 _ERRORS = (400, 403, 404, 409)
@@ -51,29 +53,31 @@ class DataBase(MlopsHandler):
 
     @property
     def tasks(self) -> TaskRegistry:
-        return self.mlops.data_tasks
+        return self.mlops.tasks
 
     def task(self, task_id: str) -> Task:
         task_id = self.parse_path(DataTaskPath, task_id=task_id).task_id
         task = self.tasks.get(task_id)
-        if task is None:
+        if task is None or task.kind not in DATA_KINDS:
             raise NotFound(f"No data task {task_id}.", code="no_such_task")
         return task
 
     async def start_task(
         self,
         kind: TaskKind,
+        request: BaseModel,
         check: Callable[[], object],
         work: Callable[[Progress], BaseModel],
     ) -> None:
         """Run ``check`` first (what it raises answers at once), then start ``work`` as a
-        task and answer with the task."""
+        task (``request`` recorded with it) and answer with the task."""
         await self.call(check)
-        self.send_model(self.task_model(self.tasks.start(kind, work)))
+        started = self.tasks.start(kind, work, request=request.model_dump(mode="json"))
+        self.send_model(self.task_model(started))
 
     def task_model(self, task: Task) -> DataTask:
         """A task as the server answers it: its error told as :meth:`error_body` does."""
-        model = task.model()
+        model = data_task(task.model())
         if model.error is None:
             return model
         return model.model_copy(update={"error": self.error_body(model.error)})
@@ -150,6 +154,7 @@ class SnapshotsHandler(DataBase):
         service = self.data
         await self.start_task(
             "snapshot",
+            request,
             lambda: service.validate(request.paths),
             lambda progress: service.snapshot(
                 request.paths,
@@ -186,6 +191,7 @@ class RestoreHandler(DataBase):
             run_id = request.run_id
             await self.start_task(
                 "restore",
+                request,
                 lambda: service.check_restore_run(run_id, force=force),
                 lambda progress: service.restore_run(run_id, force=force, progress=progress),
             )
@@ -198,6 +204,7 @@ class RestoreHandler(DataBase):
             path, version = request.path, request.version
             await self.start_task(
                 "restore",
+                request,
                 lambda: service.check_restore(path, version, force=force),
                 lambda progress: service.restore(path, version, force=force, progress=progress),
             )
@@ -214,6 +221,7 @@ class TransferHandler(DataBase):
         transfer = service.push if self.direction == "push" else service.pull
         await self.start_task(
             self.direction,
+            request,
             # Unknown paths and a project with nothing tracked answer at once.
             lambda: service.tracked_versions(request.paths),
             lambda progress: transfer(request.paths, remote=request.remote, progress=progress),
@@ -261,7 +269,8 @@ class TasksHandler(DataBase):
     @authorized
     async def get(self) -> None:
         self.parse_query(NoQuery)
-        self.send_model(DataTasks(tasks=[self.task_model(t) for t in self.tasks.all()]))
+        tasks = self.tasks.all(DATA_KINDS)
+        self.send_model(DataTasks(tasks=[self.task_model(t) for t in tasks]))
 
 
 class TaskHandler(DataBase):

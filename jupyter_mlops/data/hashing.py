@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple, overload
 
-from .errors import BadData, Cancelled, ChangedWhileReading, OutsideProject
+from ..tasks.progress import Progress
+from .errors import BadData, ChangedWhileReading, OutsideProject
 
 #: Bytes read at a time from a large file.
 CHUNK = 8 << 20
@@ -58,56 +59,6 @@ PROGRESS_EVERY = 64
 
 def hash_workers() -> int:
     return min(16, (os.cpu_count() or 1) + 4)
-
-
-# -- progress and cancellation ------------------------------------------------------------
-@dataclass
-class ProgressState:
-    phase: str = ""
-    done: int = 0
-    total: int = 0
-    unit: str = "bytes"
-
-
-class Progress:
-    """What a long operation is doing, readable from any thread, and its cancel switch."""
-
-    def __init__(self, on_change: Callable[[ProgressState], None] | None = None) -> None:
-        self._lock = threading.Lock()
-        self._state = ProgressState()
-        self.cancel_event = threading.Event()
-        self._on_change = on_change
-
-    def begin(self, phase: str, total: int = 0, unit: str = "bytes") -> None:
-        with self._lock:
-            self._state = ProgressState(phase=phase, done=0, total=total, unit=unit)
-        self._changed()
-
-    def advance(self, amount: int) -> None:
-        with self._lock:
-            self._state.done += amount
-        self._changed()
-
-    def state(self) -> ProgressState:
-        with self._lock:
-            s = self._state
-            return ProgressState(s.phase, s.done, s.total, s.unit)
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
-
-    def check(self) -> None:
-        """Raise :class:`Cancelled` once cancellation was asked for."""
-        if self.cancel_event.is_set():
-            raise Cancelled("Interrupted; nothing was half-written.")
-
-    def _changed(self) -> None:
-        if self._on_change is not None:
-            self._on_change(self.state())
 
 
 # -- walking --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .hashing import Progress, ProgressState
+from ..tasks.progress import Progress, ProgressState
 
 T = TypeVar("T")
 #: Seconds before a progress bar appears.

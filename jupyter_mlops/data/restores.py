@@ -7,11 +7,12 @@ import contextlib
 import os
 from pathlib import Path
 
+from ..tasks.progress import Progress
 from . import gitutil
 from .core import Target, _object_size
 from .dvcrepo import DvcOut, DvcProject
 from .errors import DvcError, LocalChanges, NoSuchVersion, NotTracked
-from .hashing import Progress, scan
+from .hashing import scan
 from .journal import JournalEntry, project_lock
 from .models import PathRestore, RestoreResult
 from .versions import Versions

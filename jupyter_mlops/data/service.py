@@ -1,8 +1,9 @@
 """Data snapshots: put data under DVC, list its versions, diff, restore, push and pull.
 
 The one service behind the ``%snapshot`` magic, the Python API and the Data routes. It
-knows nothing of tornado or IPython: long calls take a :class:`~.hashing.Progress` (read
-by the caller's progress bar or polling route, and its cancel switch).
+knows nothing of tornado or IPython: long calls take a
+:class:`~jupyter_mlops.tasks.progress.Progress` (read by the caller's progress bar or polling
+route, and its cancel switch).
 
 :class:`DataService` is one class per concern, each in a module of its own:
 

@@ -13,11 +13,12 @@ from typing import Literal
 
 from .. import gitfacts
 from ..errors import MlopsError, disk_full_is_clear
+from ..tasks.progress import Progress
 from . import gitutil
 from .core import DataCore, Target, _rel
 from .dvcrepo import DVC_FILE_SUFFIX, DvcOut, DvcProject, StoreAsHashed, dvc_file_for
 from .errors import BadData, DvcError, GitTracked, NoSuchData, Overlap
-from .hashing import Hashed, NeedsDvc, Progress, hash_path
+from .hashing import Hashed, NeedsDvc, hash_path
 from .journal import JournalEntry, project_lock
 from .models import PathSnapshot, SnapshotResult
 from .transfers import _push

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import MlopsError
+from ..tasks.progress import Progress
 from .core import _pushed
 from .dvcrepo import DvcProject
 from .errors import LocalChanges, NotTracked
-from .hashing import Progress
 from .journal import Journal, JournalEntry, project_lock
 from .listing import Listing
 from .models import TransferResult

@@ -460,6 +460,41 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/tasks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Recent tasks of this project (long work of every kind), newest first; those of earlier servers too. */
+    get: operations['get_tasks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/tasks/{task_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One task: its progress, then its result or error. */
+    get: operations['get_tasks_task_id'];
+    put?: never;
+    post?: never;
+    /** Cancel a running task; it stops at the next safe point (a finished task is answered as it is). */
+    delete: operations['delete_tasks_task_id'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1805,6 +1840,85 @@ export interface components {
        * @description Version of the jupyter-mlops server extension.
        */
       version: string;
+    };
+    /** TaskList */
+    TaskList: {
+      /**
+       * Tasks
+       * @description Recent tasks, newest first.
+       */
+      tasks: components['schemas']['TaskRecord'][];
+    };
+    /**
+     * TaskRecord
+     * @description One piece of long work: what was asked, how far it is, and how it ended.
+     */
+    TaskRecord: {
+      /**
+       * Cancellable
+       * @description Whether DELETE stops it.
+       * @default true
+       */
+      cancellable?: boolean;
+      /** Done */
+      done: number;
+      /** @default null */
+      error?: components['schemas']['ErrorBody'] | null;
+      /** Finished */
+      finished: number | null;
+      /**
+       * Kind
+       * @description 'snapshot', 'restore', 'push', 'pull' (data), 'build' (a job's image), 'job-run' (a job's execution).
+       */
+      kind: string;
+      /**
+       * Log
+       * @description The task's latest lines of output (at most 200), for builds.
+       */
+      log?: string[];
+      /**
+       * Phase
+       * @description What it is doing now: hashing, pushing, building...
+       */
+      phase: string;
+      /**
+       * Request
+       * @description What the user asked for (the route's body).
+       */
+      request?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Result
+       * @description Once done: the result, in the shape of the kind's route.
+       * @default null
+       */
+      result?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * Started
+       * @description Milliseconds since the epoch.
+       */
+      started: number;
+      /**
+       * State
+       * @description 'interrupted': the server stopped while the task ran (the error says what that left behind).
+       * @enum {string}
+       */
+      state: 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+      /** Task Id */
+      task_id: string;
+      /**
+       * Total
+       * @description 0 while unknown.
+       */
+      total: number;
+      /**
+       * Unit
+       * @description What done and total count: 'bytes', 'files', 'steps'.
+       */
+      unit: string;
     };
     /** TrackingStatus */
     TrackingStatus: {
@@ -3568,6 +3682,148 @@ export interface operations {
       };
       /** @description Not authenticated or not authorised. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_tasks: {
+    parameters: {
+      query?: {
+        /** @description Only tasks of this kind ('snapshot', 'build', ...). */
+        kind?: string | null;
+        /** @description Only tasks in this state. */
+        state?:
+          ('running' | 'done' | 'failed' | 'cancelled' | 'interrupted') | null;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TaskList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_tasks_task_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        task_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TaskRecord'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  delete_tasks_task_id: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        task_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TaskRecord'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
         headers: {
           [name: string]: unknown;
         };
