@@ -454,3 +454,35 @@ async def test_the_build_route_says_why_a_link_cannot_go(
         "text": "extra.csv in the job folder is a link to a path outside the project, which "
         "the image cannot take; copy what it points to into the job folder",
     }
+
+
+async def test_a_build_is_a_task_followed_from_any_page(
+    jp_fetch: Any, linked_job: Path, tmp_path: Path
+) -> None:
+    """``jobs/builds`` answers the build's task at once; ``tasks/{task_id}`` follows it to
+    its end (here the refusal of a link), and the streamed build is a task too."""
+    import asyncio
+    import time
+
+    (linked_job / "extra.csv").symlink_to(tmp_path)
+    body = json.dumps({"job": "pipelines/reads"})
+    response = await jp_fetch("jupyter-mlops", "jobs", "builds", method="POST", body=body)
+    assert response.code == 202
+    task = json.loads(response.body)
+    assert (task["kind"], task["request"]["job"]) == ("build", "pipelines/reads")
+    deadline = time.monotonic() + 300
+    while task["state"] == "running":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+        task = json.loads((await jp_fetch("jupyter-mlops", "tasks", task["task_id"])).body)
+    assert task["state"] == "failed"
+    assert task["error"]["code"] == "build_failed"
+    assert "extra.csv in the job folder is a link" in task["error"]["message"]
+    # The streamed build of the same job is listed as a task as well.
+    await jp_fetch("jupyter-mlops", "jobs", "build", method="POST", body=body, request_timeout=300)
+    listed = json.loads((await jp_fetch("jupyter-mlops", "tasks", params={"kind": "build"})).body)[
+        "tasks"
+    ]
+    assert len(listed) == 2
+    assert listed[1]["task_id"] == task["task_id"]
+    assert listed[0]["state"] == "failed"

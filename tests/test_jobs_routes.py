@@ -315,3 +315,10 @@ async def test_build_without_an_engine_is_503(
         "jobs", "build", method="POST", body=json.dumps({"job": "../x"})
     )
     assert status == 403
+    # Starting a build task checks the same first, and starts no task when refused.
+    for body, code in ((job["path"], 503), ("../x", 403), ("nope", 404)):
+        status, answer = await fetch_json(
+            "jobs", "builds", method="POST", body=json.dumps({"job": body})
+        )
+        assert status == code, answer
+    assert (await fetch_json("tasks", params={"kind": "build"}))[1] == {"tasks": []}

@@ -1,24 +1,31 @@
 """Routes of jobs, under ``/jupyter-mlops/jobs``: the job folders, the export targets,
-export (and its check), the image build (streamed), job runs started and stopped."""
+export (and its check), the image build (a task: ``jobs/builds`` answers it at once,
+``jobs/build`` streams it), job runs started and stopped."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from tornado.iostream import StreamClosedError
 
 from ..api.handler import NDJSON, MlopsHandler, Operation
-from ..api.models import NoQuery
-from ..errors import MlopsError
+from ..api.models import ErrorBody, NoQuery
 from ..export.build import BuildEvent
+from ..tasks.models import TaskRecord
+from ..tasks.progress import Progress
+from ..tasks.registry import Task
 from .models import (
     BuildProgressEvent,
     BuildRequest,
     ExportCheck,
     ExportRequest,
     ExportTargetList,
+    JobBuild,
     JobExecution,
     JobExecutionList,
     JobExecutionPath,
@@ -28,6 +35,7 @@ from .models import (
 )
 
 _JOB_ERRORS = (400, 403, 404, 409)
+_NO_RESULT = ErrorBody(message="The build ended without a result.", code="internal_error")
 
 
 class JobsHandler(MlopsHandler):
@@ -103,13 +111,78 @@ class JobExportCheckHandler(MlopsHandler):
         self.send_model(await self.call(self.mlops.jobs.check_export, self.request.body))
 
 
-class JobBuildHandler(MlopsHandler):
+class BuildBase(MlopsHandler):
+    def start_build(
+        self,
+        folder: Path,
+        client: Any,
+        request: BuildRequest,
+        listener: Callable[[BuildProgressEvent], None] = lambda event: None,
+    ) -> Task:
+        """Start a checked build as a task (kind ``build``): its steps are the task's
+        progress, the engine's lines its log, cancelling it stops the build at the engine's
+        next line. ``listener`` also gets each event (the streaming route)."""
+        jobs = self.mlops.jobs
+
+        def work(progress: Progress) -> JobBuild:
+            def report(event: BuildEvent) -> None:
+                progress.check()
+                if event.kind == "done":  # the result carries the recorded build instead
+                    return
+                if event.kind == "step" and event.step is not None:
+                    progress.begin("building", total=event.total or 0, unit="steps")
+                    progress.advance(event.step)
+                    progress.log(f"Step {event.step}/{event.total}: {event.text}")
+                else:
+                    if event.kind == "push" and progress.state().phase != "pushing":
+                        progress.begin("pushing", unit="steps")
+                    progress.log(event.text)
+                listener(
+                    BuildProgressEvent(
+                        event=event.kind,  # type: ignore[arg-type]
+                        text=event.text,
+                        step=event.step,
+                        total=event.total,
+                    )
+                )
+
+            progress.begin("starting", unit="steps")
+            return jobs.build(folder, client, request, report)
+
+        return self.mlops.tasks.start("build", work, request=request.model_dump(mode="json"))
+
+
+class JobBuildsHandler(BuildBase):
+    operations = {
+        "post": Operation(
+            summary="Start building (and pushing) a job's image; answers the build's task "
+            "at once (follow it at tasks/{task_id}; its result is the job's build).",
+            description="Errors found before the build starts (no such job, no container "
+            "engine) are answered as usual; a failure during the build is the task's error.",
+            response=TaskRecord,
+            body=BuildRequest,
+            status=202,
+            errors=(*_JOB_ERRORS, 503),
+        )
+    }
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.parse_body(BuildRequest)
+        folder, client = await self.call(self.mlops.jobs.check_build, request)
+        task = self.start_build(folder, client, request)
+        self.send_model(task.model(), status=202)
+
+
+class JobBuildHandler(BuildBase):
     operations = {
         "post": Operation(
             summary="Build (and push) a job's image; progress streamed as it happens.",
             description="Errors found before the build starts (no such job, no container "
             "engine) are answered as usual; a failure during the build is the stream's last "
-            "line, an 'error' event.",
+            "line, an 'error' event. The build is a task (jobs/builds starts one without a "
+            "stream): it goes on if the client goes, and tasks/{task_id} follows it.",
             response=BuildProgressEvent,
             body=BuildRequest,
             media_type=NDJSON,
@@ -127,27 +200,19 @@ class JobBuildHandler(MlopsHandler):
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[BuildProgressEvent | None] = asyncio.Queue()
 
-        def report(event: BuildEvent) -> None:
-            if event.kind != "done":  # the last line carries the recorded build instead
-                line = BuildProgressEvent(
-                    event=event.kind,  # type: ignore[arg-type]
-                    text=event.text,
-                    step=event.step,
-                    total=event.total,
-                )
-                loop.call_soon_threadsafe(events.put_nowait, line)
+        def listener(line: BuildProgressEvent) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, line)
 
-        build = asyncio.ensure_future(
-            self.call(self.mlops.jobs.build, folder, client, request, report)
-        )
-        build.add_done_callback(lambda _: loop.call_soon(events.put_nowait, None))
+        task = self.start_build(folder, client, request, listener)
+        ended = loop.run_in_executor(None, task.done_event.wait)
+        ended.add_done_callback(lambda _: loop.call_soon(events.put_nowait, None))
         connected = True
         while (event := await events.get()) is not None:
             connected = connected and await self._send_line(event)
-        try:
-            last = BuildProgressEvent(event="done", text="built", build=build.result())
-        except MlopsError as exc:
-            error = self.error_body(exc)
+        if task.state == "done" and isinstance(task.result, JobBuild):
+            last = BuildProgressEvent(event="done", text="built", build=task.result)
+        else:
+            error = self.error_body(task.model().error or _NO_RESULT)
             last = BuildProgressEvent(event="error", text=error.message, code=error.code)
         if connected and await self._send_line(last):
             self.finish()
@@ -229,6 +294,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     ("jobs/export", JobExportHandler),
     ("jobs/export/validate", JobExportCheckHandler),
     ("jobs/build", JobBuildHandler),
+    ("jobs/builds", JobBuildsHandler),
     ("jobs/runs", JobRunsHandler),
     ("jobs/runs/{execution_id}", JobRunHandler),
 ]

@@ -220,9 +220,29 @@ export interface paths {
     put?: never;
     /**
      * Build (and push) a job's image; progress streamed as it happens.
-     * @description Errors found before the build starts (no such job, no container engine) are answered as usual; a failure during the build is the stream's last line, an 'error' event.
+     * @description Errors found before the build starts (no such job, no container engine) are answered as usual; a failure during the build is the stream's last line, an 'error' event. The build is a task (jobs/builds starts one without a stream): it goes on if the client goes, and tasks/{task_id} follows it.
      */
     post: operations['post_jobs_build'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/jobs/builds': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Start building (and pushing) a job's image; answers the build's task at once (follow it at tasks/{task_id}; its result is the job's build).
+     * @description Errors found before the build starts (no such job, no container engine) are answered as usual; a failure during the build is the task's error.
+     */
+    post: operations['post_jobs_builds'];
     delete?: never;
     options?: never;
     head?: never;
@@ -2709,6 +2729,75 @@ export interface operations {
         };
         content: {
           'application/x-ndjson': components['schemas']['BuildProgressEvent'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_jobs_builds: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['BuildRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TaskRecord'];
         };
       };
       /** @description Malformed request: the message names the parameter. */
