@@ -114,6 +114,7 @@ class MlopsApp(ExtensionApp):
             self.settings_resolved, self.tracking, lock_timeout=self.data_lock_timeout
         )
         self.tasks = TaskRegistry(self.settings_resolved.state_dir)
+        self.tasks.attach(self.jobs)  # job runs are tasks too (kind job-run)
         self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="jupyter-mlops")
         self._executor.submit(self.tracking.warm_up)
         # Kernels started by this server inherit these, so %%track uses the same store.

@@ -216,6 +216,15 @@ def test_server_and_job_gone_leave_the_execution_interrupted(job_root: Path) -> 
         assert not params.exists()
         # A client polling the id after the restart gets the same answer.
         assert restarted.execution(execution_id) == execution
+        # And as a task of the restarted server's registry: interrupted, not forgotten.
+        registry = TaskRegistry(state_dir(job_root))
+        registry.attach(restarted)
+        task = registry.record(execution_id)
+        assert task is not None
+        assert (task.kind, task.state) == ("job-run", "interrupted")
+        assert task.error is not None
+        assert task.error.code == "interrupted"
+        assert execution_id in [t.task_id for t in registry.records(["job-run"])]
     finally:
         kill_group(server.pid)
         server.wait(timeout=30)

@@ -238,6 +238,20 @@ async def test_run_a_job_with_typed_parameters(fetch_json: Any, jp_root_dir: Pat
 
     status, listed = await fetch_json("jobs", "runs")
     assert [e["execution_id"] for e in listed["executions"]] == [started["execution_id"]]
+    # The execution is a task too (kind job-run), followed like any other.
+    status, tasks = await fetch_json("tasks", params={"kind": "job-run"})
+    assert status == 200, tasks
+    [task] = tasks["tasks"]
+    assert task["task_id"] == started["execution_id"]
+    assert (task["state"], task["error"]) == ("done", None)
+    assert (task["request"]["job"], task["request"]["in_container"]) == (job["path"], False)
+    # The values the job ran with: those given, the others' defaults.
+    assert task["request"]["parameters"] == {"epochs": 3, "label": 'it\'s "q"', "layers": [1, 2]}
+    assert task["result"]["output"] == done["output"]
+    assert task["result"]["exit_code"] == 0
+    assert task["finished"] >= task["started"] > 0
+    status, same = await fetch_json("tasks", started["execution_id"])
+    assert (status, same) == (200, task)
 
 
 async def test_run_refuses_bad_parameters_and_unbuilt_images(fetch_json: Any) -> None:

@@ -7,6 +7,10 @@ in the job folder. Each execution is a record in ``.mlops/jobs/executions/``, it
 written by the process that watches the job (``jobs.process``), so a restarted server
 still answers for it; one whose processes are gone with no outcome recorded (the server
 or the machine stopped under it) ends ``interrupted``.
+
+Executions are also tasks of the one lifecycle (kind ``job-run``, the task's id the
+execution's): the service is a :class:`~jupyter_mlops.tasks.registry.TaskSource`, so
+``GET tasks`` lists them with snapshots and builds, and ``DELETE tasks/{id}`` stops one.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, get_args
 
 from .. import paths
+from ..api.models import ErrorBody
 from ..errors import InvalidInput, NotFound
 from ..export.build import BuildEvent, build_image, engine, read_build
 from ..export.exporter import PIPELINES_DIR, export_notebook
@@ -37,6 +42,8 @@ from ..export.parameters import InvalidParameters, validate
 from ..export.targets import ExportNotice, describe_targets
 from ..settings import Settings
 from ..statefiles import Owner, read_json, records, write_json
+from ..tasks.models import TaskRecord, TaskState
+from ..tasks.registry import LEFT_BEHIND
 from .export_check import check_export
 from .models import (
     BuildRequest,
@@ -68,6 +75,23 @@ INTERRUPTED_NOTE = (
     "process is gone; no outcome was recorded and the output notebook is incomplete."
 )
 _EXECUTION_ID = re.compile(r"[0-9a-f]{32}")
+#: An execution's status as a task's state.
+_TASK_STATE: dict[str, TaskState] = {
+    "running": "running",
+    "succeeded": "done",
+    "failed": "failed",
+    "invalid": "failed",
+    "killed": "cancelled",
+    "interrupted": "interrupted",
+}
+_ENDED = {
+    "failed": "The job failed (exit code {code}); its log says why.",
+    "invalid": "The job refused its parameters or its job file (exit code {code}).",
+    "killed": "The job was stopped; its run is marked KILLED.",
+    "interrupted": "Interrupted: the server stopped while this job ran; "
+    + LEFT_BEHIND["job-run"]
+    + ". Run it again.",
+}
 
 
 @dataclass
@@ -81,6 +105,9 @@ class _Execution:
 
 
 class JobsService:
+    #: Its executions as tasks (see :class:`~jupyter_mlops.tasks.registry.TaskSource`).
+    kind = "job-run"
+
     def __init__(self, settings: Settings, target_options: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.root = settings.root_dir.resolve()
@@ -278,6 +305,7 @@ class JobsService:
             "status": "running",
             "exit_code": None,
             "params_file": params.name,
+            "parameters": values,
             "owner": None,
         }
         env = {**os.environ, **self.settings.kernel_environment(), "PYTHONUNBUFFERED": "1"}
@@ -321,6 +349,52 @@ class JobsService:
         self._refresh(found)
         self._interrupt_process(found)
         return self._describe(found)
+
+    # -- executions as tasks --------------------------------------------------------------
+    def task_records(self) -> list[TaskRecord]:
+        with self._lock:
+            known = list(self._executions.values())
+        return [self._task(e) for e in known]
+
+    def task_record(self, task_id: str) -> TaskRecord | None:
+        try:
+            return self._task(self._find(task_id))
+        except NotFound:
+            return None
+
+    def cancel_task(self, task_id: str) -> TaskRecord:
+        self.stop(task_id)
+        return self._task(self._find(task_id))
+
+    def _task(self, execution: _Execution) -> TaskRecord:
+        described = self._describe(execution)
+        status = described.status
+        error = None
+        if status in _ENDED:
+            error = ErrorBody(message=_ENDED[status].format(code=described.exit_code), code=status)
+        parameters = execution.data.get("parameters")
+        return TaskRecord(
+            task_id=described.execution_id,
+            kind=self.kind,
+            state=_TASK_STATE[status],
+            phase=status,
+            done=0,
+            total=0,
+            unit="steps",
+            started=_ms(described.started_at) or 0,
+            finished=_ms(described.ended_at),
+            request={
+                "job": described.job,
+                "in_container": described.in_container,
+                "parameters": parameters if isinstance(parameters, dict) else {},
+            },
+            result=described.model_dump(mode="json", exclude={"log"})
+            if status != "running"
+            else None,
+            error=error,
+            log=described.log.splitlines(),
+            cancellable=status == "running",
+        )
 
     def shutdown(self) -> None:
         """Interrupt the jobs still running (the server is stopping); each one's watcher
@@ -464,6 +538,16 @@ def _tail(path: Path) -> str:
     except OSError:
         return ""
     return "\n".join(lines[-LOG_LINES:])
+
+
+def _ms(when: str | None) -> int | None:
+    """Milliseconds since the epoch of a recorded ISO time (None when there is none)."""
+    if when is None:
+        return None
+    try:
+        return int(datetime.datetime.fromisoformat(when).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 def _now() -> str:

@@ -15,7 +15,7 @@ from ..errors import NotFound
 from .models import TaskList, TaskPath, TaskQuery, TaskRecord
 
 if TYPE_CHECKING:
-    from .registry import Task, TaskRegistry
+    from .registry import TaskRegistry
 
 _TAGS = ("tasks",)
 
@@ -25,16 +25,16 @@ class TaskBase(MlopsHandler):
     def tasks(self) -> TaskRegistry:
         return self.mlops.tasks
 
-    def task(self, task_id: str) -> Task:
-        task_id = self.parse_path(TaskPath, task_id=task_id).task_id
-        task = self.tasks.get(task_id)
-        if task is None:
-            raise NotFound(f"No task {task_id}.", code="no_such_task")
-        return task
+    def task_id(self, task_id: str) -> str:
+        return self.parse_path(TaskPath, task_id=task_id).task_id
 
-    def task_model(self, task: Task) -> TaskRecord:
+    def found(self, task_id: str, model: TaskRecord | None) -> TaskRecord:
+        if model is None:
+            raise NotFound(f"No task {task_id}.", code="no_such_task")
+        return self.task_model(model)
+
+    def task_model(self, model: TaskRecord) -> TaskRecord:
         """A task as the server answers it: its error told as :meth:`error_body` does."""
-        model = task.model()
         if model.error is None:
             return model
         return model.model_copy(update={"error": self.error_body(model.error)})
@@ -56,10 +56,9 @@ class TasksHandler(TaskBase):
     async def get(self) -> None:
         query = self.parse_query(TaskQuery)
         kinds = None if query.kind is None else (query.kind,)
+        records = await self.call(self.tasks.records, kinds)
         tasks = [
-            self.task_model(t)
-            for t in self.tasks.all(kinds)
-            if query.state is None or t.state == query.state
+            self.task_model(t) for t in records if query.state is None or t.state == query.state
         ]
         self.send_model(TaskList(tasks=tasks))
 
@@ -87,14 +86,14 @@ class TaskHandler(TaskBase):
     @authorized
     async def get(self, task_id: str) -> None:
         self.parse_query(NoQuery)
-        self.send_model(self.task_model(self.task(task_id)))
+        task_id = self.task_id(task_id)
+        self.send_model(self.found(task_id, await self.call(self.tasks.record, task_id)))
 
     @tornado.web.authenticated
     @authorized
     async def delete(self, task_id: str) -> None:
-        task = self.task(task_id)
-        task.progress.cancel()
-        self.send_model(self.task_model(task))
+        task_id = self.task_id(task_id)
+        self.send_model(self.found(task_id, await self.call(self.tasks.cancel, task_id)))
 
 
 ROUTES: list[tuple[str, type[MlopsHandler]]] = [

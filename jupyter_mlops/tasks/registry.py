@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -47,6 +47,20 @@ LEFT_BEHIND = {
 }
 
 Work = Callable[[Progress], BaseModel | None]
+
+
+class TaskSource(Protocol):
+    """Tasks of one kind whose work another component holds and records (job runs: a
+    process of their own that outlives the server); the registry lists, follows and
+    cancels them as its own."""
+
+    kind: str
+
+    def task_records(self) -> list[TaskRecord]: ...
+
+    def task_record(self, task_id: str) -> TaskRecord | None: ...
+
+    def cancel_task(self, task_id: str) -> TaskRecord: ...
 
 
 def now_ms() -> int:
@@ -174,6 +188,7 @@ class TaskRegistry:
         self._tasks: OrderedDict[str, Task] = OrderedDict()
         self._owner = Owner.current()
         self._folder = state_dir / TASKS_DIR if state_dir is not None else None
+        self._sources: dict[str, TaskSource] = {}
         if self._folder is not None:
             self._load(self._folder)
 
@@ -242,6 +257,41 @@ class TaskRegistry:
         with self._lock:
             tasks = list(reversed(self._tasks.values()))
         return [t for t in tasks if kinds is None or t.kind in kinds]
+
+    # -- every task, those of sources included ---------------------------------------------
+    def attach(self, source: TaskSource) -> None:
+        """List, follow and cancel the tasks of ``source`` with this registry's own."""
+        self._sources[source.kind] = source
+
+    def records(self, kinds: Collection[str] | None = None) -> list[TaskRecord]:
+        """Every task (this registry's and its sources'), newest first."""
+        found = [t.model() for t in self.all(kinds)]
+        for kind, source in self._sources.items():
+            if kinds is None or kind in kinds:
+                found += source.task_records()
+        return sorted(found, key=lambda t: t.started, reverse=True)
+
+    def record(self, task_id: str) -> TaskRecord | None:
+        task = self.get(task_id)
+        if task is not None:
+            return task.model()
+        for source in self._sources.values():
+            found = source.task_record(task_id)
+            if found is not None:
+                return found
+        return None
+
+    def cancel(self, task_id: str) -> TaskRecord | None:
+        """Ask a running task to stop (it stops at its next safe point); None when no task
+        has this id."""
+        task = self.get(task_id)
+        if task is not None:
+            task.progress.cancel()
+            return task.model()
+        for source in self._sources.values():
+            if source.task_record(task_id) is not None:
+                return source.cancel_task(task_id)
+        return None
 
     def _prune(self) -> None:
         finished = [t for t in self._tasks.values() if t.state != "running"]
