@@ -309,6 +309,9 @@ def test_a_notebook_edit_rebuilds_from_the_layer_cache(small_project: Path) -> N
     # Every step up to the notebook came from the cache: no pip ran again.
     assert "Collecting papermill" not in log, log
     assert "Successfully installed" not in log, log
+    # jupyter-mlops' runtime too: its files are the same at every export (export/runtime.py).
+    runtime_step = re.split(r"(?i)\bstep \d+/", log.split("COPY runtime/", 1)[1])[0]
+    assert "Using cache" in runtime_step, log
 
 
 def test_the_embedded_store_receives_the_run_of_a_container(small_project: Path) -> None:
