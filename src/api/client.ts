@@ -29,7 +29,9 @@ import type {
   RunSummary,
   RunUpdate,
   RunsPage,
-  StatusResponse
+  StatusResponse,
+  TaskList,
+  TaskRecord
 } from './types';
 
 /** Typed calls to the jupyter-mlops REST API. */
@@ -232,6 +234,47 @@ export class MlopsClient {
       );
     }
     return final;
+  }
+
+  /**
+   * Start building (and pushing) a job's image as a task; follow it with {@link task}
+   * (a {@link TaskModel}). Errors found before the build starts reject as usual.
+   */
+  startBuild(request: BuildRequest): Promise<TaskRecord> {
+    return requestAPI<TaskRecord>(
+      'jobs/builds',
+      { method: 'POST', body: JSON.stringify(request) },
+      this.serverSettings
+    );
+  }
+
+  /** Recent tasks (long work of every kind), newest first; of one kind or state. */
+  tasks(
+    query: { kind?: string; state?: TaskRecord['state'] } = {}
+  ): Promise<TaskList> {
+    return requestAPI<TaskList>(
+      `tasks${queryString({ ...query })}`,
+      {},
+      this.serverSettings
+    );
+  }
+
+  /** One task: its progress, then its result or error. */
+  task(taskId: string): Promise<TaskRecord> {
+    return requestAPI<TaskRecord>(
+      `tasks/${encodeURIComponent(taskId)}`,
+      {},
+      this.serverSettings
+    );
+  }
+
+  /** Ask a running task to stop. */
+  cancelTask(taskId: string): Promise<TaskRecord> {
+    return requestAPI<TaskRecord>(
+      `tasks/${encodeURIComponent(taskId)}`,
+      { method: 'DELETE' },
+      this.serverSettings
+    );
   }
 
   /** The job runs this server started, newest first. */

@@ -1,11 +1,13 @@
 /**
  * Calls to the Data routes (`/jupyter-mlops/data/...`). Long operations (snapshot,
- * restore, push, pull) start a task that {@link DataClient.waitForTask} polls to the end.
+ * restore, push, pull) start a task that {@link DataClient.waitForTask} follows to the end
+ * (a {@link TaskModel}, as every task is followed).
  */
 import { ServerConnection } from '@jupyterlab/services';
 
 import { MlopsApiError, queryString, requestAPI } from './request';
 import type { components } from './schema';
+import { TASK_POLL_INTERVAL, TaskModel } from '../tasks/model';
 
 type Schemas = components['schemas'];
 
@@ -15,14 +17,12 @@ export type DataHistory = Schemas['DataHistory'];
 export type DataVersionEntry = Schemas['DataVersionEntry'];
 export type DataDiff = Schemas['DataDiff'];
 export type DataTask = Schemas['DataTask'];
+export type DataTasks = Schemas['DataTasks'];
 export type RunData = Schemas['RunData'];
 export type RunDataPath = Schemas['RunDataPath'];
 export type SnapshotRequest = Schemas['SnapshotRequest'];
 export type RestoreRequest = Schemas['RestoreRequest'];
 export type TransferRequest = Schemas['TransferRequest'];
-
-/** How often a running task is polled, in milliseconds. */
-export const TASK_POLL_INTERVAL = 300;
 
 export class DataClient {
   constructor(
@@ -85,6 +85,11 @@ export class DataClient {
     );
   }
 
+  /** Recent data tasks, newest first (those of earlier servers too). */
+  tasks(): Promise<DataTasks> {
+    return requestAPI<DataTasks>('data/tasks', {}, this.serverSettings);
+  }
+
   cancel(taskId: string): Promise<DataTask> {
     return requestAPI<DataTask>(
       `data/tasks/${encodeURIComponent(taskId)}`,
@@ -102,12 +107,19 @@ export class DataClient {
     onProgress: (task: DataTask) => void = () => undefined,
     interval = TASK_POLL_INTERVAL
   ): Promise<DataTask> {
-    let current = task;
-    onProgress(current);
-    while (current.state === 'running') {
-      await new Promise(resolve => setTimeout(resolve, interval));
-      current = await this.task(current.task_id);
-      onProgress(current);
+    const model = new TaskModel<DataTask>({
+      task,
+      fetch: taskId => this.task(taskId),
+      interval,
+      name: 'jupyter-mlops:data-task'
+    });
+    onProgress(task);
+    model.changed.connect(() => onProgress(model.task));
+    let current: DataTask;
+    try {
+      current = await model.follow();
+    } finally {
+      model.dispose();
     }
     if (current.state !== 'done') {
       const error = current.error;

@@ -85,6 +85,7 @@ export class DataModel extends PollingModel {
    */
   setVisible(visible: boolean): void {
     if (visible) {
+      void this._resume();
       this.startPolling();
     } else {
       this.stopPolling();
@@ -146,6 +147,41 @@ export class DataModel extends PollingModel {
   async cancel(): Promise<void> {
     if (this._task && this._task.state === 'running') {
       await this.client.cancel(this._task.task_id);
+    }
+  }
+
+  /**
+   * Once, when the section first shows: follow the operation still running on the server
+   * (started before the page was reloaded, or from another page), as if started here.
+   */
+  private async _resume(): Promise<void> {
+    if (this._resumed) {
+      return;
+    }
+    this._resumed = true;
+    let running: DataTask | undefined;
+    try {
+      running = (await this.client.tasks()).tasks.find(
+        task => task.state === 'running'
+      );
+    } catch {
+      return; // the listing shows its own errors; nothing to resume
+    }
+    if (!running || this.busy || this.isDisposed) {
+      return;
+    }
+    this._task = running;
+    this._taskError = null;
+    this.emit();
+    try {
+      await this.client.waitForTask(running, current => {
+        this._task = current;
+        this.emit();
+      });
+      await this.refresh();
+    } catch (error) {
+      this._taskError = asApiError(error);
+      this.emit();
     }
   }
 
@@ -237,6 +273,7 @@ export class DataModel extends PollingModel {
   private _paths: DataPaths | null = null;
   private _error: MlopsApiError | null = null;
   private _loading = false;
+  private _resumed = false;
   private _selected: string | null = null;
   private _history: DataHistory | null = null;
   private _historyError: MlopsApiError | null = null;

@@ -10,11 +10,12 @@ import * as React from 'react';
 
 import { MlopsClient } from '../api/client';
 import { asApiError } from '../api/request';
-import type { JobBuild, JobInfo } from '../api/types';
+import type { JobBuild, JobInfo, TaskRecord } from '../api/types';
+import { TaskModel } from '../tasks/model';
 import {
   IBuildState,
   IDLE_BUILD,
-  buildReducer,
+  buildStateOfTask,
   failedBuild,
   sizeText,
   startedBuild
@@ -138,50 +139,100 @@ interface IBuildPaneProps {
   onBuilt: (build: JobBuild) => void;
 }
 
-/** Build (and optionally push) a job's image, with its progress streamed. */
+/**
+ * Build (and optionally push) a job's image. The build is a task on the server, followed
+ * by a {@link TaskModel}: it goes on when the pane closes, and a pane opened later (or
+ * after a reload) finds the job's running build and follows it.
+ */
 export function BuildPane(props: IBuildPaneProps): JSX.Element {
   const { client, job, trans } = props;
   const [tag, setTag] = React.useState('');
   const [push, setPush] = React.useState(false);
   const [state, setState] = React.useState<IBuildState>(IDLE_BUILD);
-  const abort = React.useRef<AbortController | null>(null);
+  const following = React.useRef<TaskModel | null>(null);
   const onBuilt = React.useRef(props.onBuilt);
   onBuilt.current = props.onBuilt;
 
-  const start = React.useCallback(async () => {
-    const controller = new AbortController();
-    abort.current = controller;
-    setState(startedBuild());
-    try {
-      const last = await client.buildJob(
-        { job: job.path, tag: tag.trim() || null, push },
-        event => {
-          if (!controller.signal.aborted) {
-            setState(previous => buildReducer(previous, event));
+  const follow = React.useCallback(
+    (task: TaskRecord) => {
+      following.current?.dispose();
+      const model = new TaskModel({
+        task,
+        fetch: taskId => client.task(taskId),
+        cancel: taskId => client.cancelTask(taskId),
+        name: 'jupyter-mlops:build'
+      });
+      following.current = model;
+      setState(buildStateOfTask(task));
+      model.changed.connect(() => setState(buildStateOfTask(model.task)));
+      model.follow().then(
+        done => {
+          if (following.current === model && done.state === 'done') {
+            const built = done.result as unknown as JobBuild | null;
+            if (built) {
+              onBuilt.current(built);
+            }
           }
         },
-        controller.signal
+        error => {
+          if (following.current === model) {
+            const failure = asApiError(error);
+            setState(previous =>
+              failedBuild(previous, failure.message, failure.code)
+            );
+          }
+        }
       );
-      if (!controller.signal.aborted && last.event === 'done' && last.build) {
-        onBuilt.current(last.build);
-      }
+    },
+    [client]
+  );
+
+  const start = React.useCallback(async () => {
+    setState(startedBuild());
+    try {
+      follow(
+        await client.startBuild({
+          job: job.path,
+          tag: tag.trim() || null,
+          push
+        })
+      );
     } catch (error) {
-      if (!controller.signal.aborted) {
-        const failure = asApiError(error);
-        setState(previous =>
-          failedBuild(previous, failure.message, failure.code)
-        );
-      }
+      const failure = asApiError(error);
+      setState(previous =>
+        failedBuild(previous, failure.message, failure.code)
+      );
     }
-  }, [client, job.path, tag, push]);
+  }, [client, follow, job.path, tag, push]);
 
   React.useEffect(() => {
-    if (props.autoStart) {
-      void start();
-    }
-    return () => abort.current?.abort();
+    let mounted = true;
+    // A build of this job already running (started from another page, or before a
+    // reload) is followed; otherwise the Build action starts one.
+    client
+      .tasks({ kind: 'build', state: 'running' })
+      .then(
+        list => list.tasks.find(task => task.request?.['job'] === job.path),
+        () => undefined
+      )
+      .then(running => {
+        if (!mounted || following.current) {
+          return;
+        }
+        if (running) {
+          follow(running);
+        } else if (props.autoStart) {
+          void start();
+        }
+      });
+    return () => {
+      mounted = false;
+      const model = following.current;
+      following.current = null;
+      model?.dispose();
+    };
     // Only on mount: later changes of the options (and so of `start`) wait for the
-    // button, and the build under way is aborted only when the pane goes.
+    // button; the build goes on on the server when the pane goes.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
@@ -219,6 +270,15 @@ export function BuildPane(props: IBuildPaneProps): JSX.Element {
               ? trans.__('Build image')
               : trans.__('Build again')}
         </Button>
+        {building && (
+          <Button
+            minimal
+            title={trans.__('Stop the build')}
+            onClick={() => void following.current?.cancel()}
+          >
+            {trans.__('Stop')}
+          </Button>
+        )}
       </div>
       {state.error?.code === 'no_container_engine' && (
         <div className="jp-mlops-export-hint">

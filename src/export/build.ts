@@ -1,5 +1,5 @@
 /** The state of an image build as its progress events arrive (no React here). */
-import type { BuildProgressEvent, JobBuild } from '../api/types';
+import type { BuildProgressEvent, JobBuild, TaskRecord } from '../api/types';
 
 /** Lines of build output kept for the log view. */
 export const LOG_LIMIT = 5000;
@@ -113,4 +113,52 @@ export function sizeText(bytes: number | null | undefined): string {
   return unit === 0
     ? `${value} ${units[0]}`
     : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** A step's line in a build task's log: `Step 3/9: RUN pip install ...`. */
+const STEP_LINE = /^Step (\d+)\/(\d+): (.*)$/;
+
+/**
+ * The state of a build followed as a task (`POST jobs/builds`, `GET tasks/{id}`): the
+ * same view as a streamed build, from the task's progress, log lines, result or error.
+ */
+export function buildStateOfTask(task: TaskRecord): IBuildState {
+  const log = task.log ?? [];
+  let instruction = '';
+  for (let i = log.length - 1; i >= 0; i--) {
+    const match = STEP_LINE.exec(log[i]);
+    if (match) {
+      instruction = match[3];
+      break;
+    }
+  }
+  const total = task.total > 0 ? task.total : null;
+  const base: IBuildState = {
+    ...IDLE_BUILD,
+    phase: 'building',
+    step: total !== null ? task.done : null,
+    total,
+    instruction,
+    pushing:
+      task.state === 'running' && task.phase === 'pushing'
+        ? (log[log.length - 1] ?? '')
+        : null,
+    log
+  };
+  if (task.state === 'running') {
+    return base;
+  }
+  if (task.state === 'done') {
+    return {
+      ...base,
+      phase: 'done',
+      step: total ?? base.step,
+      build: (task.result as unknown as JobBuild | null) ?? null
+    };
+  }
+  return failedBuild(
+    base,
+    task.error?.message ?? task.state,
+    task.error?.code ?? task.state
+  );
 }
