@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jupyter_mlops.errors import NotFound
+from jupyter_mlops.statefiles import write_json
 from jupyter_mlops.tasks import registry as registry_mod
 from jupyter_mlops.tasks.models import TaskList, TaskRecord
 from jupyter_mlops.tasks.progress import Progress
@@ -282,3 +284,65 @@ async def test_tasks_refuse_requests_without_a_token(
         with pytest.raises(HTTPClientError) as raised:
             await client.fetch(path)
         assert raised.value.code in (401, 403)
+
+
+# -- a restarted server ---------------------------------------------------------------------
+class TestARestartedServer:
+    """The server starts on a project whose earlier server died while a build ran and
+    after a snapshot ended: both are listed, the build interrupted."""
+
+    RUNNING = "1" * 32
+    ENDED = "2" * 32
+
+    @pytest.fixture
+    def jp_root_dir(self, tmp_path: Path) -> Path:
+        root = tmp_path / "root"
+        folder = root / ".mlops" / TASKS_DIR
+        dead = {"pid": 2**22 + 12345, "host": socket.gethostname(), "started": None}
+        common = {"done": 0, "total": 0, "unit": "steps", "request": {"job": "pipelines/t"}}
+        write_json(
+            folder / f"{self.RUNNING}.json",
+            {
+                "task": {
+                    **common,
+                    "task_id": self.RUNNING,
+                    "kind": "build",
+                    "state": "running",
+                    "phase": "building",
+                    "started": 1000,
+                    "finished": None,
+                },
+                "owner": dead,
+            },
+        )
+        write_json(
+            folder / f"{self.ENDED}.json",
+            {
+                "task": {
+                    **common,
+                    "task_id": self.ENDED,
+                    "kind": "snapshot",
+                    "state": "done",
+                    "phase": "done",
+                    "started": 500,
+                    "finished": 900,
+                    "result": {"paths": []},
+                },
+                "owner": dead,
+            },
+        )
+        return root
+
+    async def test_it_lists_the_tasks_of_before(self, fetch_json, jp_root_dir):
+        code, body = await fetch_json("tasks")
+        assert code == 200, body
+        tasks = TaskList.model_validate(body).tasks
+        assert [t.task_id for t in tasks] == [self.RUNNING, self.ENDED]
+        build, snapshot = tasks
+        assert (build.state, build.kind) == ("interrupted", "build")
+        assert build.error is not None
+        assert build.error.code == "interrupted"
+        assert build.finished is not None
+        assert (snapshot.state, snapshot.result) == ("done", {"paths": []})
+        code, body = await fetch_json("tasks", self.RUNNING)
+        assert (code, body["state"]) == (200, "interrupted")
