@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import gitfacts, paths
 from ..errors import Forbidden, InvalidInput, MlopsError
+from ..mlflow_store import Store
 from ..settings import Settings
 from ..tasks.progress import Progress
 from .dvcrepo import DVC_FILE_SUFFIX, DvcProject, dvc_file_for, find_root
@@ -38,7 +39,7 @@ class DataCore:
     def __init__(
         self,
         settings: Settings,
-        tracking: Any = None,
+        tracking: Store | None = None,
         *,
         lock_timeout: float = 60.0,
     ) -> None:
@@ -49,11 +50,11 @@ class DataCore:
         self.journal = Journal(settings.state_dir)
 
     @property
-    def tracking(self) -> Any:
+    def tracking(self) -> Store:
+        """The tracking store, for the runs that read a version: the server's
+        ``TrackingService``, or in a kernel or a job the settings' own store."""
         if self._tracking is None:
-            from ..experiments.service import TrackingService
-
-            self._tracking = TrackingService(self.settings)
+            self._tracking = Store(self.settings)
         return self._tracking
 
     @property
