@@ -489,3 +489,44 @@ async def test_a_build_is_a_task_followed_from_any_page(
     assert len(listed) == 2
     assert listed[1]["task_id"] == task["task_id"]
     assert listed[0]["state"] == "failed"
+
+
+class TestABuildTaskFromTheServer:
+    """A build started through ``jobs/builds`` on a real engine: followed through
+    ``tasks/{task_id}`` to its end, its steps as progress, the engine's lines as its log,
+    the job's recorded build as its result."""
+
+    @pytest.fixture
+    def jp_root_dir(self, tmp_path: Path, engine: Any) -> Path:
+        root = tmp_path / "project"
+        root.mkdir()
+        notebook(root / "small.ipynb", [("rounds = 2", "parameters"), "print(rounds)"])
+        export_small(root)
+        return root
+
+    async def test_it_is_followed_to_its_build(self, jp_fetch: Any, jp_root_dir: Path) -> None:
+        import asyncio
+        import time
+
+        body = json.dumps({"job": "pipelines/small", "tag": "small-task:latest"})
+        response = await jp_fetch("jupyter-mlops", "jobs", "builds", method="POST", body=body)
+        task = json.loads(response.body)
+        steps_seen = set()
+        deadline = time.monotonic() + 600
+        while task["state"] == "running":
+            assert time.monotonic() < deadline
+            if task["phase"] == "building":
+                steps_seen.add((task["done"], task["total"]))
+            await asyncio.sleep(0.3)
+            task = json.loads((await jp_fetch("jupyter-mlops", "tasks", task["task_id"])).body)
+        assert task["state"] == "done", task
+        assert task["result"]["image"] == "small-task:latest"
+        assert task["result"]["steps"] >= 2
+        assert task["finished"] >= task["started"]
+        assert any(line.startswith("Step ") for line in task["log"]), task["log"]
+        assert steps_seen, "no step was seen while it built"
+        assert all(0 < done <= total for done, total in steps_seen)
+        # The job list shows the same build.
+        jobs = json.loads((await jp_fetch("jupyter-mlops", "jobs")).body)["jobs"]
+        [job] = [j for j in jobs if j["path"] == "pipelines/small"]
+        assert job["build"]["image"] == "small-task:latest"
