@@ -530,3 +530,16 @@ class TestABuildTaskFromTheServer:
         jobs = json.loads((await jp_fetch("jupyter-mlops", "jobs")).body)["jobs"]
         [job] = [j for j in jobs if j["path"] == "pipelines/small"]
         assert job["build"]["image"] == "small-task:latest"
+        # The streamed route builds through the same lifecycle: its last line is the build,
+        # and the build is listed as a task.
+        response = await jp_fetch(
+            "jupyter-mlops", "jobs", "build", method="POST", body=body, request_timeout=600
+        )
+        lines = [json.loads(line) for line in response.body.decode().splitlines()]
+        assert lines[-1]["event"] == "done", lines[-1]
+        assert lines[-1]["build"]["image"] == "small-task:latest"
+        assert any(line["event"] == "step" for line in lines)
+        listed = json.loads(
+            (await jp_fetch("jupyter-mlops", "tasks", params={"kind": "build"})).body
+        )["tasks"]
+        assert [t["state"] for t in listed] == ["done", "done"]
