@@ -18,6 +18,7 @@ import nbformat
 import pytest
 import yaml
 
+from jupyter_mlops import mlflow_store
 from jupyter_mlops import settings as settings_mod
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,9 +77,9 @@ def test_what_the_demo_tells_the_user_to_click_exists():
 def runs_when_settled(uri: str, count: int, timeout: float = 120) -> list[Any]:
     """The demo experiment's runs once ``count`` of them have ended (the kernel's agent
     delivers them in the background)."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
+    # The store as the product opens it (created once, under its lock, while the kernel's
+    # agent may be creating it too).
+    client = mlflow_store.client(uri)
     deadline = time.monotonic() + timeout
     while True:
         found = client.get_experiment_by_name(EXPERIMENT)
@@ -95,7 +96,6 @@ def test_the_demo_walks_the_whole_loop(tmp_path: Path, kernel_spec_dir: Path, cl
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
-    from mlflow import MlflowClient
     from nbclient import NotebookClient
 
     # The project demo.sh opens: a git repository of its own, the data not in git.
@@ -133,8 +133,10 @@ def test_the_demo_walks_the_whole_loop(tmp_path: Path, kernel_spec_dir: Path, cl
     try:
         client.execute(cwd=str(project), env=clean_env(kernel_env))
     finally:
+        # Shut down as JupyterLab does (a shutdown request, not a kill): the kernel saves
+        # what its last cell recorded on the way out.
         if run_sync(km.is_alive)():
-            run_sync(km.shutdown_kernel)(now=True)
+            run_sync(km.shutdown_kernel)(now=False)
     # Saved, as the user does before exporting.
     nb.metadata.kernelspec = kernelspec
     nbformat.write(nb, project / NOTEBOOK)
@@ -152,7 +154,7 @@ def test_the_demo_walks_the_whole_loop(tmp_path: Path, kernel_spec_dir: Path, cl
     uri = settings.tracking_uri
     runs = {r.info.run_name: r for r in runs_when_settled(uri, 2)}
     assert set(runs) == RUN_NAMES
-    mlflow = MlflowClient(uri)
+    mlflow = mlflow_store.client(uri)
     for name, rate in (("SGD baseline", "0.001"), ("SGD with larger steps", "0.01")):
         run = runs[name]
         assert run.info.status == "FINISHED", name
