@@ -6,15 +6,18 @@ Errors a user can cause end as one line on stderr and exit code 2; a bug keeps i
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import gitfacts
 from . import settings as settings_mod
 from ._version import __version__
 from .errors import InvalidInput, MlopsError, option_errors
+from .redact import mask
 
 
 def _settings(args: argparse.Namespace) -> settings_mod.Settings:
@@ -206,7 +209,8 @@ def _run_job(args: argparse.Namespace) -> int:
                 print(f"jupyter mlops run: error: {problem}", file=sys.stderr)
             return 2
 
-    command = [sys.executable, "-m", "jupyter_mlops.job", str(Path(args.dir).expanduser())]
+    folder = Path(args.dir).expanduser()
+    command = [sys.executable, "-m", "jupyter_mlops.job", str(folder)]
     for name, value in args.parameter:
         command += ["-p", name, value]
     if args.params_file:
@@ -214,7 +218,7 @@ def _run_job(args: argparse.Namespace) -> int:
     if args.output:
         output = args.output
         command += ["--output", output if "://" in output else str(Path(output).absolute())]
-    job = subprocess.Popen(command)
+    job = subprocess.Popen(command, env=_job_environment(args, folder))
     try:
         return job.wait()
     except KeyboardInterrupt:
@@ -224,6 +228,33 @@ def _run_job(args: argparse.Namespace) -> int:
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
             job.terminate()
             return job.wait()
+
+
+def _job_environment(args: argparse.Namespace, folder: Path) -> dict[str, str]:
+    """The job's environment: ours, plus the project's tracking store when none is named
+    (``--tracking-uri``, ``MLFLOW_TRACKING_URI`` or ``JUPYTER_MLOPS_TRACKING_URI``), so a
+    job run from a shell is recorded where the project's other runs are, as it is when
+    JupyterLab runs it."""
+    env = dict(os.environ)
+    if args.tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    elif not (env.get("MLFLOW_TRACKING_URI") or env.get(settings_mod.ENV_TRACKING_URI)):
+        root = Path(args.root).expanduser() if args.root else _project_of(folder)
+        settings = settings_mod.resolve(root)
+        env.update(settings.kernel_environment())
+        print(f"jupyter mlops run: recording to {mask(settings.tracking_uri)}", file=sys.stderr)
+    return env
+
+
+def _project_of(folder: Path) -> Path:
+    """The project a job folder belongs to: the nearest folder above it with a state
+    folder (where JupyterLab and the notebook's runs keep their store), else its git work
+    tree, else the current folder."""
+    folder = folder.resolve()
+    for parent in folder.parents:
+        if (parent / settings_mod.STATE_DIR_NAME).is_dir():
+            return parent
+    return gitfacts.toplevel(folder) or Path.cwd()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -324,6 +355,12 @@ def parser() -> argparse.ArgumentParser:
         help="Run in the job's built image (see `build`) instead of this environment.",
     )
     run.add_argument("--image", help="With --in-container: the image (default: the one built).")
+    run.add_argument(
+        "--root",
+        help="The project whose tracking store records the run (default: the nearest folder "
+        "above DIR holding .mlops/, else DIR's git work tree, else here).",
+    )
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: the project's store).")
     run.set_defaults(func=_run_job)
 
     build = sub.add_parser(

@@ -149,3 +149,53 @@ def test_tracked_cells_in_a_job_are_children_of_its_run(
     assert "application/vnd.jupyter.widget-view+json" not in cards[0]["data"]
     assert "HTML(value=" not in output.read_text()
     assert cards[0]["data"]["text/plain"] == "run 'fit': FINISHED (experiment train)"
+
+
+def test_a_job_run_from_a_shell_is_recorded_in_its_projects_store(
+    git_dvc_repo: Path, tmp_path: Path, clean_env, embedded_uri
+) -> None:
+    """No tracking URI in the environment (a plain terminal, not JupyterLab's): `run` finds
+    the project of the job folder by its state folder and records there, wherever it is
+    started from; `--tracking-uri` names another store."""
+    project = git_dvc_repo
+    env = clean_env()
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell("lr = 0.1", metadata={"tags": ["parameters"]}),
+                new_code_cell("print('lr', lr)"),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        project / "shell.ipynb",
+    )
+    python = [sys.executable, "-m", "jupyter_mlops"]
+    for args in (["export", str(project / "shell.ipynb")], ["experiments", "--root", "."]):
+        done = subprocess.run(
+            [*python, *args], cwd=project, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+    assert (project / ".mlops").is_dir()  # the project's store, as JupyterLab leaves it
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    job = project / "pipelines" / "shell"
+    done = subprocess.run(
+        [*python, "run", str(job), "-p", "lr", "0.5"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "recording to sqlite:" in done.stderr
+    (run,) = runs_when_settled(embedded_uri(project), "shell", 1)
+    assert run.data.params["lr"] == "0.5"
+    assert not (elsewhere / ".mlops").exists()
+    assert not (job / ".mlops").exists()
+
+    other = embedded_uri(tmp_path / "other")
+    (tmp_path / "other").mkdir()
+    done = subprocess.run(
+        [*python, "run", str(job), "--tracking-uri", other],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [r.data.params["lr"] for r in runs_when_settled(other, "shell", 1)] == ["0.1"]
