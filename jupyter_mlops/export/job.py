@@ -274,6 +274,7 @@ def _execute(job: Job, values: Mapping[str, Any], output: str) -> None:
             kernel_name=KERNEL,
             cwd=str(job.folder),
             progress_bar=False,
+            config=_kernel_config(),
         )
     except PapermillExecutionError as exc:
         raise JobFailed(_failed_cell(exc, output), output) from exc
@@ -282,6 +283,18 @@ def _execute(job: Job, values: Mapping[str, Any], output: str) -> None:
     except Exception as exc:
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
         raise JobFailed(f"the notebook did not run to its end: {detail}", output) from exc
+
+
+def _kernel_config() -> Any:
+    """The job's kernel talks to papermill over Unix sockets beside its connection file
+    (owner-only), not over TCP on loopback, where anyone on the machine or pod could
+    connect (and ipykernel warns about it in every job's log)."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+    return config
 
 
 def _failed_cell(exc: Any, output: str) -> str:
