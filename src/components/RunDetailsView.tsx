@@ -292,7 +292,11 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
   }
   const { details, histories, artifacts } = loaded.value;
   const run = details.run;
-  const stepped = histories.filter(h => h.points.length > 1);
+  // A chart needs a history: values at two steps at least (a metric logged again at the
+  // same step, as a job's run gets its cells' final values, is one value).
+  const stepped = histories.filter(
+    h => new Set(h.points.map(p => p.step)).size > 1
+  );
   const single = Object.fromEntries(
     Object.entries(run.metrics).map(([k, v]) => [
       k,
