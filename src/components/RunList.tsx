@@ -5,6 +5,7 @@ import * as React from 'react';
 import type { ExperimentSummary, RunSummary } from '../api/types';
 import { relativeTime } from '../format';
 import { RunsModel } from '../runs/model';
+import { nestRuns } from '../runs/nesting';
 import { ActionLink } from './ActionLink';
 import { ErrorCard } from './ErrorCard';
 import { ExperimentSelect } from './ExperimentSelect';
@@ -86,15 +87,25 @@ export function RunList(props: IRunListProps): JSX.Element {
   } else {
     body = (
       <ul className="jp-mlops-RunList" aria-label={trans.__('Runs')}>
-        {model.runs.map(run => {
+        {nestRuns(model.runs).map(({ run, depth }) => {
           const status = statusText(run, trans);
           const value = metric ? shortNumber(run.metrics[metric]) : '';
           return (
             <li
               key={run.run_id}
-              className="jp-mlops-RunRow"
+              className={`jp-mlops-RunRow${depth > 0 ? ' jp-mod-child' : ''}`}
               data-run-id={run.run_id}
+              style={depth > 0 ? { paddingLeft: `${depth}em` } : undefined}
             >
+              {depth > 0 && (
+                <span
+                  className="jp-mlops-Muted jp-mlops-RunRow-nest"
+                  title={trans.__('A tracked cell of the job above')}
+                  aria-hidden="true"
+                >
+                  ↳
+                </span>
+              )}
               <span
                 className={`jp-mlops-StatusDot jp-mod-${run.status.toLowerCase()}`}
                 role="img"

@@ -261,6 +261,10 @@ test.describe('The first hour', () => {
       timeout: 60000
     });
     await photograph(page, testInfo, '15-runs-view-job', jobRun);
+    // The sidebar's list nests them the same way.
+    await expect(
+      runsSection.locator('.jp-mlops-RunRow.jp-mod-child').nth(1)
+    ).toBeAttached({ timeout: 60000 });
     await jobRun.locator('.jp-mlops-RunName').click();
     const jobDetails = page.locator('.jp-mlops-RunDetails:visible');
     await expect(
