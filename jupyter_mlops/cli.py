@@ -13,11 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import gitfacts
 from . import settings as settings_mod
 from ._version import __version__
 from .errors import InvalidInput, MlopsError, option_errors
-from .redact import mask
 
 
 def _settings(args: argparse.Namespace) -> settings_mod.Settings:
@@ -233,28 +231,26 @@ def _run_job(args: argparse.Namespace) -> int:
 def _job_environment(args: argparse.Namespace, folder: Path) -> dict[str, str]:
     """The job's environment: ours, plus the project's tracking store when none is named
     (``--tracking-uri``, ``MLFLOW_TRACKING_URI`` or ``JUPYTER_MLOPS_TRACKING_URI``), so a
-    job run from a shell is recorded where the project's other runs are, as it is when
-    JupyterLab runs it."""
+    job run from a plain terminal is recorded where the project's other runs are, as it is
+    when JupyterLab runs it."""
     env = dict(os.environ)
     if args.tracking_uri:
         env["MLFLOW_TRACKING_URI"] = args.tracking_uri
     elif not (env.get("MLFLOW_TRACKING_URI") or env.get(settings_mod.ENV_TRACKING_URI)):
         root = Path(args.root).expanduser() if args.root else _project_of(folder)
-        settings = settings_mod.resolve(root)
-        env.update(settings.kernel_environment())
-        print(f"jupyter mlops run: recording to {mask(settings.tracking_uri)}", file=sys.stderr)
+        if root is not None:
+            env.update(settings_mod.resolve(root).kernel_environment())
     return env
 
 
-def _project_of(folder: Path) -> Path:
-    """The project a job folder belongs to: the nearest folder above it with a state
-    folder (where JupyterLab and the notebook's runs keep their store), else its git work
-    tree, else the current folder."""
-    folder = folder.resolve()
-    for parent in folder.parents:
+def _project_of(folder: Path) -> Path | None:
+    """The project a job folder belongs to: the nearest folder above it holding a state
+    folder (where JupyterLab and the notebook's runs keep their store); ``None`` when no
+    project has one (the job then runs untracked, as before)."""
+    for parent in folder.resolve().parents:
         if (parent / settings_mod.STATE_DIR_NAME).is_dir():
             return parent
-    return gitfacts.toplevel(folder) or Path.cwd()
+    return None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -358,7 +354,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--root",
         help="The project whose tracking store records the run (default: the nearest folder "
-        "above DIR holding .mlops/, else DIR's git work tree, else here).",
+        "above DIR holding .mlops/).",
     )
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: the project's store).")
     run.set_defaults(func=_run_job)
