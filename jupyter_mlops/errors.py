@@ -220,8 +220,13 @@ def reason(exc: BaseException, limit: int = 300) -> str:
     else:
         text = str(getattr(exc, "message", None) or exc).strip()
         text = text.splitlines()[0] if text else ""
-    text = " ".join(text.split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(text, limit) or type(exc).__name__
+
+
+def shorten(text: object, limit: int = 300) -> str:
+    """``text`` on one line (white space folded) and at most ``limit`` characters."""
+    folded = " ".join(str(text).split())
+    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
 
 
 def without_root(text: str, root: Path) -> str:

@@ -125,10 +125,7 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
             reason = exc.log_message or self._reason
             body = ErrorBody(message=reason, code=f"http_{status_code}")
         else:
-            body = ErrorBody(
-                message="Internal error in jupyter-mlops; the server log has the details.",
-                code="internal_error",
-            )
+            body = ErrorBody.internal()
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(body.model_dump_json(exclude_unset=True))
 

@@ -51,6 +51,14 @@ class ErrorBody(ApiModel):
         "field it names, for a form to show beside that field ('message' says them all).",
     )
 
+    @classmethod
+    def internal(cls) -> ErrorBody:
+        """The answer to a bug: no detail of it (that goes to the server log)."""
+        return cls(
+            message="Internal error in jupyter-mlops; the server log has the details.",
+            code="internal_error",
+        )
+
 
 class NoQuery(ApiModel):
     """The query of a route that takes no query parameters: any name given is a 400."""

@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..errors import disk_full
+from ..errors import disk_full, reason
 from ..redact import mask
 from ..tasks.progress import Progress
-from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy, one_line
+from .errors import BadData, ChangedWhileReading, DvcError, SnapshotBusy
 from .hashing import Batches, FileEntry, stat_mtime
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class DvcProject:
                         f"repository {git_top}); its files are staged in git."
                     )
         except Exception as exc:
-            raise DvcError(f"dvc init failed in {root}: {one_line(exc)}") from exc
+            raise DvcError(f"dvc init failed in {root}: {reason(exc)}") from exc
         return cls(root), done
 
     # -- configuration ----------------------------------------------------------------------
@@ -166,7 +166,7 @@ class DvcProject:
         try:
             conf = Config(dvc_dir=str(self.dvc_dir), validate=True)
         except Exception as exc:
-            raise DvcError(f"DVC's configuration cannot be read: {one_line(exc)}") from exc
+            raise DvcError(f"DVC's configuration cannot be read: {reason(exc)}") from exc
         cache = conf.get("cache", {})
         core = conf.get("core", {})
         cache_dir = Path(cache["dir"]) if cache.get("dir") else self.dvc_dir / "cache"
@@ -258,7 +258,7 @@ class DvcProject:
                 last = exc
         raise DvcError(
             f"Cannot put {entry.path} into DVC's cache with any of "
-            f"{', '.join(types)}: {one_line(last) if last else 'no link type left'}."
+            f"{', '.join(types)}: {reason(last) if last else 'no link type left'}."
         )
 
     def store_files(
@@ -382,7 +382,7 @@ class DvcProject:
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise DvcError(f"{dvcfile} is not valid YAML: {one_line(exc)}") from exc
+            raise DvcError(f"{dvcfile} is not valid YAML: {reason(exc)}") from exc
         outs = data.get("outs") if isinstance(data, dict) else None
         if not isinstance(outs, list) or not outs or not isinstance(outs[0], dict):
             raise DvcError(f"{dvcfile} has no output; it is not a file `dvc add` wrote.")
@@ -526,7 +526,7 @@ class DvcProject:
         try:
             repo = Repo(str(self.root))
         except Exception as exc:
-            raise DvcError(f"DVC cannot open {self.root}: {one_line(exc)}") from exc
+            raise DvcError(f"DVC cannot open {self.root}: {reason(exc)}") from exc
         try:
             with _quiet_dvc():
                 yield repo
@@ -539,14 +539,14 @@ class DvcProject:
             try:
                 repo.add([str(path)])
             except Exception as exc:
-                raise DvcError(f"dvc add {path.name} failed: {one_line(exc)}") from exc
+                raise DvcError(f"dvc add {path.name} failed: {reason(exc)}") from exc
 
     def checkout(self, dvcfile: Path) -> None:
         with self.repo() as repo:
             try:
                 repo.checkout(targets=[str(dvcfile)], force=True)
             except Exception as exc:
-                raise DvcError(f"dvc checkout {dvcfile.name} failed: {one_line(exc)}") from exc
+                raise DvcError(f"dvc checkout {dvcfile.name} failed: {reason(exc)}") from exc
 
     def _with_files(self, md5s: list[str]) -> list[Any]:
         """The objects of some versions: DVC's transfer moves a folder's files only when
@@ -698,7 +698,7 @@ def _remote_error(exc: Exception, remote: str | None) -> Exception:
         )
     if isinstance(exc, LockError):
         return SnapshotBusy("Another DVC command is running in this project; try again.")
-    return RemoteUnavailable(f"DVC remote {remote!r} is not reachable: {one_line(exc)}")
+    return RemoteUnavailable(f"DVC remote {remote!r} is not reachable: {reason(exc)}")
 
 
 def _state_info(entry: FileEntry) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from ..errors import (
     MlopsError,
     NotFound,
     ServiceUnavailable,
-    reason,
 )
 
 
@@ -74,7 +73,3 @@ class DvcError(MlopsError):
 
 class RemoteUnavailable(ServiceUnavailable):
     code = "remote_unavailable"
-
-
-def one_line(exc: BaseException) -> str:
-    return reason(exc, limit=500)

@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from ..errors import MlopsError
+from ..errors import MlopsError, reason
 from . import gitutil
 from .core import DataCore, Target, _object_size, _pushed, _rel
 from .dvcrepo import DvcProject
-from .errors import NoSuchData, NoSuchVersion, NotTracked, one_line
+from .errors import NoSuchData, NoSuchVersion, NotTracked
 from .journal import JournalEntry
 from .lineage import data_tag
 from .models import (
@@ -141,7 +141,7 @@ class Versions(DataCore):
         except MlopsError as exc:
             return {}, exc.message
         except Exception as exc:  # a store that fails is reported, not raised
-            return {}, one_line(exc)
+            return {}, reason(exc)
         for run in runs:
             md5 = run.data.tags.get(tag)
             if not md5:

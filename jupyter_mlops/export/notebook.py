@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, shorten
 from ..errors import reason as why
 from . import files
 from .parameters import PARAMETERS_TAG
@@ -120,7 +120,7 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
             warnings.simplefilter("ignore")  # nbformat's notes on missing cell ids
             notebook = nbformat.reads(text, as_version=4, capture_validation_error=captured)
     except Exception as exc:  # nbformat raises anything from KeyError to its own errors
-        raise InvalidInput(f"{path} is not a notebook: {_one_line(exc)}") from None
+        raise InvalidInput(f"{path} is not a notebook: {shorten(exc)}") from None
     error = captured.get("ValidationError")
     if error is not None:
         raise InvalidInput(f"{path} is not a valid notebook: {_validation_text(error)}")
@@ -140,12 +140,7 @@ def _validation_text(error: Any) -> str:
     shown = repr(getattr(error, "instance", None))
     if message.startswith(shown):
         message = "the value" + message[len(shown) :]
-    return f"{where}: {_one_line(message)}"
-
-
-def _one_line(value: Any, limit: int = 300) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{where}: {shorten(message)}"
 
 
 # -- cleaning -------------------------------------------------------------------------------
@@ -208,7 +203,7 @@ def _take_pip_lines(source: str, number: int, folder: Path, result: CleanNoteboo
         if match is None:
             out += lines[index : end + 1]
         else:
-            where = f"cell {number}: `{_one_line(logical.strip(), 80)}`"
+            where = f"cell {number}: `{shorten(logical.strip(), 80)}`"
             result.pip_requirements += _pip_specs(match["args"], where, folder, result.warnings)
             indent = match["indent"]
             note = "  # installed in the job's image by jupyter-mlops"

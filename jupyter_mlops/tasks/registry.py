@@ -118,10 +118,7 @@ class Task:
             return ErrorBody(**exc.to_json())
         # A bug: logged, reported as such.
         _log.exception("jupyter-mlops: %s task failed", self.kind)
-        return ErrorBody(
-            message="Internal error in jupyter-mlops; the server log has the details.",
-            code="internal_error",
-        )
+        return ErrorBody.internal()
 
     def model(self) -> TaskRecord:
         progress = self.progress.state()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import mlflow_store
+from ..errors import reason
 from ..redact import scrub_text, with_credentials
 from .jobrun import copy_metrics_to_parent, link_parent, parents_first
 from .naming import naming_lock, unique_name
@@ -402,5 +403,4 @@ def finish_orphan(spool: Spool, record: RunRecord) -> None:
 def _one_line(exc: BaseException) -> str:
     """The error as the journal keeps it (``delivery.json``, the agent's log, the run
     card): one line, with any URL's credentials masked."""
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return scrub_text(str(text).strip().splitlines()[0])[:300]
+    return scrub_text(reason(exc))

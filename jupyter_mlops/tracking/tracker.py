@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from .. import mlflow_store
-from ..errors import InvalidInput, MlopsError
+from ..errors import InvalidInput, MlopsError, reason, shorten
 from . import capture, jobrun
 from .delivery import RUN_KEY_TAG, experiment_id_for
 from .figures import FigureCapture
@@ -368,8 +368,8 @@ def _param_value(value: Any) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    """What went wrong in capture, as a tag: the error's type and reason."""
+    return shorten(f"{type(exc).__name__}: {reason(exc)}")
 
 
 def outbox_uri(state_dir: Any) -> str:
