@@ -53,6 +53,13 @@ class Outcome:
     #: the run's name in the store, once it is created there (see ``naming``)
     run_name: str | None = None
 
+    @classmethod
+    def of(cls, key: str, state: str, progress: Delivery) -> Outcome:
+        """The outcome ``state`` of the run ``key`` whose delivery stands at ``progress``
+        (its error only when it is waiting to retry)."""
+        error = progress.last_error if state == "retry" else None
+        return cls(key, state, progress.run_id, progress.experiment_id, error, progress.run_name)
+
 
 def experiment_artifact_location(artifact_root: str | None, name: str) -> str | None:
     """Where a new experiment keeps its artifacts: a readable, unique folder of the root."""
@@ -155,29 +162,18 @@ def deliver(
                 record.tracking_uri, record.artifact_location, timeout=timeout
             )
             link_parent(client, spool, record)
-            run_id = ensure_run(client, record, progress, spool.state_dir)
+            ensure_run(client, record, progress, spool.state_dir)
             spool.write_delivery(key, progress)
             if not record.deliverable:
-                return Outcome(
-                    key, "started", run_id, progress.experiment_id, run_name=progress.run_name
-                )
+                return Outcome.of(key, "started", progress)
             _send(client, spool, record, progress)
         except Exception as exc:
             progress.last_error = _one_line(exc)
             delay = min(RETRY_MAX, RETRY_FIRST * 2 ** min(progress.attempts, 10))
             progress.next_attempt = time.time() + delay
             spool.write_delivery(key, progress)
-            return Outcome(
-                key,
-                "retry",
-                progress.run_id,
-                progress.experiment_id,
-                progress.last_error,
-                progress.run_name,
-            )
-        outcome = Outcome(
-            key, "delivered", progress.run_id, progress.experiment_id, run_name=progress.run_name
-        )
+            return Outcome.of(key, "retry", progress)
+        outcome = Outcome.of(key, "delivered", progress)
         spool.remove(
             key,
             outcome={

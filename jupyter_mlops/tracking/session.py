@@ -154,18 +154,9 @@ class TrackingSession:
             return None
         progress = self.spool.read_delivery(key)
         if progress.last_error and progress.attempts > 0:
-            return Outcome(
-                key,
-                "retry",
-                progress.run_id,
-                progress.experiment_id,
-                progress.last_error,
-                progress.run_name,
-            )
+            return Outcome.of(key, "retry", progress)
         if progress.run_id:
-            return Outcome(
-                key, "started", progress.run_id, progress.experiment_id, run_name=progress.run_name
-            )
+            return Outcome.of(key, "started", progress)
         return None
 
 
