@@ -52,10 +52,10 @@ def _build(root: Path) -> tuple[str, str]:
     )
     from sqlalchemy import insert, select
 
-    from jupyter_mlops import settings, store
+    from jupyter_mlops import mlflow_store, settings
 
     resolved = settings.resolve(root, environ={})
-    client = store.client(resolved.tracking_uri, resolved.artifact_location)
+    client = mlflow_store.client(resolved.tracking_uri, resolved.artifact_location)
     experiment_id = client.create_experiment(
         "bench-runs", artifact_location=f"{resolved.artifact_location}/bench-runs"
     )

@@ -204,3 +204,23 @@ def test_every_entry_point_loads() -> None:
     points = jupyter_mlops._jupyter_server_extension_points()
     assert points[0]["app"].__module__ == "jupyter_mlops.app"
     assert "jupyter_mlops" in sys.modules
+
+
+def test_the_benchmarks_import_what_exists() -> None:
+    """bench/ imports the package inside its functions (so a plain import of it does not
+    catch a moved module): every ``from jupyter_mlops... import name`` it holds must
+    resolve, or a benchmark breaks unnoticed until someone runs it."""
+    import importlib.util
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    missing = []
+    for path in sorted(bench.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE)):
+                continue
+            module = importlib.import_module(str(node.module))
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                if not hasattr(module, alias.name) and importlib.util.find_spec(name) is None:
+                    missing.append(f"{path.name}: {name}")
+    assert not missing, missing
