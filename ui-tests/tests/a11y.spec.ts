@@ -1,6 +1,8 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@jupyterlab/galata';
 
+import { notebookJson } from './notebooks';
+
 /**
  * Automated accessibility checks (axe-core, WCAG 2 A and AA, contrast included) of what
  * jupyter-mlops draws: the panel, its data view, run details, compare, the export dialog and the jobs
@@ -23,32 +25,14 @@ const TRACKED = (lr: number, acc: number) =>
   ].join('\n');
 
 function notebook(): string {
-  const code = (source: string, tags: string[] = []) => ({
-    cell_type: 'code',
-    execution_count: null,
-    metadata: tags.length ? { tags } : {},
-    outputs: [],
-    source
-  });
-  return JSON.stringify({
-    cells: [
-      code('epochs = 2  # passes over the data', ['parameters']),
-      code('%load_ext jupyter_mlops'),
-      code('%snapshot a11y.csv -m "a11y data"'),
-      code(TRACKED(0.1, 0.8)),
-      code(TRACKED(0.3, 0.9))
-    ],
-    metadata: {
-      kernelspec: {
-        display_name: 'Python 3 (ipykernel)',
-        language: 'python',
-        name: 'python3'
-      },
-      language_info: { name: 'python' }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
+  const code = (source: string, tags: string[] = []) => ({ source, tags });
+  return notebookJson([
+    code('epochs = 2  # passes over the data', ['parameters']),
+    code('%load_ext jupyter_mlops'),
+    code('%snapshot a11y.csv -m "a11y data"'),
+    code(TRACKED(0.1, 0.8)),
+    code(TRACKED(0.3, 0.9))
+  ]);
 }
 
 /**

@@ -1,40 +1,24 @@
 import { expect, test } from '@jupyterlab/galata';
 
+import { notebookJson } from './notebooks';
+
 const SCREENSHOTS = 'screenshots';
 const NOTEBOOK = 'galata-export.ipynb';
 
 /** A notebook with a `parameters` cell, as a person would have tagged it. */
 function notebook(): string {
-  const code = (source: string, tags: string[] = []) => ({
-    cell_type: 'code',
-    execution_count: null,
-    metadata: tags.length ? { tags } : {},
-    outputs: [],
-    source
-  });
-  return JSON.stringify({
-    cells: [
-      code(
-        [
-          'epochs = 3  # passes over the data',
-          'lr: float = 0.01  # learning rate',
-          'layers = [16, 8]  # hidden layer sizes'
-        ].join('\n'),
-        ['parameters']
-      ),
-      code("print(f'trained {epochs} epochs at lr {lr} with {layers}')")
-    ],
-    metadata: {
-      kernelspec: {
-        display_name: 'Python 3 (ipykernel)',
-        language: 'python',
-        name: 'python3'
-      },
-      language_info: { name: 'python' }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
+  const code = (source: string, tags: string[] = []) => ({ source, tags });
+  return notebookJson([
+    code(
+      [
+        'epochs = 3  # passes over the data',
+        'lr: float = 0.01  # learning rate',
+        'layers = [16, 8]  # hidden layer sizes'
+      ].join('\n'),
+      ['parameters']
+    ),
+    code("print(f'trained {epochs} epochs at lr {lr} with {layers}')")
+  ]);
 }
 
 test.describe('Export to Pipeline', () => {

@@ -1,6 +1,8 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@jupyterlab/galata';
 
+import { notebookJson } from './notebooks';
+
 /**
  * The run form of an exported job, generated from its parameter JSON Schema by
  * JupyterLab's rjsf form: typed inputs with their defaults and help, a message beside a
@@ -12,41 +14,23 @@ const NOTEBOOK = 'galata-run-form.ipynb';
 const JOB = 'galata-run-form';
 
 function notebook(): string {
-  const code = (source: string, tags: string[] = []) => ({
-    cell_type: 'code',
-    execution_count: null,
-    metadata: tags.length ? { tags } : {},
-    outputs: [],
-    source
-  });
-  return JSON.stringify({
-    cells: [
-      code(
-        [
-          'epochs = 3  # passes over the data',
-          'lr = 0.01  # learning rate',
-          'optimizer = "adam"  # which optimizer',
-          'shuffle = True  # shuffle every epoch',
-          'layers: list[int] = [16, 8]  # hidden layer sizes',
-          'dropouts = [0.1, 0.2]  # one per layer'
-        ].join('\n'),
-        ['parameters']
-      ),
-      code(
-        'print(f"ran epochs={epochs!r} lr={lr!r} optimizer={optimizer!r} shuffle={shuffle!r} layers={layers!r} dropouts={dropouts!r}")'
-      )
-    ],
-    metadata: {
-      kernelspec: {
-        display_name: 'Python 3 (ipykernel)',
-        language: 'python',
-        name: 'python3'
-      },
-      language_info: { name: 'python' }
-    },
-    nbformat: 4,
-    nbformat_minor: 5
-  });
+  const code = (source: string, tags: string[] = []) => ({ source, tags });
+  return notebookJson([
+    code(
+      [
+        'epochs = 3  # passes over the data',
+        'lr = 0.01  # learning rate',
+        'optimizer = "adam"  # which optimizer',
+        'shuffle = True  # shuffle every epoch',
+        'layers: list[int] = [16, 8]  # hidden layer sizes',
+        'dropouts = [0.1, 0.2]  # one per layer'
+      ].join('\n'),
+      ['parameters']
+    ),
+    code(
+      'print(f"ran epochs={epochs!r} lr={lr!r} optimizer={optimizer!r} shuffle={shuffle!r} layers={layers!r} dropouts={dropouts!r}")'
+    )
+  ]);
 }
 
 /** axe's WCAG 2 A/AA violations within `selector`, as readable lines. */
