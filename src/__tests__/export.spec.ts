@@ -2,13 +2,11 @@ import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
 import * as React from 'react';
 
-// Node's modules, for what jsdom lacks (the browser has them); react-dom has no types here.
+import { act, createRoot, mount, settle } from './react';
+
+// Node's ReadableStream, which jsdom lacks (the browser has it).
 declare const require: (id: string) => any;
-const { TextDecoder, TextEncoder } = require('util');
 const { ReadableStream } = require('stream/web');
-const { createRoot } = require('react-dom/client');
-Object.assign(globalThis, { TextDecoder, TextEncoder });
-const act = React.act;
 
 import { MlopsClient } from '../api/client';
 import { IByteReader, LineSplitter, readNdjson } from '../api/ndjson';
@@ -90,32 +88,6 @@ const TARGETS: ExportTargetInfo[] = [
     error: null
   }
 ];
-
-/** A host element for React, rendered into with `act`. */
-function mount(element: React.ReactElement): {
-  host: HTMLDivElement;
-  unmount: () => void;
-} {
-  (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-  const host = document.createElement('div');
-  document.body.appendChild(host);
-  const root = createRoot(host);
-  act(() => root.render(element));
-  return {
-    host,
-    unmount: () => {
-      act(() => root.unmount());
-      host.remove();
-    }
-  };
-}
-
-/** Let pending promises settle and React render what they set. */
-async function settle(): Promise<void> {
-  await act(async () => {
-    await new Promise(resolve => setTimeout(resolve, 0));
-  });
-}
 
 /** A promise with its resolve and reject at hand. */
 function deferred<T>(): {

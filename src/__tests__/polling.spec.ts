@@ -1,9 +1,6 @@
 import * as React from 'react';
 
-// react-dom has no types here.
-declare const require: (id: string) => any;
-const { createRoot } = require('react-dom/client');
-const act = React.act;
+import { act, createRoot, settle } from './react';
 
 import { MlopsClient } from '../api/client';
 import { MlopsApiError } from '../api/request';
@@ -27,13 +24,6 @@ function deferred<T>(): {
     reject = no;
   });
   return { promise, resolve, reject };
-}
-
-/** Let pending promises settle and React render what they set. */
-async function settle(): Promise<void> {
-  await act(async () => {
-    await tick(0);
-  });
 }
 
 describe('useRequest', () => {

@@ -1,12 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import * as React from 'react';
 
-// Node's modules, for what jsdom lacks (the browser has them); react-dom has no types here.
-declare const require: (id: string) => any;
-const { TextDecoder, TextEncoder } = require('util');
-const { createRoot } = require('react-dom/client');
-Object.assign(globalThis, { TextDecoder, TextEncoder });
-const act = React.act;
+import { act, mount, settle } from './react';
 
 import type { MlopsClient } from '../api/client';
 import { MlopsApiError } from '../api/request';
@@ -82,32 +77,6 @@ const JOB: JobInfo = {
   warnings: [],
   build: null
 };
-
-/** A host element for React, rendered into with `act`. */
-function mount(element: React.ReactElement): {
-  host: HTMLDivElement;
-  unmount: () => void;
-} {
-  (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-  const host = document.createElement('div');
-  document.body.appendChild(host);
-  const root = createRoot(host);
-  act(() => root.render(element));
-  return {
-    host,
-    unmount: () => {
-      act(() => root.unmount());
-      host.remove();
-    }
-  };
-}
-
-/** Let pending promises settle and React render what they set. */
-async function settle(): Promise<void> {
-  await act(async () => {
-    await new Promise(resolve => setTimeout(resolve, 0));
-  });
-}
 
 describe('parameter list', () => {
   it('reads the schema in the order of the parameters cell', () => {
