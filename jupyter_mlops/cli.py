@@ -6,6 +6,7 @@ Errors a user can cause end as one line on stderr and exit code 2; a bug keeps i
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
@@ -253,6 +254,12 @@ def _project_of(folder: Path) -> Path | None:
     return None
 
 
+#: Modules of the slices that bring commands of their own: each has ``add_commands(sub)``,
+#: which adds its subparsers (importing only ``argparse`` at module level, so that
+#: ``jupyter mlops --help`` stays fast) with ``set_defaults(func=...)``.
+SLICE_COMMANDS: tuple[str, ...] = ()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jupyter mlops", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=f"jupyter-mlops {__version__}")
@@ -368,6 +375,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--no-cache", action="store_true", help="Rebuild every layer.")
     build.add_argument("-v", "--verbose", action="store_true", help="Show the build's output.")
     build.set_defaults(func=_build)
+    for name in SLICE_COMMANDS:
+        importlib.import_module(name).add_commands(sub)
     return top
 
 

@@ -41,6 +41,7 @@ from .. import settings as settings_mod
 from ..errors import InvalidInput, MlopsError
 from ..tracking.jobrun import ENV_PARENT_KEY, JobContext
 from .datapins import DataUnavailable, ensure_pinned_data
+from .finish import JobOutcome, finish
 from .jobfile import JOB_FILE, InvalidJobFile, JobFile
 from .parameters import (
     InvalidParameters,
@@ -59,6 +60,10 @@ EXIT_FAILED = 3
 EXIT_NO_DATA = 4
 ENV_IMAGE_DIGEST = "JUPYTER_MLOPS_IMAGE_DIGEST"
 ENV_FLUSH_TIMEOUT = "JUPYTER_MLOPS_EXIT_FLUSH"
+#: Set by an engine's manifest: the deployment that started the run, and the engine's own id
+#: of the run (an Airflow DAG run id); both tag the job's MLflow run.
+ENV_DEPLOYMENT = "JUPYTER_MLOPS_DEPLOYMENT"
+ENV_ENGINE_RUN_ID = "JUPYTER_MLOPS_ENGINE_RUN_ID"
 #: Where the output notebook will be for whoever started the job, when it is not where the
 #: job writes it (``jupyter mlops run --in-container`` copies it out to the host).
 ENV_OUTPUT_ON_HOST = "JUPYTER_MLOPS_OUTPUT_ON_HOST"
@@ -71,9 +76,18 @@ class JobFailed(MlopsError):
 
     code = "job_failed"
 
-    def __init__(self, message: str, output: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        output: str | None = None,
+        cell: str | None = None,
+        error: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.output = output
+        #: ``[N] `first line``` of the failing cell, and the error it raised, when known.
+        self.cell = cell
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -178,12 +192,20 @@ def tracking_configured() -> bool:
 
 
 # -- running ----------------------------------------------------------------------------------
-def run_job(job_dir: str | Path, values: Mapping[str, Any], output: str | None = None) -> str:
+def run_job(
+    job_dir: str | Path,
+    values: Mapping[str, Any],
+    output: str | None = None,
+    outcome: JobOutcome | None = None,
+) -> str:
     """Run the job with checked ``values`` (see :func:`values_for`); the output notebook's
-    location. :class:`JobFailed` when the notebook fails (its run, if tracked, FAILED)."""
+    location. :class:`JobFailed` when the notebook fails (its run, if tracked, FAILED).
+    ``outcome``, when given, learns the output notebook and the job's run."""
     job = load_job(job_dir)
     values = validate(job.schema, values)  # cheap, and run_job may be called directly
     output = output or default_output(job)
+    if outcome is not None:
+        outcome.output = output
     if "://" not in output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
     # Tracked cells in the notebook record the job, its parameters and its data (``jobrun``).
@@ -192,7 +214,7 @@ def run_job(job_dir: str | Path, values: Mapping[str, Any], output: str | None =
         if not tracking_configured():
             _execute(job, values, output)
             return output
-        return _tracked(job, values, output)
+        return _tracked(job, values, output, outcome)
 
 
 def _param_texts(values: Mapping[str, Any]) -> dict[str, str]:
@@ -201,7 +223,9 @@ def _param_texts(values: Mapping[str, Any]) -> dict[str, str]:
     return {k: capture.param_text(v) or json.dumps(v)[:500] for k, v in values.items()}
 
 
-def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
+def _tracked(
+    job: Job, values: Mapping[str, Any], output: str, outcome: JobOutcome | None = None
+) -> str:
     from ..tracking.session import TrackingSession
     from ..tracking.tracker import Tracker
 
@@ -215,6 +239,8 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
         "jupyter_mlops.job.git_commit": source.git_commit or "",
         "mlflow.source.git.commit": source.git_commit or "",
         "jupyter_mlops.image.digest": os.environ.get(ENV_IMAGE_DIGEST, ""),
+        "jupyter_mlops.deployment": os.environ.get(ENV_DEPLOYMENT, ""),
+        "jupyter_mlops.engine_run_id": os.environ.get(ENV_ENGINE_RUN_ID, ""),
     }
     params = _param_texts(values)
     tracker = Tracker(
@@ -227,6 +253,8 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
         namespace={},
         cwd=str(job.folder),
     )
+    if outcome is not None:
+        outcome.run_key = tracker.key
     try:
         with tracker:
             try:
@@ -245,6 +273,9 @@ def _tracked(job: Job, values: Mapping[str, Any], output: str) -> str:
                 f"kept in {session.settings.state_dir} (`jupyter mlops sync` delivers it)",
                 file=sys.stderr,
             )
+        if outcome is not None:
+            receipt = session.spool.receipt(tracker.key) or {}
+            outcome.run_id = receipt.get("run_id")
     return output
 
 
@@ -277,7 +308,13 @@ def _execute(job: Job, values: Mapping[str, Any], output: str) -> None:
             config=_kernel_config(),
         )
     except PapermillExecutionError as exc:
-        raise JobFailed(_failed_cell(exc, output), output) from exc
+        cell, error = _cell_and_error(exc)
+        raise JobFailed(
+            f"the notebook failed in cell {cell}: {error}; output notebook: {output}",
+            output,
+            cell=cell,
+            error=error,
+        ) from exc
     except (KeyboardInterrupt, MlopsError):
         raise
     except Exception as exc:
@@ -297,14 +334,12 @@ def _kernel_config() -> Any:
     return config
 
 
-def _failed_cell(exc: Any, output: str) -> str:
+def _cell_and_error(exc: Any) -> tuple[str, str]:
+    """``[N] (`first line`)`` of the cell papermill reports failed, and its error."""
     first = next((line.strip() for line in str(exc.source).splitlines() if line.strip()), "")
     first = first if len(first) <= 60 else first[:57] + "..."
     error = " ".join(f"{exc.ename}: {exc.evalue}".split())[:300]
-    return (
-        f"the notebook failed in cell [{exc.exec_count}] (`{first}`): {error}; "
-        f"output notebook: {output}"
-    )
+    return f"[{exc.exec_count}] (`{first}`)", error
 
 
 @contextlib.contextmanager
@@ -367,37 +402,55 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    outcome = JobOutcome(job=Path(args.job_dir).resolve().name, folder=args.job_dir, exit_code=0)
+    outcome.exit_code = _main(args, outcome)
+    outcome.ended = time.time()
+    return finish(outcome, PROG)
+
+
+def _main(args: argparse.Namespace, outcome: JobOutcome) -> int:
+    """Run the job as ``args`` say, filling in ``outcome``; the exit code."""
     try:
         job = load_job(args.job_dir)
+        outcome.job, outcome.folder = job.name, str(job.folder)
         values = values_for(
             job, [tuple(p) for p in args.parameter], args.params_file, args.params_json
         )
     except InvalidParameters as exc:
         for problem in exc.problems:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
+        outcome.message = "; ".join(str(problem) for problem in exc.problems)
         return EXIT_INVALID
     except MlopsError as exc:
-        print(f"{PROG}: error: {' '.join(exc.message.split())}", file=sys.stderr)
+        outcome.message = " ".join(exc.message.split())
+        print(f"{PROG}: error: {outcome.message}", file=sys.stderr)
         return EXIT_INVALID
+    outcome.parameters = values
     with _sigterm_interrupts() as terminated:
         started = False
         try:
             ensure_pinned_data(job.folder, job.file.data, lambda m: print(f"{PROG}: {m}"))
             started = True
-            output = run_job(job.folder, values, args.output)
+            output = run_job(job.folder, values, args.output, outcome)
         except DataUnavailable as exc:
+            outcome.message = exc.message
             print(f"{PROG}: error: {exc.message}", file=sys.stderr)
             return EXIT_NO_DATA
         except JobFailed as exc:
+            outcome.message, outcome.failed_cell, outcome.error = exc.message, exc.cell, exc.error
+            _read_metrics(outcome)
             print(f"{PROG}: {exc.message}", file=sys.stderr)
             return EXIT_FAILED
         except MlopsError as exc:
-            print(f"{PROG}: error: {' '.join(exc.message.split())}", file=sys.stderr)
+            outcome.message = " ".join(exc.message.split())
+            print(f"{PROG}: error: {outcome.message}", file=sys.stderr)
             return EXIT_INVALID
         except KeyboardInterrupt:
             what = "the run is marked KILLED" if started else "the notebook did not start"
+            outcome.message = f"interrupted; {what}"
             print(f"{PROG}: interrupted; {what}", file=sys.stderr)
             return 143 if terminated else 130
+    _read_metrics(outcome)
     if args.metrics:
         from .metrics import write_metrics
 
@@ -405,10 +458,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_metrics(output, args.metrics)
         except (OSError, ValueError, MlopsError) as exc:
             detail = exc.message if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
-            print(f"{PROG}: error: the metrics cannot be written: {detail}", file=sys.stderr)
+            outcome.message = f"the metrics cannot be written: {detail}"
+            print(f"{PROG}: error: {outcome.message}", file=sys.stderr)
             return EXIT_FAILED
-    print(f"{PROG}: done; output notebook: {output}")
+    outcome.message = f"done; output notebook: {output}"
+    print(f"{PROG}: {outcome.message}")
     return EXIT_OK
+
+
+def _read_metrics(outcome: JobOutcome) -> None:
+    """The final value of each metric the output notebook recorded, into ``outcome``."""
+    from .metrics import recorded
+
+    if not outcome.output or "://" in outcome.output:
+        return
+    try:
+        notebook = json.loads(Path(outcome.output).read_text(encoding="utf-8"))
+        outcome.metrics = {k: float(v) for k, v in recorded(notebook).items()}
+    except (OSError, ValueError, MlopsError):
+        return  # no output notebook, or not one: no metrics
 
 
 @contextlib.contextmanager
