@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping, Sequence
 from string import Template
 from typing import Any
 
@@ -203,7 +204,17 @@ class AirflowTarget(ExportTarget):
             options=options,
         )
 
-    def docker_dag(self, context: ExportContext) -> str:
+    def docker_dag(
+        self,
+        context: ExportContext,
+        *,
+        dag_id: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        extra_options: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """The DockerOperator DAG; a deployment (``jupyter mlops deploy``) names its own
+        ``dag_id``, adds ``environment`` (values may be Airflow templates) and operator
+        options (``docker_url``, ``network_mode``), each value a Python expression."""
         deployment = context.deployment
         output = self._output(context)
         mounts = [
@@ -242,8 +253,14 @@ class AirflowTarget(ExportTarget):
                 )
             )
         options += [("mount_tmp_dir", "False"), ("auto_remove", python_literal("success"))]
+        options += list(extra_options)
         constants = [
-            *self._common_constants(context, dag_id=f"{context.name}-docker", output=output),
+            *self._common_constants(
+                context,
+                dag_id=dag_id or f"{context.name}-docker",
+                output=output,
+                extra_environment=environment,
+            ),
             (
                 "MOUNTS",
                 python_literal(mounts),
@@ -268,9 +285,10 @@ class AirflowTarget(ExportTarget):
         dag_id: str,
         output: str | None,
         params: tuple[str, str] = PARAMS_ARGUMENTS,
+        extra_environment: Mapping[str, str] | None = None,
     ) -> list[tuple[str, str, str]]:
         image = context.image
-        environment: dict[str, str] = {}
+        environment: dict[str, str] = dict(extra_environment or {})
         digest = _DIGEST.search(image)
         if digest:
             environment[ENV_IMAGE_DIGEST] = digest.group(1)
