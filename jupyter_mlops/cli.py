@@ -106,7 +106,7 @@ def _sync(args: argparse.Namespace) -> int:
 # -- export to pipeline: export, run ------------------------------------------------------
 def _export(args: argparse.Namespace) -> int:
     """Write the job folder of a notebook; print its path (warnings on stderr)."""
-    from .export.deploy import deployment
+    from .export.deploy import deployment_from_args
     from .export.exporter import DEFAULT_TARGETS, export_notebook
 
     def warn(message: str) -> None:
@@ -120,18 +120,7 @@ def _export(args: argparse.Namespace) -> int:
         base_image=args.base_image,
         requirements=args.requirements,
         include=[Path(p).expanduser().absolute() for p in args.include],
-        deployment=deployment(
-            image=args.image,
-            schedule=args.schedule,
-            cpu=args.cpu,
-            memory=args.memory,
-            gpu=args.gpu,
-            secrets=args.secret,
-            env_from_secrets=args.env_from_secret,
-            output=args.output,
-            namespace=args.namespace,
-            service_account=args.service_account,
-        ),
+        deployment=deployment_from_args(args),
         on_warning=warn,
     )
     print(path)
@@ -314,35 +303,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="A file or folder to add to the job, repeatable.",
     )
-    deploy = export.add_argument_group(
-        "orchestrators", "How kubernetes, argo, kfp, airflow and dvc targets run the job."
+    from .export.deploy import add_deployment_options
+
+    add_deployment_options(
+        export.add_argument_group(
+            "orchestrators", "How kubernetes, argo, kfp, airflow and dvc targets run the job."
+        )
     )
-    deploy.add_argument(
-        "--image", help="Image reference (default: the one `build` recorded, else NAME:latest)."
-    )
-    deploy.add_argument("--schedule", metavar="CRON", help="Run on a schedule (cron, @daily...).")
-    deploy.add_argument("--cpu", help="CPU request and limit (e.g. 500m, 2).")
-    deploy.add_argument("--memory", help="Memory request and limit (e.g. 2Gi).")
-    deploy.add_argument("--gpu", type=int, metavar="N", help="NVIDIA GPUs.")
-    deploy.add_argument(
-        "--secret",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="Mount this Secret (by name) under /etc/secrets/NAME, repeatable.",
-    )
-    deploy.add_argument(
-        "--env-from-secret",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="Expose this Secret's keys (by name) as environment variables, repeatable.",
-    )
-    deploy.add_argument(
-        "--output", metavar="URL", help="Where output notebooks go (volume path or s3://...)."
-    )
-    deploy.add_argument("--namespace", help="Kubernetes namespace.")
-    deploy.add_argument("--service-account", help="Kubernetes service account.")
     export.set_defaults(func=_export)
 
     run = sub.add_parser(

@@ -224,6 +224,58 @@ def deployment(**options: Any) -> Deployment:
 _OPTION_NAMES = {"secrets": "secret", "env_from_secrets": "env_from_secret"}
 
 
+def add_deployment_options(group: Any) -> None:
+    """The deployment options' command-line flags, on a parser or an argument group: one
+    definition for ``jupyter mlops export`` and ``jupyter mlops deploy``."""
+    group.add_argument(
+        "--image", help="Image reference (default: the one `build` recorded, else NAME:latest)."
+    )
+    group.add_argument("--schedule", metavar="CRON", help="Run on a schedule (cron, @daily...).")
+    group.add_argument("--cpu", help="CPU request and limit (e.g. 500m, 2).")
+    group.add_argument("--memory", help="Memory request and limit (e.g. 2Gi).")
+    group.add_argument("--gpu", type=int, metavar="N", help="NVIDIA GPUs.")
+    group.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Mount this Secret (by name) under /etc/secrets/NAME, repeatable.",
+    )
+    group.add_argument(
+        "--env-from-secret",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Expose this Secret's keys (by name) as environment variables, repeatable.",
+    )
+    group.add_argument(
+        "--output", metavar="URL", help="Where output notebooks go (volume path or s3://...)."
+    )
+    group.add_argument("--namespace", help="Kubernetes namespace.")
+    group.add_argument("--service-account", help="Kubernetes service account.")
+
+
+def deployment_values(args: Any) -> dict[str, Any]:
+    """The values of :func:`add_deployment_options`' flags, by :class:`Deployment` field."""
+    return {
+        "image": args.image,
+        "schedule": args.schedule,
+        "cpu": args.cpu,
+        "memory": args.memory,
+        "gpu": args.gpu,
+        "secrets": args.secret,
+        "env_from_secrets": args.env_from_secret,
+        "output": args.output,
+        "namespace": args.namespace,
+        "service_account": args.service_account,
+    }
+
+
+def deployment_from_args(args: Any) -> Deployment:
+    """The checked :class:`Deployment` of parsed :func:`add_deployment_options` flags."""
+    return deployment(**deployment_values(args))
+
+
 def image_problem(value: str) -> str | None:
     """Why ``value`` is not an image reference (``[registry/]path[:tag][@sha256:digest]``,
     at most :data:`IMAGE_MAX` characters), or ``None``."""
