@@ -246,7 +246,9 @@ def _project_of(folder: Path) -> Path | None:
 #: Modules of the slices that bring commands of their own: each has ``add_commands(sub)``,
 #: which adds its subparsers (importing only ``argparse`` at module level, so that
 #: ``jupyter mlops --help`` stays fast) with ``set_defaults(func=...)``.
-SLICE_COMMANDS: tuple[str, ...] = ()
+SLICE_COMMANDS: tuple[str, ...] = (
+    "jupyter_mlops.audit.cli",
+)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ from jupyter_server.auth.decorator import authorized
 
 from .api.handler import API_PREFIX, MlopsHandler, NotFoundHandler, Operation, path_regex
 from .api.openapi import build_openapi
+from .audit.handlers import ROUTES as AUDIT_ROUTES
 from .data.handlers import ROUTES as DATA_ROUTES
 from .experiments.handlers import ROUTES as EXPERIMENT_ROUTES
 from .jobs.handlers import ROUTES as JOB_ROUTES
@@ -41,6 +42,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     *JOB_ROUTES,
     *DATA_ROUTES,
     *TASK_ROUTES,
+    *AUDIT_ROUTES,
 ]
 
 

@@ -21,6 +21,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 
+from .. import audit
 from ..errors import InvalidInput, MlopsError, NotFound, invalid_request, without_root
 from .models import ErrorBody
 
@@ -69,9 +70,17 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
     def mlops(self) -> MlopsApp:
         return self.extensionapp  # type: ignore[return-value]
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        # Tasks this request starts from the event loop copy its context: they record the
+        # request's user in the audit trail.
+        audit.set_acting_user(getattr(self.current_user, "username", None))
+
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking service call on the extension's worker threads."""
-        return await self.mlops.run_blocking(fn, *args)
+        """Run a blocking service call on the extension's worker threads, as the request's
+        user (what it records in the audit trail is theirs, also in the tasks it starts)."""
+        user = getattr(self.current_user, "username", None)
+        return await self.mlops.run_blocking(_as_user, user, fn, *args)
 
     def parse_query(self, model: type[M]) -> M:
         raw: dict[str, str] = {}
@@ -145,6 +154,11 @@ class MlopsHandler(ExtensionHandlerMixin, APIHandler):
             self.log.info("jupyter-mlops %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
+
+
+def _as_user(user: str | None, fn: Callable[..., T], *args: Any) -> T:
+    with audit.acting_as(user):
+        return fn(*args)
 
 
 def _is_cache_buster(name: str, values: list[bytes]) -> bool:

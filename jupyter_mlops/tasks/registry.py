@@ -11,6 +11,7 @@ whose process is gone ends ``interrupted`` with a message saying what that left 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -233,8 +234,12 @@ class TaskRegistry:
     def start(self, kind: str, work: Work, *, request: dict[str, Any] | None = None) -> Task:
         """Start ``work`` as a task of ``kind`` on a thread of its own; answer at once."""
         task = self.add(Task(kind, request))
+        # The caller's context goes with it: who the audit trail records as acting.
         thread = threading.Thread(
-            target=task.run, args=(work,), name=f"mlops-task-{kind}", daemon=True
+            target=contextvars.copy_context().run,
+            args=(task.run, work),
+            name=f"mlops-task-{kind}",
+            daemon=True,
         )
         thread.start()
         return task
