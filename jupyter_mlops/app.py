@@ -84,6 +84,12 @@ class MlopsApp(ExtensionApp):
         with --autolog or --no-autolog. Unset (the default) means JUPYTER_MLOPS_AUTOLOG
         in the environment, else off. Kernels started by this server get the value.""",
     )
+    pushgateway = Unicode(
+        "",
+        config=True,
+        help="""The Prometheus Pushgateway (a URL) jobs run from this server push their
+        outcome and metrics to; JUPYTER_MLOPS_PUSHGATEWAY in the environment wins.""",
+    )
     max_workers = Int(
         4, config=True, help="Threads for blocking work (MLflow, DVC, git, container engine)."
     )
@@ -104,6 +110,7 @@ class MlopsApp(ExtensionApp):
             state_dir=self.state_dir,
             probe_timeout=self.probe_timeout,
             autolog=self.autolog,
+            pushgateway=self.pushgateway,
         )
         self.tracking = TrackingService(
             self.settings_resolved, run_count_limit=self.run_count_limit

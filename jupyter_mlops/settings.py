@@ -22,6 +22,8 @@ ENV_TRACKING_URI = "JUPYTER_MLOPS_TRACKING_URI"
 ENV_ARTIFACT_LOCATION = "JUPYTER_MLOPS_ARTIFACT_LOCATION"
 #: "true" makes ``%%track`` turn on MLflow's autologging in every tracked cell.
 ENV_AUTOLOG = "JUPYTER_MLOPS_AUTOLOG"
+#: The Prometheus Pushgateway (a URL) jobs push their outcome and metrics to.
+ENV_PUSHGATEWAY = "JUPYTER_MLOPS_PUSHGATEWAY"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Settings:
     source: Literal["environment", "config", "default"] = "default"
     #: ``%%track`` turns on MLflow's autologging unless a cell says ``--no-autolog``.
     autolog: bool = False
+    #: The Pushgateway jobs push to (``JUPYTER_MLOPS_PUSHGATEWAY`` wins), or "" for none.
+    pushgateway: str = ""
 
     @property
     def embedded_store(self) -> bool:
@@ -50,6 +54,8 @@ class Settings:
             env[ENV_ARTIFACT_LOCATION] = self.artifact_location
         # Always: a server configured not to autolog wins over the variable in its environment.
         env[ENV_AUTOLOG] = "true" if self.autolog else "false"
+        if self.pushgateway:
+            env[ENV_PUSHGATEWAY] = self.pushgateway
         return env
 
 
@@ -83,11 +89,13 @@ def resolve(
     state_dir: str = STATE_DIR_NAME,
     probe_timeout: float = 3.0,
     autolog: bool | None = None,
+    pushgateway: str = "",
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve settings: the environment's ``MLFLOW_TRACKING_URI`` first, then the configured
     URI, then the embedded SQLite store under ``<root>/.mlops/``. ``autolog``: the
-    configured value, else ``JUPYTER_MLOPS_AUTOLOG`` ("true", "1", "yes", "on")."""
+    configured value, else ``JUPYTER_MLOPS_AUTOLOG`` ("true", "1", "yes", "on").
+    ``pushgateway``: ``JUPYTER_MLOPS_PUSHGATEWAY``, else the configured URL."""
     env = os.environ if environ is None else environ
     root = Path(root_dir).expanduser().resolve()
     state = Path(state_dir)
@@ -107,6 +115,7 @@ def resolve(
         probe_timeout=probe_timeout,
         source=source,
         autolog=flag(env.get(ENV_AUTOLOG)) if autolog is None else autolog,
+        pushgateway=(env.get(ENV_PUSHGATEWAY) or pushgateway).strip(),
     )
 
 

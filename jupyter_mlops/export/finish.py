@@ -46,6 +46,8 @@ class JobOutcome:
     run_url: str | None = None
     #: The final value of each metric the notebook recorded (``export.metrics.record``).
     metrics: dict[str, float] = field(default_factory=dict)
+    #: The share of drifted columns when the run checked its data for drift (0 to 1).
+    drift_share: float | None = None
     #: Warnings finishers add (a Pushgateway down...): printed and kept with the outcome.
     warnings: list[str] = field(default_factory=list)
 
@@ -82,6 +84,9 @@ Finisher = Callable[[JobOutcome], None]
 def finishers() -> list[tuple[str, Finisher]]:
     """The finishers, in the order they run. Imported here, lazily, one by one."""
     found: list[tuple[str, Finisher]] = []
+    from ..monitoring.push import push_outcome
+
+    found.append(("pushgateway", push_outcome))
     return found
 
 

@@ -14,7 +14,9 @@ the environment running export:
   tracking server over HTTP(S) without the server, UI and SQL store of full ``mlflow``
   (hundreds of MB). A notebook that imports ``mlflow`` gets full ``mlflow`` pinned as any
   import; a job that should write to a database store directly needs it too (add it to a
-  ``--requirements`` file).
+  ``--requirements`` file);
+- ``prometheus-client`` pushes the run's outcome and metrics to a Pushgateway
+  (:mod:`jupyter_mlops.monitoring.push`), when one is configured.
 
 jupyter-mlops itself is not pinned: the Docker target copies its runtime into the image,
 so the job runs the very code that exported it.
@@ -39,7 +41,7 @@ from .._version import __version__
 from ..errors import InvalidInput, reason
 
 #: The job runner's own needs (see the module docstring).
-RUNNER = ("papermill", "ipykernel", "mlflow-skinny")
+RUNNER = ("papermill", "ipykernel", "mlflow-skinny", "prometheus-client")
 #: Never pinned: the Docker target copies jupyter-mlops' runtime into the image.
 OURS = "jupyter-mlops"
 PROBE_TIMEOUT = 120.0
@@ -438,7 +440,8 @@ def _pin_pip_specs(pins: _Pins, env: Environment, specs: Iterable[str]) -> None:
 
 def _pin_runner(pins: _Pins, env: Environment | None) -> None:
     lines = pins.section(
-        "The job runner: papermill runs the notebook in ipykernel, mlflow-skinny records the run"
+        "The job runner: papermill runs the notebook in ipykernel, mlflow-skinny records the "
+        "run, prometheus-client pushes its metrics"
     )
     kernel_versions = env.versions if env is not None else {}
     for name in RUNNER:
