@@ -1,0 +1,1 @@
+"""Monitoring production jobs: their history from the tracking store, pushed metrics."""
