@@ -306,7 +306,7 @@ def test_requirements_pinned_from_the_kernel_environment(project: Path) -> None:
     }
     for dist in ("numpy", "pandas", "scikit-learn", "PyYAML", "tenacity", "nbformat"):
         assert pins.pop(dist) == version(dist), dist
-    for dist in ("papermill", "ipykernel", "mlflow-skinny", "prometheus-client"):
+    for dist in ("papermill", "ipykernel", "mlflow-skinny", "prometheus-client", "apprise"):
         assert pins.pop(dist) == version(dist), dist
     assert pins == {}, "stdlib, local modules or jupyter-mlops pinned"
     assert (job / "model.py").is_file()

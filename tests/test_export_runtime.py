@@ -45,6 +45,7 @@ NEEDED = {
     f"{PACKAGE}.export.jobfile",
     f"{PACKAGE}.export.datapins",
     f"{PACKAGE}.export.metrics",  # imported inside a function only
+    f"{PACKAGE}.export.notify",  # a finisher, imported inside finishers()
     f"{PACKAGE}.monitoring.push",  # a finisher, imported inside finishers()
     f"{PACKAGE}.export.parameters.values",
     f"{PACKAGE}.magics",

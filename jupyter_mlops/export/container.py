@@ -29,6 +29,7 @@ from .. import settings as settings_mod
 from .. import state as state_mod
 from ..errors import InvalidInput, ServiceUnavailable
 from ..tracking.spool import ENV_HOST
+from . import notify
 from .build import engine, read_build
 from .docker import JOB_ROOT
 from .job import (
@@ -177,6 +178,7 @@ def _deliver(state: Path, container: str, on_output: Callable[[str], None]) -> N
 def _wiring(image_id: str | None) -> tuple[dict[str, str], dict[str, dict[str, str]], str | None]:
     """Environment, volumes and user for the container."""
     environment = {k: os.environ[k] for k in PASSED_ENVIRONMENT if os.environ.get(k)}
+    environment.update(notify.passed_environment(os.environ))
     if image_id:
         environment[ENV_IMAGE_DIGEST] = image_id
     volumes: dict[str, dict[str, str]] = {}

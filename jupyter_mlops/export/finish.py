@@ -87,6 +87,9 @@ def finishers() -> list[tuple[str, Finisher]]:
     from ..monitoring.push import push_outcome
 
     found.append(("pushgateway", push_outcome))
+    from .notify import notify_outcome
+
+    found.append(("notification", notify_outcome))  # last: it reports the final exit code
     return found
 
 

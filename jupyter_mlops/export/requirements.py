@@ -16,7 +16,8 @@ the environment running export:
   import; a job that should write to a database store directly needs it too (add it to a
   ``--requirements`` file);
 - ``prometheus-client`` pushes the run's outcome and metrics to a Pushgateway
-  (:mod:`jupyter_mlops.monitoring.push`), when one is configured.
+  (:mod:`jupyter_mlops.monitoring.push`), when one is configured;
+- ``apprise`` sends the job's notifications (:mod:`jupyter_mlops.export.notify`).
 
 jupyter-mlops itself is not pinned: the Docker target copies its runtime into the image,
 so the job runs the very code that exported it.
@@ -41,7 +42,7 @@ from .._version import __version__
 from ..errors import InvalidInput, reason
 
 #: The job runner's own needs (see the module docstring).
-RUNNER = ("papermill", "ipykernel", "mlflow-skinny", "prometheus-client")
+RUNNER = ("papermill", "ipykernel", "mlflow-skinny", "prometheus-client", "apprise")
 #: Never pinned: the Docker target copies jupyter-mlops' runtime into the image.
 OURS = "jupyter-mlops"
 PROBE_TIMEOUT = 120.0
@@ -441,7 +442,7 @@ def _pin_pip_specs(pins: _Pins, env: Environment, specs: Iterable[str]) -> None:
 def _pin_runner(pins: _Pins, env: Environment | None) -> None:
     lines = pins.section(
         "The job runner: papermill runs the notebook in ipykernel, mlflow-skinny records the "
-        "run, prometheus-client pushes its metrics"
+        "run, prometheus-client pushes its metrics, apprise sends its notifications"
     )
     kernel_versions = env.versions if env is not None else {}
     for name in RUNNER:
