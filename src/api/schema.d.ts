@@ -4,6 +4,40 @@
  */
 
 export interface paths {
+  '/jupyter-mlops/audit': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Entries of the audit trail, newest first, filtered by kind, subject and time, a page at a time. */
+    get: operations['get_audit'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/audit/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Check the audit trail's hash chain: intact, or the first bad entry and why (edited, removed, inserted, reordered, unreadable). Never repairs it. */
+    get: operations['get_audit_verify'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/data/diff': {
     parameters: {
       query?: never;
@@ -342,6 +376,40 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/monitoring/deployments/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A deployment's runs over time: outcome, duration, chosen metrics, drift share. */
+    get: operations['get_monitoring_deployments_name'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/monitoring/jobs/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A job's runs over time: outcome, duration, chosen metrics, drift share. */
+    get: operations['get_monitoring_jobs_name'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/openapi.json': {
     parameters: {
       query?: never;
@@ -540,6 +608,107 @@ export interface components {
       entries: components['schemas']['ArtifactEntry'][];
       /** Path */
       path: string;
+    };
+    /**
+     * AuditEntry
+     * @description One action, as the trail recorded it.
+     */
+    AuditEntry: {
+      /**
+       * Hash
+       * @description sha256 of the canonical JSON of this entry without 'hash'.
+       */
+      hash: string;
+      /**
+       * Kind
+       * @description export, build, push, deploy, undeploy, trigger, job-run-start, job-run-end, snapshot, restore, model-log, register, promote, demote.
+       */
+      kind: string;
+      /**
+       * Prev
+       * @description The previous entry's hash (64 zeros for the first).
+       */
+      prev: string;
+      /**
+       * Seq
+       * @description Its place in the trail, from 1.
+       */
+      seq: number;
+      /**
+       * Subject
+       * @description What the action was about: a job, a data path, a model.
+       */
+      subject: string;
+      /**
+       * Time
+       * @description When it was recorded (UTC, ISO 8601).
+       */
+      time: string;
+      /**
+       * What
+       * @description The facts of the action: notebook sha256, commit and dirty state, parameters, DVC versions, image digest, manifest hashes, MLflow run, model version.
+       */
+      what: {
+        [key: string]: unknown;
+      };
+      /**
+       * Who
+       * @description The server's user, or the OS user outside the server.
+       */
+      who: string;
+    };
+    /** AuditList */
+    AuditList: {
+      /**
+       * Entries
+       * @description Newest first.
+       */
+      entries: components['schemas']['AuditEntry'][];
+      /**
+       * Next Cursor
+       * @description Give it as 'cursor' for the next (older) page; null on the last page.
+       */
+      next_cursor: number | null;
+    };
+    /** AuditVerification */
+    AuditVerification: {
+      /**
+       * Entries
+       * @description How many lines the trail has.
+       */
+      entries: number;
+      /** @description The first entry that breaks the chain. */
+      first_bad: components['schemas']['BadEntry'] | null;
+      /**
+       * Head
+       * @description The last entry's hash when the chain is intact: keep it elsewhere to detect a cut-off end later.
+       */
+      head: string | null;
+      /** Intact */
+      intact: boolean;
+    };
+    /** BadEntry */
+    BadEntry: {
+      /**
+       * Line
+       * @description Its line in audit.jsonl, from 1.
+       */
+      line: number;
+      /**
+       * Message
+       * @description What is wrong, naming the entry.
+       */
+      message: string;
+      /**
+       * Reason
+       * @enum {string}
+       */
+      reason: 'unreadable' | 'edited' | 'removed' | 'inserted' | 'reordered';
+      /**
+       * Seq
+       * @description Its sequence number; null when it is unreadable.
+       */
+      seq: number | null;
     };
     /**
      * BuildProgressEvent
@@ -1443,6 +1612,100 @@ export interface components {
       value: number | null;
     };
     /**
+     * MonitoredRun
+     * @description One run of the job (its own run, not its cells' runs).
+     */
+    MonitoredRun: {
+      /**
+       * Deployment
+       * @description The deployment that ran it, if one did.
+       */
+      deployment: string | null;
+      /**
+       * Duration
+       * @description Seconds; null while running.
+       */
+      duration: number | null;
+      /**
+       * End Time
+       * @description Milliseconds since the epoch; null while running.
+       */
+      end_time: number | null;
+      /**
+       * Engine Run Id
+       * @description The engine's run id (Airflow's DAG run).
+       */
+      engine_run_id: string | null;
+      /**
+       * Error
+       * @description Why it failed, one line, when it did.
+       */
+      error: string | null;
+      /** Experiment Id */
+      experiment_id: string;
+      /**
+       * Metrics
+       * @description The chosen metrics' final values it has.
+       */
+      metrics: {
+        [key: string]: number;
+      };
+      /** Run Id */
+      run_id: string;
+      /**
+       * Start Time
+       * @description Milliseconds since the epoch.
+       */
+      start_time: number | null;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+      /**
+       * Success
+       * @description FINISHED: true; FAILED or KILLED: false; else null.
+       */
+      success: boolean | null;
+    };
+    /**
+     * MonitoringHistory
+     * @description A job's or a deployment's runs over time, oldest first.
+     */
+    MonitoringHistory: {
+      /**
+       * Available Metrics
+       * @description Every metric these runs have, by name.
+       */
+      available_metrics: string[];
+      /** Failures */
+      failures: number;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind: 'job' | 'deployment';
+      /**
+       * Metrics
+       * @description The metrics charted (each run's `metrics` keys).
+       */
+      metrics: string[];
+      /** Name */
+      name: string;
+      /**
+       * Runs
+       * @description Oldest first: the newest `limit` runs.
+       */
+      runs: components['schemas']['MonitoredRun'][];
+      /** Successes */
+      successes: number;
+      /**
+       * Truncated
+       * @description Older runs exist beyond `limit`.
+       */
+      truncated: boolean;
+    };
+    /**
      * ParameterError
      * @description One problem with a job's parameters, and the parameter it is about.
      */
@@ -2013,6 +2276,95 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  get_audit: {
+    parameters: {
+      query?: {
+        /** @description Only entries of these kinds, comma-separated ('export,build'). */
+        kind?: string | null;
+        /** @description Only entries about this subject: a name or a shell-style pattern ('churn/*'). */
+        subject?: string | null;
+        /** @description From this time on (ISO 8601; UTC unless a zone is given). */
+        since?: string | null;
+        /** @description Before this time (ISO 8601). */
+        until?: string | null;
+        /** @description At most this many entries. */
+        limit?: number;
+        /** @description The previous page's next_cursor: entries older than those already seen. */
+        cursor?: number | null;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_audit_verify: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuditVerification'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
   get_data_diff: {
     parameters: {
       query: {
@@ -3192,6 +3544,116 @@ export interface operations {
       };
       /** @description Not authenticated or not authorised. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_monitoring_deployments_name: {
+    parameters: {
+      query?: {
+        /** @description Comma-separated metric names to chart; empty: every metric the runs have (up to 20). 'drift_share' is always included when the runs have it. */
+        metrics?: string;
+        /** @description The newest runs to read. */
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        /** @description The job's or the deployment's name. */
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitoringHistory'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_monitoring_jobs_name: {
+    parameters: {
+      query?: {
+        /** @description Comma-separated metric names to chart; empty: every metric the runs have (up to 20). 'drift_share' is always included when the runs have it. */
+        metrics?: string;
+        /** @description The newest runs to read. */
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        /** @description The job's or the deployment's name. */
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MonitoringHistory'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
