@@ -121,10 +121,25 @@ def _export(args: argparse.Namespace) -> int:
         requirements=args.requirements,
         include=[Path(p).expanduser().absolute() for p in args.include],
         deployment=deployment_from_args(args),
+        target_options=_monitoring_options(args),
         on_warning=warn,
     )
     print(path)
     return 0
+
+
+def _monitoring_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The monitoring target's flags as its settings (``c.MonitoringTarget...``)."""
+    from traitlets.config import Config
+
+    given: dict[str, Any] = {}
+    if args.alert_metric:
+        given["alert_metrics"] = list(args.alert_metric)
+    if args.drift_threshold is not None:
+        given["drift_threshold"] = args.drift_threshold
+    if args.expected_interval:
+        given["expected_interval"] = args.expected_interval
+    return {"config": Config({"MonitoringTarget": given})} if given else {}
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -311,6 +326,27 @@ def parser() -> argparse.ArgumentParser:
         export.add_argument_group(
             "orchestrators", "How kubernetes, argo, kfp, airflow and dvc targets run the job."
         )
+    )
+    watch = export.add_argument_group(
+        "monitoring", "What the monitoring target's alert rules watch (docs/monitoring.md)."
+    )
+    watch.add_argument(
+        "--alert-metric",
+        action="append",
+        default=[],
+        metavar="NAME<VALUE",
+        help="Alert when a run records NAME below (<, <=) or above (>, >=) VALUE, repeatable.",
+    )
+    watch.add_argument(
+        "--drift-threshold",
+        type=float,
+        metavar="SHARE",
+        help="Alert when a drift check finds more than this share of columns drifted (0.5).",
+    )
+    watch.add_argument(
+        "--expected-interval",
+        metavar="DURATION",
+        help="Without --schedule: how often the job should succeed (6h, 1d).",
     )
     export.set_defaults(func=_export)
 

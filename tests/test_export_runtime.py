@@ -34,6 +34,7 @@ SERVER = re.compile(
     r"|(jobs|runs|status|experiments)(\..*)?"
     r"|export\.(docker|kubernetes|argo|kubeflow|airflow|dvcstage|exporter|build|container"
     r"|deploy|cluster|targets|notebook|requirements|files|escape|yamltext|runtime)"
+    r"|monitoring\.(target|rules|dashboard)"
     r")"
 )
 #: What a job runs: the launcher and runner, the kernel's extension and what %%track,
