@@ -18,6 +18,7 @@ from .audit.handlers import ROUTES as AUDIT_ROUTES
 from .data.handlers import ROUTES as DATA_ROUTES
 from .experiments.handlers import ROUTES as EXPERIMENT_ROUTES
 from .jobs.handlers import ROUTES as JOB_ROUTES
+from .lineage.handlers import ROUTES as LINEAGE_ROUTES
 from .monitoring.handlers import ROUTES as MONITORING_ROUTES
 from .runs.handlers import ROUTES as RUN_ROUTES
 from .status.handlers import ROUTES as STATUS_ROUTES
@@ -44,6 +45,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     *DATA_ROUTES,
     *TASK_ROUTES,
     *AUDIT_ROUTES,
+    *LINEAGE_ROUTES,
     *MONITORING_ROUTES,
 ]
 
