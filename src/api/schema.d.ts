@@ -376,6 +376,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/lineage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The lineage graph of a run, a model version or a job's output notebook. */
+    get: operations['get_lineage'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/monitoring/deployments/{name}': {
     parameters: {
       query?: never;
@@ -1580,6 +1597,93 @@ export interface components {
        * @description Python version of the kernel.
        */
       python: string | null;
+    };
+    /** LineageEdge */
+    LineageEdge: {
+      /**
+       * Relation
+       * @description What links them, read source -> target: 'read by'...
+       */
+      relation: string;
+      /** Source */
+      source: string;
+      /** Target */
+      target: string;
+    };
+    /** LineageGraph */
+    LineageGraph: {
+      /** Edges */
+      edges: components['schemas']['LineageEdge'][];
+      /** Nodes */
+      nodes: components['schemas']['LineageNode'][];
+      /**
+       * Root
+       * @description The id of the node the graph was asked for.
+       */
+      root: string;
+      /**
+       * Truncated
+       * @description Some job runs were left out (only the newest are shown).
+       * @default false
+       */
+      truncated?: boolean;
+    };
+    /** LineageLink */
+    LineageLink: {
+      /**
+       * Target
+       * @description What the view opens: a run id, a path below the server's root, 'NAME/VERSION' of a model version, a deployment's name.
+       */
+      target: string;
+      /**
+       * Version
+       * @description A data path's version (DVC md5).
+       * @default null
+       */
+      version?: string | null;
+      /**
+       * View
+       * @enum {string}
+       */
+      view:
+        'run' | 'notebook' | 'model_version' | 'deployment' | 'job' | 'data';
+    };
+    /** LineageNode */
+    LineageNode: {
+      /**
+       * Attrs
+       * @description Facts shown beside it.
+       */
+      attrs?: {
+        [key: string]: string;
+      };
+      /**
+       * Id
+       * @description Unique in the graph: '<kind>:<key>'.
+       */
+      id: string;
+      /**
+       * Kind
+       * @enum {string}
+       */
+      kind:
+        | 'data'
+        | 'commit'
+        | 'notebook'
+        | 'run'
+        | 'model_version'
+        | 'job'
+        | 'image'
+        | 'deployment'
+        | 'job_run'
+        | 'output';
+      /** Label */
+      label: string;
+      /**
+       * @description The view that opens it.
+       * @default null
+       */
+      link?: components['schemas']['LineageLink'] | null;
     };
     /** MetricHistory */
     MetricHistory: {
@@ -3544,6 +3648,71 @@ export interface operations {
       };
       /** @description Not authenticated or not authorised. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_lineage: {
+    parameters: {
+      query?: {
+        /** @description A run id. */
+        run?: string | null;
+        /** @description A registered model's name. */
+        model?: string | null;
+        /** @description Its version (with model). */
+        version?: string | null;
+        /** @description A job's output notebook: a path below the server's root. */
+        output?: string | null;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LineageGraph'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
