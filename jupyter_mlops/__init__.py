@@ -69,3 +69,19 @@ def snapshot(*paths: str, **options: Any) -> Any:
     from .data import snapshot as _snapshot
 
     return _snapshot(*paths, **options)
+
+
+def log_model(model: Any, name: str, *, register: bool = True, **kwargs: Any) -> Any:
+    """Log ``model`` (scikit-learn, XGBoost, LightGBM, PyTorch...) into the ``%%track``
+    cell's run and register it as a new version of the model ``name``."""
+    from .models.notebook import log_model as _log_model
+
+    return _log_model(model, name, register=register, **kwargs)
+
+
+def load_model(ref: str, **kwargs: Any) -> Any:
+    """Load ``NAME@ALIAS`` or ``NAME/VERSION``, recording the version it resolved on the
+    tracked run (a job records which model it ran with)."""
+    from .models.notebook import load_model as _load_model
+
+    return _load_model(ref, **kwargs)

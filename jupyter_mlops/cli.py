@@ -262,6 +262,7 @@ def _project_of(folder: Path) -> Path | None:
 #: which adds its subparsers (importing only ``argparse`` at module level, so that
 #: ``jupyter mlops --help`` stays fast) with ``set_defaults(func=...)``.
 SLICE_COMMANDS: tuple[str, ...] = (
+    "jupyter_mlops.models.cli",
     "jupyter_mlops.audit.cli",
 )
 

@@ -19,6 +19,7 @@ from .data.handlers import ROUTES as DATA_ROUTES
 from .experiments.handlers import ROUTES as EXPERIMENT_ROUTES
 from .jobs.handlers import ROUTES as JOB_ROUTES
 from .lineage.handlers import ROUTES as LINEAGE_ROUTES
+from .models.handlers import ROUTES as MODEL_ROUTES
 from .monitoring.handlers import ROUTES as MONITORING_ROUTES
 from .runs.handlers import ROUTES as RUN_ROUTES
 from .status.handlers import ROUTES as STATUS_ROUTES
@@ -46,6 +47,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     *TASK_ROUTES,
     *AUDIT_ROUTES,
     *LINEAGE_ROUTES,
+    *MODEL_ROUTES,
     *MONITORING_ROUTES,
 ]
 

@@ -266,10 +266,11 @@ class Tracker:
     # -- fluent MLflow inside the cell --------------------------------------------------
     def _uses_mlflow(self) -> bool:
         """Whether the user's code calls MLflow itself (it bound the name, or the cell
-        mentions it). Our own background import of MLflow does not count."""
+        mentions it, or logs or loads a model through ``jupyter_mlops``). Our own background
+        import of MLflow does not count."""
         if isinstance(self.namespace.get("mlflow"), type(sys)):
             return True
-        return bool(self.source and re.search(r"\bmlflow\b", self.source))
+        return bool(self.source and re.search(r"\b(mlflow|log_model|load_model)\b", self.source))
 
     def _start_fluent_run(self) -> None:
         import mlflow
