@@ -310,3 +310,51 @@ def test_log_model_in_a_tracked_cell_registers_a_version_of_its_run(
     kinds = [json.loads(line)["kind"] for line in trail.read_text().splitlines()]
     assert "model-log" in kinds
     assert "register" in kinds
+
+
+# -- the routes ---------------------------------------------------------------------------------
+class TestRoutes:
+    @pytest.fixture
+    def mlops_config(self, mlflow_server: Any) -> dict[str, Any]:
+        return {"tracking_uri": mlflow_server.uri}
+
+    async def test_models_gate_promote_and_card(self, fetch_json, jp_fetch, registry, jp_root_dir):
+        (Path(jp_root_dir) / "pyproject.toml").write_text(GATE)
+        name, dirty = registry["name"], registry["dirty"]
+        status, body = await fetch_json("models")
+        assert status == 200
+        assert name in [m["name"] for m in body["models"]]
+        status, body = await fetch_json("models", name)
+        assert status == 200
+        assert [v["version"] for v in body["versions"]][-1] == "1"
+        status, body = await fetch_json("models", name, "versions", dirty)
+        assert status == 200
+        assert body["lineage"]["jupyter_mlops.git.dirty"] == "true"
+        status, body = await fetch_json(
+            "models", name, "versions", dirty, "gate", method="POST", body='{"alias": "prod"}'
+        )
+        assert status == 200
+        assert not body["passed"]
+        assert {c["name"]: c["result"] for c in body["conditions"]}["clean_git"] == "failed"
+        status, body = await fetch_json(
+            "models", name, "aliases", "prod", method="POST", body=json.dumps({"version": dirty})
+        )
+        assert status == 409
+        assert body["code"] == "gate_refused"
+        assert "clean_git failed" in body["message"]
+        status, body = await fetch_json(
+            "models", name, "aliases", "prod", method="POST",
+            body=json.dumps({"version": dirty, "force": True}),
+        )  # fmt: skip
+        assert status == 400
+        assert "needs a reason" in body["message"]
+        status, body = await fetch_json("models", name)
+        assert "prod" not in body["aliases"]
+        status, body = await fetch_json("models", name, "aliases", "latest", method="DELETE")
+        assert status == 400
+        assert body["fields"][0]["field"] == "alias"
+        status, body = await fetch_json("models", f"missing-{uuid.uuid4().hex}")
+        assert status == 404
+        answer = await jp_fetch("jupyter-mlops", "models", name, "versions", dirty, "card")
+        assert answer.headers["Content-Type"].startswith("text/markdown")
+        assert b"## Approvals" in answer.body

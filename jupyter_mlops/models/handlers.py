@@ -166,8 +166,9 @@ class CardHandler(_ModelsHandler):
     async def get(self, name: str, version: str) -> None:
         path = self.parse_path(VersionPath, name=name, version=version)
         text = await self.call(self.service.card, path.name, path.version)
-        self.set_header("Content-Type", "text/markdown; charset=UTF-8")
-        self.finish(text)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.write(text.encode("utf-8"))
+        await self.finish(set_content_type="text/markdown; charset=UTF-8")
 
 
 #: Routes relative to ``/jupyter-mlops/``.
