@@ -393,6 +393,112 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/models': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Registered models with their aliases. */
+    get: operations['get_models'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/models/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A registered model, its aliases and versions. */
+    get: operations['get_models_name'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/models/{name}/aliases/{alias}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Promote: point the alias at a version if the gate passes (or force with a reason); recorded on the version and in the audit trail.
+     * @description A refusing gate answers 409 (code gate_refused) naming each condition that did not pass; the alias is unchanged.
+     */
+    post: operations['post_models_name_aliases_alias'];
+    /** Demote: remove the alias from the version holding it (recorded). */
+    delete: operations['delete_models_name_aliases_alias'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/models/{name}/versions/{version}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A model version: its run's parameters, metrics and lineage. */
+    get: operations['get_models_name_versions_version'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/models/{name}/versions/{version}/card': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The version's model card (Hugging Face format: YAML metadata and Markdown), written from its lineage and logged on the version. */
+    get: operations['get_models_name_versions_version_card'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/models/{name}/versions/{version}/gate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Evaluate the promotion gate for a version and an alias (changes nothing). */
+    post: operations['post_models_name_versions_version_gate'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/monitoring/deployments/{name}': {
     parameters: {
       query?: never;
@@ -604,6 +710,47 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /**
+     * AliasChange
+     * @description What a promotion or demotion did, as recorded on the model version.
+     */
+    AliasChange: {
+      /**
+       * Action
+       * @enum {string}
+       */
+      action: 'promote' | 'demote';
+      /** Alias */
+      alias: string;
+      /**
+       * Forced
+       * @default false
+       */
+      forced?: boolean;
+      /** @default null */
+      gate?: components['schemas']['GateResult'] | null;
+      /** Name */
+      name: string;
+      /**
+       * Previous Version
+       * @description Who held the alias before.
+       */
+      previous_version: string | null;
+      /**
+       * Reason
+       * @default
+       */
+      reason?: string;
+      /** Version */
+      version: string;
+      /**
+       * When
+       * @description Milliseconds since the epoch.
+       */
+      when: number;
+      /** Who */
+      who: string;
+    };
     /** ArtifactEntry */
     ArtifactEntry: {
       /** Is Dir */
@@ -1151,11 +1298,47 @@ export interface components {
        */
       namespace?: string | null;
       /**
+       * Notify From Env
+       * @description Name of the environment variable holding the Apprise URL at run time.
+       * @default null
+       */
+      notify_from_env?: string | null;
+      /**
+       * Notify On
+       * @description Notify on failure only (default) or after every run.
+       * @default null
+       */
+      notify_on?: ('failure' | 'always') | null;
+      /**
+       * Notify Secret
+       * @description Secret (by name) whose key 'url' holds the Apprise URL; mounted under /etc/secrets/NAME.
+       * @default null
+       */
+      notify_secret?: string | null;
+      /**
        * Output
        * @description Where output notebooks go: a path in the container (a volume) or any URL papermill writes to (s3://, gs://, abfs://...).
        * @default null
        */
       output?: string | null;
+      /**
+       * Retries
+       * @description Retries of a failed run (not of invalid parameters or a notebook that raised, where the engine can tell). Default: the target's setting.
+       * @default null
+       */
+      retries?: number | null;
+      /**
+       * Retry Backoff
+       * @description Factor of each further wait (1: constant; default 2).
+       * @default null
+       */
+      retry_backoff?: number | null;
+      /**
+       * Retry Delay
+       * @description Wait before the first retry (90s, 5m, 1h); then backed off.
+       * @default null
+       */
+      retry_delay?: string | null;
       /**
        * Schedule
        * @description Cron expression (5 fields, or @daily, @hourly...) to run on.
@@ -1174,6 +1357,12 @@ export interface components {
        * @default null
        */
       service_account?: string | null;
+      /**
+       * Timeout
+       * @description Longest a run may take before it is stopped (2h, 30m, 90s).
+       * @default null
+       */
+      timeout?: string | null;
     };
     /**
      * ErrorBody
@@ -1357,6 +1546,57 @@ export interface components {
        * @description The problem, a sentence for people.
        */
       message: string;
+    };
+    /** GateBody */
+    GateBody: {
+      /**
+       * Alias
+       * @description The alias to evaluate for.
+       * @default champion
+       */
+      alias?: string;
+    };
+    /** GateCondition */
+    GateCondition: {
+      /**
+       * Name
+       * @description metric, drift, data_pushed, clean_git or card.
+       */
+      name: string;
+      /**
+       * Reason
+       * @description Why it has this result, one sentence.
+       */
+      reason: string;
+      /**
+       * Result
+       * @enum {string}
+       */
+      result: 'passed' | 'failed' | 'cannot_evaluate';
+      /**
+       * Title
+       * @description What the condition asks, for people.
+       */
+      title: string;
+    };
+    /** GateResult */
+    GateResult: {
+      /**
+       * Alias
+       * @default null
+       */
+      alias?: string | null;
+      /** Conditions */
+      conditions: components['schemas']['GateCondition'][];
+      /** Name */
+      name: string;
+      /**
+       * Passed
+       * @description True when every condition passed.
+       */
+      passed: boolean;
+      /** Version */
+      version: string;
     };
     /**
      * JobBuild
@@ -1715,6 +1955,72 @@ export interface components {
        */
       value: number | null;
     };
+    /** ModelDetail */
+    ModelDetail: {
+      /**
+       * Aliases
+       * @description Alias -> the version it points at.
+       */
+      aliases?: {
+        [key: string]: string;
+      };
+      /**
+       * Description
+       * @default null
+       */
+      description?: string | null;
+      /**
+       * Latest Version
+       * @default null
+       */
+      latest_version?: string | null;
+      /** Name */
+      name: string;
+      /**
+       * Updated
+       * @description Milliseconds since the epoch.
+       * @default null
+       */
+      updated?: number | null;
+      /**
+       * Versions
+       * @description Newest first.
+       */
+      versions: components['schemas']['VersionSummary'][];
+    };
+    /** ModelSummary */
+    ModelSummary: {
+      /**
+       * Aliases
+       * @description Alias -> the version it points at.
+       */
+      aliases?: {
+        [key: string]: string;
+      };
+      /**
+       * Description
+       * @default null
+       */
+      description?: string | null;
+      /**
+       * Latest Version
+       * @default null
+       */
+      latest_version?: string | null;
+      /** Name */
+      name: string;
+      /**
+       * Updated
+       * @description Milliseconds since the epoch.
+       * @default null
+       */
+      updated?: number | null;
+    };
+    /** ModelsResponse */
+    ModelsResponse: {
+      /** Models */
+      models: components['schemas']['ModelSummary'][];
+    };
     /**
      * MonitoredRun
      * @description One run of the job (its own run, not its cells' runs).
@@ -1911,6 +2217,23 @@ export interface components {
        * @description The server's root folder, which is the project root.
        */
       root: string;
+    };
+    /** PromoteBody */
+    PromoteBody: {
+      /**
+       * Force
+       * @description Promote although the gate refuses.
+       * @default false
+       */
+      force?: boolean;
+      /**
+       * Reason
+       * @description Why; required with force.
+       * @default
+       */
+      reason?: string;
+      /** Version */
+      version: string;
     };
     /** RestoreRequest */
     RestoreRequest: {
@@ -2370,6 +2693,115 @@ export interface components {
       remote: string | null;
       /** Warnings */
       warnings: string[];
+    };
+    /** VersionDetail */
+    VersionDetail: {
+      /** Aliases */
+      aliases?: string[];
+      /**
+       * Card
+       * @description The run artifact holding the version's model card, if any.
+       * @default null
+       */
+      card?: string | null;
+      /**
+       * Created
+       * @description Milliseconds since the epoch.
+       * @default null
+       */
+      created?: number | null;
+      /**
+       * Experiment Id
+       * @default null
+       */
+      experiment_id?: string | null;
+      /**
+       * Lineage
+       * @description What the run recorded of its origin: git commit and dirty state, notebook, data versions (jupyter_mlops.data.*), image digest.
+       */
+      lineage?: {
+        [key: string]: string;
+      };
+      /** Metrics */
+      metrics?: {
+        [key: string]: number;
+      };
+      /**
+       * Model Id
+       * @description MLflow 3's logged model id.
+       * @default null
+       */
+      model_id?: string | null;
+      /** Name */
+      name: string;
+      /** Params */
+      params?: {
+        [key: string]: string;
+      };
+      /**
+       * Run Id
+       * @description The run that logged it.
+       */
+      run_id: string | null;
+      /**
+       * Run Name
+       * @default null
+       */
+      run_name?: string | null;
+      /**
+       * Source
+       * @default null
+       */
+      source?: string | null;
+      /**
+       * Status
+       * @default null
+       */
+      status?: string | null;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+      /** Version */
+      version: string;
+    };
+    /** VersionSummary */
+    VersionSummary: {
+      /** Aliases */
+      aliases?: string[];
+      /**
+       * Created
+       * @description Milliseconds since the epoch.
+       * @default null
+       */
+      created?: number | null;
+      /**
+       * Model Id
+       * @description MLflow 3's logged model id.
+       * @default null
+       */
+      model_id?: string | null;
+      /**
+       * Run Id
+       * @description The run that logged it.
+       */
+      run_id: string | null;
+      /**
+       * Source
+       * @default null
+       */
+      source?: string | null;
+      /**
+       * Status
+       * @default null
+       */
+      status?: string | null;
+      /** Tags */
+      tags?: {
+        [key: string]: string;
+      };
+      /** Version */
+      version: string;
     };
   };
   responses: never;
@@ -3682,6 +4114,427 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['LineageGraph'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_models: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelsResponse'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_models_name: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered model's name. */
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ModelDetail'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_models_name_aliases_alias: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered model's name. */
+        name: string;
+        /** @description An alias such as 'champion' (letters, digits, '_', '-'; not 'latest' nor 'v<digits>'). */
+        alias: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PromoteBody'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AliasChange'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  delete_models_name_aliases_alias: {
+    parameters: {
+      query?: {
+        reason?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The registered model's name. */
+        name: string;
+        /** @description An alias such as 'champion' (letters, digits, '_', '-'; not 'latest' nor 'v<digits>'). */
+        alias: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AliasChange'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_models_name_versions_version: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered model's name. */
+        name: string;
+        /** @description The model version (1, 2...). */
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['VersionDetail'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_models_name_versions_version_card: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered model's name. */
+        name: string;
+        /** @description The model version (1, 2...). */
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The file's bytes. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/markdown': string;
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_models_name_versions_version_gate: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered model's name. */
+        name: string;
+        /** @description The model version (1, 2...). */
+        version: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['GateBody'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GateResult'];
         };
       };
       /** @description Malformed request: the message names the parameter. */
