@@ -30,6 +30,14 @@ import {
 } from './runs/widgets';
 import { findTrackedCell } from './runs/cells';
 import { followRenames } from './runs/renames';
+import { DeploymentsClient } from './api/deployments';
+import { MonitoringClient } from './api/monitoring';
+import type { MonitoredKind } from './api/monitoring';
+import {
+  DeploymentsWidget,
+  createMonitoringWidget,
+  monitoringWidgetId
+} from './deployments/widgets';
 
 /** Command identifiers, all prefixed `mlops:`. */
 export namespace CommandIDs {
@@ -40,6 +48,8 @@ export namespace CommandIDs {
   export const compareRuns = 'mlops:compare-runs';
   export const openRunFromUrl = 'mlops:open-run-from-url';
   export const exportNotebook = 'mlops:export-notebook';
+  export const openDeployments = 'mlops:open-deployments';
+  export const openMonitoring = 'mlops:open-monitoring';
 }
 
 /** `?mlops-run=<id>` in a JupyterLab URL (the run cards link to it) opens that run. */
@@ -99,7 +109,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       openJob: (job, pane) =>
         void showJobDialog({ client, trans, actions: jobActions, job, pane }),
       openPath: jobActions.openPath,
-      openFolder: jobActions.openFolder
+      openFolder: jobActions.openFolder,
+      openMonitoring: (kind, name) =>
+        void app.commands.execute(CommandIDs.openMonitoring, { kind, name }),
+      openDeployments: () =>
+        void app.commands.execute(CommandIDs.openDeployments)
     });
     const tabs = new WidgetTracker({ namespace: 'jupyter-mlops-runs' });
 
@@ -266,6 +280,68 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await runsWidget.runs.setExperiment(experimentId);
       }
     });
+    let deploymentsWidget: DeploymentsWidget | null = null;
+    app.commands.addCommand(CommandIDs.openDeployments, {
+      label: trans.__('MLOps Deployments'),
+      caption: trans.__(
+        'Jobs deployed onto their engines: schedules, runs, logs, run now'
+      ),
+      execute: () => {
+        if (!deploymentsWidget || deploymentsWidget.isDisposed) {
+          deploymentsWidget = new DeploymentsWidget(
+            new DeploymentsClient(app.serviceManager.serverSettings),
+            trans,
+            {
+              openPath: jobActions.openPath,
+              openRun: runId =>
+                void app.commands.execute(CommandIDs.openRun, { runId }),
+              openMonitoring: name =>
+                void app.commands.execute(CommandIDs.openMonitoring, {
+                  kind: 'deployment',
+                  name
+                }),
+              jobs: () => client.jobs().then(list => list.jobs)
+            }
+          );
+          labShell.add(deploymentsWidget, 'main');
+        }
+        labShell.activateById(deploymentsWidget.id);
+      }
+    });
+    const monitoring = new MonitoringClient(app.serviceManager.serverSettings);
+    app.commands.addCommand(CommandIDs.openMonitoring, {
+      label: args =>
+        args.name
+          ? trans.__('Monitor %1', String(args.name))
+          : trans.__('Monitor a Job'),
+      caption: trans.__(
+        'Runs over time of a job or a deployment: outcome, duration, metrics, drift share'
+      ),
+      execute: args => {
+        const kind: MonitoredKind =
+          args.kind === 'deployment' ? 'deployment' : 'job';
+        const name = String(args.name ?? '');
+        if (!name) {
+          return;
+        }
+        const id = monitoringWidgetId(kind, name);
+        const open = tabs.find(w => w.id === id);
+        if (open) {
+          labShell.activateById(id);
+          return;
+        }
+        const widget = createMonitoringWidget(
+          monitoring,
+          kind,
+          name,
+          trans,
+          runId => void app.commands.execute(CommandIDs.openRun, { runId })
+        );
+        void tabs.add(widget);
+        labShell.add(widget, 'main');
+        labShell.activateById(widget.id);
+      }
+    });
     const selectedRuns = () =>
       runsWidget && !runsWidget.isDisposed
         ? Array.from(runsWidget.runs.selected)
@@ -308,6 +384,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.refresh, category });
       palette.addItem({ command: CommandIDs.compareRuns, category });
       palette.addItem({ command: CommandIDs.exportNotebook, category });
+      palette.addItem({ command: CommandIDs.openDeployments, category });
     }
 
     launcher?.add({

@@ -41,6 +41,10 @@ export interface IPanelHandlers {
   openJob: (job: JobInfo, pane: JobPane) => void;
   openPath: (path: string) => void;
   openFolder: (path: string) => void;
+  /** Open the monitoring charts of a job or a deployment. */
+  openMonitoring?: (kind: 'job' | 'deployment', name: string) => void;
+  /** Open the deployments tab. */
+  openDeployments?: () => void;
 }
 
 /**
@@ -132,6 +136,12 @@ export class MlopsPanel extends SidePanel {
             onAction={handlers.openJob}
             openPath={handlers.openPath}
             openFolder={handlers.openFolder}
+            onMonitor={
+              handlers.openMonitoring
+                ? job => handlers.openMonitoring!('job', job.name)
+                : undefined
+            }
+            onDeployments={handlers.openDeployments}
           />
         )}
       </UseSignal>

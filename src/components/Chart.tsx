@@ -16,6 +16,8 @@ interface IChartProps {
   height?: number;
   /** Category axis labels, when x holds indices of categories. */
   xCategories?: string[];
+  /** Each series' colour as a theme variable (`--jp-success-color1`); else the palette. */
+  colors?: string[];
 }
 
 /** A categorical palette that reads well on the light and the dark themes. */
@@ -86,6 +88,10 @@ export function Chart(props: IChartProps): JSX.Element {
     const grid = themeColor('--jp-border-color2', '#ddd');
     const scatter = mode === 'scatter';
     const categories = props.xCategories;
+    const colour = (i: number) =>
+      props.colors?.[i]
+        ? themeColor(props.colors[i], PALETTE[i % PALETTE.length])
+        : PALETTE[i % PALETTE.length];
     const options: uPlot.Options = {
       width: Math.max(200, node.clientWidth),
       height,
@@ -114,14 +120,14 @@ export function Chart(props: IChartProps): JSX.Element {
         { label: xLabel },
         ...series.map((s, i) => ({
           label: s.label,
-          stroke: PALETTE[i % PALETTE.length],
+          stroke: colour(i),
           width: scatter ? 0 : 2,
           spanGaps: true,
           paths: scatter ? () => null : undefined,
           points: {
             show: scatter || s.points.length < 30,
             size: scatter ? 8 : 5,
-            fill: PALETTE[i % PALETTE.length]
+            fill: colour(i)
           }
         }))
       ]
@@ -135,6 +141,15 @@ export function Chart(props: IChartProps): JSX.Element {
       observer.disconnect();
       plot.destroy();
     };
-  }, [series, xLabel, yLabel, mode, height, props.xCategories, theme]);
+  }, [
+    series,
+    xLabel,
+    yLabel,
+    mode,
+    height,
+    props.xCategories,
+    props.colors,
+    theme
+  ]);
   return <div className="jp-mlops-Chart" ref={host} />;
 }

@@ -30,6 +30,10 @@ interface IJobsViewProps {
   onAction: (job: JobInfo, pane: JobPane) => void;
   openPath: (path: string) => void;
   openFolder: (path: string) => void;
+  /** Open a job's monitoring charts (its runs over time). */
+  onMonitor?: (job: JobInfo) => void;
+  /** Open the deployments tab. */
+  onDeployments?: () => void;
 }
 
 function JobCard(props: {
@@ -38,6 +42,7 @@ function JobCard(props: {
   onAction: (job: JobInfo, pane: JobPane) => void;
   openPath: (path: string) => void;
   openFolder: (path: string) => void;
+  onMonitor?: (job: JobInfo) => void;
 }): JSX.Element {
   const { job, trans } = props;
   const build = job.build;
@@ -71,6 +76,19 @@ function JobCard(props: {
             <runIcon.react tag="span" className="jp-mlops-export-icon" />
             {trans.__('Run')}
           </Button>
+          {props.onMonitor && (
+            <Button
+              minimal
+              small
+              title={trans.__(
+                'Charts of the runs of %1: outcome, duration, metrics, drift',
+                job.name
+              )}
+              onClick={() => props.onMonitor!(job)}
+            >
+              {trans.__('Monitor')}
+            </Button>
+          )}
         </span>
       </div>
       <div className="jp-mlops-export-jobMeta">
@@ -201,9 +219,23 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
               onAction={props.onAction}
               openPath={props.openPath}
               openFolder={props.openFolder}
+              onMonitor={props.onMonitor}
             />
           ))}
         </ul>
+      )}
+      {props.onDeployments && (
+        <div className="jp-mlops-export-row">
+          <ActionLink
+            className="jp-mlops-Link"
+            title={trans.__(
+              'Jobs deployed onto their engines: schedules, runs, logs, run now'
+            )}
+            onActivate={props.onDeployments}
+          >
+            {trans.__('Deployments')}
+          </ActionLink>
+        </div>
       )}
       {model.stopError && (
         <ErrorCard

@@ -1,0 +1,80 @@
+/**
+ * Main-area tabs: the deployments with their runs, and the monitoring charts of a job or
+ * a deployment.
+ */
+import { MainAreaWidget, ReactWidget, UseSignal } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { DeploymentsClient } from '../api/deployments';
+import type { MonitoredKind, MonitoringClient } from '../api/monitoring';
+import {
+  DeploymentsView,
+  IDeploymentActions
+} from '../components/DeploymentsView';
+import { MonitoringView } from '../components/MonitoringView';
+import { mlopsIcon } from '../icons';
+import { DeploymentsModel } from './model';
+
+/** Identifier of the Deployments tab (one per application). */
+export const DEPLOYMENTS_WIDGET_ID = 'jp-mlops-deployments';
+
+/** The deployments tab: its model polls while the tab is open, and stops when closed. */
+export class DeploymentsWidget extends MainAreaWidget<ReactWidget> {
+  constructor(
+    client: DeploymentsClient,
+    trans: TranslationBundle,
+    actions: IDeploymentActions
+  ) {
+    const model = new DeploymentsModel(client);
+    const content = ReactWidget.create(
+      <UseSignal signal={model.changed} initialSender={model}>
+        {() => (
+          <DeploymentsView model={model} trans={trans} actions={actions} />
+        )}
+      </UseSignal>
+    );
+    content.addClass('jp-mlops-DeploymentsWidget');
+    super({ content });
+    this.model = model;
+    this.id = DEPLOYMENTS_WIDGET_ID;
+    this.title.label = trans.__('Deployments');
+    this.title.icon = mlopsIcon;
+    this.title.closable = true;
+    model.start();
+    this.disposed.connect(() => model.dispose());
+  }
+
+  readonly model: DeploymentsModel;
+}
+
+/** The id of a job's or a deployment's monitoring tab. */
+export function monitoringWidgetId(kind: MonitoredKind, name: string): string {
+  return `jp-mlops-monitoring-${kind}-${name}`;
+}
+
+/** A job's or a deployment's runs over time, in a tab of its own. */
+export function createMonitoringWidget(
+  client: MonitoringClient,
+  kind: MonitoredKind,
+  name: string,
+  trans: TranslationBundle,
+  openRun: (runId: string) => void
+): MainAreaWidget<ReactWidget> {
+  const content = ReactWidget.create(
+    <MonitoringView
+      client={client}
+      kind={kind}
+      name={name}
+      trans={trans}
+      openRun={openRun}
+    />
+  );
+  content.addClass('jp-mlops-MonitoringWidget');
+  const widget = new MainAreaWidget({ content });
+  widget.id = monitoringWidgetId(kind, name);
+  widget.title.label = trans.__('Monitor: %1', name);
+  widget.title.icon = mlopsIcon;
+  widget.title.closable = true;
+  return widget;
+}
