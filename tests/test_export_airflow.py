@@ -299,7 +299,9 @@ for dag_id, dag in bag.dags.items():
         triggered[name] = value
     context = {"params": triggered.validate(), "ts_nodash": "20250102T030000"}
     arguments = task.arguments if hasattr(task, "arguments") else task.command
-    info = {"operator": type(task).__name__, "retries": task.retries,
+    # The DAG's JobOperator subclasses the provider's operator (no retry on exit 2 or 3).
+    operator = next(c for c in type(task).__mro__ if c.__module__.startswith("airflow.providers"))
+    info = {"operator": operator.__name__, "retries": task.retries,
             "schedule": str(getattr(dag, "schedule", None) or dag.timetable.summary),
             "catchup": dag.catchup, "params": params, "defaults": dag.params.validate(),
             "refused": refused, "rendered": task.render_template(arguments, context),

@@ -19,8 +19,16 @@ int, a list a list, a string with quotes and a null arrive intact. The DAG's ``p
 are Airflow ``Param`` objects made from ``parameters.schema.json`` (type, default,
 description, enum, items), so Airflow's trigger form shows and checks them, and the job
 checks them again before its kernel starts. ``--schedule`` becomes ``schedule=`` (no
-catch-up), the retries are a setting (``c.AirflowTarget.retries``), and an image pinned
-by digest is passed to the run as ``JUPYTER_MLOPS_IMAGE_DIGEST``.
+catch-up), and an image pinned by digest is passed to the run as
+``JUPYTER_MLOPS_IMAGE_DIGEST``.
+
+Reliability: ``--retries`` (default: the ``c.AirflowTarget.retries`` setting) is the task's
+``retries``; ``--retry-delay`` its ``retry_delay`` (default: ``retry_delay_minutes``) and
+``--retry-backoff`` its ``retry_exponential_backoff`` factor; ``--timeout`` its
+``execution_timeout`` (each try's limit). The operator is a subclass of the provider's that
+fails the task at once (``AirflowFailException``: no retry) when the job exits with 2
+(invalid parameters) or 3 (the notebook raised). Notifications are configured by name only
+(``JUPYTER_MLOPS_NOTIFY_ENV``, ``JUPYTER_MLOPS_NOTIFY_FILE`` in the environment).
 
 The files are made from a template with every value written as a Python literal
 (``repr``), never pasted as text, and are parsed (``ast``) before they are written.
@@ -41,7 +49,7 @@ from ..errors import InvalidInput
 from . import escape
 from .deploy import SECRETS_ROOT
 from .escape import python_literal
-from .job import ENV_IMAGE_DIGEST
+from .job import ENV_IMAGE_DIGEST, EXIT_FAILED, EXIT_INVALID
 from .parameters import SCHEMA_FILE, ParameterSchema
 from .targets import ExportContext, ExportTarget
 
@@ -200,7 +208,7 @@ class AirflowTarget(ExportTarget):
                 "from kubernetes.client import models as k8s",
             ],
             constants=constants,
-            operator="KubernetesPodOperator",
+            operator=_POD_OPERATOR,
             options=options,
         )
 
@@ -268,6 +276,7 @@ class AirflowTarget(ExportTarget):
             ),
         ]
         imports = [
+            "from airflow.providers.docker.exceptions import DockerContainerFailedException",
             "from airflow.providers.docker.operators.docker import DockerOperator",
             "from docker.types import " + ("DeviceRequest, Mount" if deployment.gpu else "Mount"),
         ]
@@ -275,7 +284,7 @@ class AirflowTarget(ExportTarget):
             title="Docker (DockerOperator), for single-host setups",
             imports=imports,
             constants=constants,
-            operator="DockerOperator",
+            operator=_DOCKER_OPERATOR,
             options=options,
         )
 
@@ -288,10 +297,14 @@ class AirflowTarget(ExportTarget):
         extra_environment: Mapping[str, str] | None = None,
     ) -> list[tuple[str, str, str]]:
         image = context.image
+        deployment = context.deployment
         environment: dict[str, str] = dict(extra_environment or {})
         digest = _DIGEST.search(image)
         if digest:
             environment[ENV_IMAGE_DIGEST] = digest.group(1)
+        environment.update(deployment.notify_environment())
+        delay = deployment.retry_delay_seconds
+        timeout = deployment.timeout_seconds
         arguments = [*params]
         if output is not None:
             arguments += ["--output", output]
@@ -311,8 +324,29 @@ class AirflowTarget(ExportTarget):
                 f"datetime.datetime({year}, {month}, {day}, tzinfo=datetime.timezone.utc)",
                 "",
             ),
-            ("RETRIES", python_literal(self.retries), ""),
-            ("RETRY_DELAY", f"datetime.timedelta(minutes={self.retry_delay_minutes!r})", ""),
+            ("RETRIES", python_literal(deployment.retries_or(self.retries)), ""),
+            (
+                "RETRY_DELAY",
+                f"datetime.timedelta(seconds={delay!r})"
+                if delay
+                else f"datetime.timedelta(minutes={self.retry_delay_minutes!r})",
+                "",
+            ),
+            (
+                "RETRY_BACKOFF",
+                python_literal(deployment.backoff_factor if delay else 0),
+                "retry_exponential_backoff: each wait multiplied by this (0: constant)",
+            ),
+            (
+                "TIMEOUT",
+                f"datetime.timedelta(seconds={timeout!r})" if timeout else "None",
+                "execution_timeout of each try (--timeout), or None",
+            ),
+            (
+                "FINAL_EXIT_CODES",
+                python_literal((EXIT_INVALID, EXIT_FAILED)),
+                "the job's exit codes a retry cannot fix: invalid parameters, the notebook raised",
+            ),
             (
                 "PARAMS",
                 _params_literal(context.schema),
@@ -387,12 +421,15 @@ starts and exits with 2 (invalid parameters) or 3 (the notebook failed).
 from __future__ import annotations
 
 import datetime
+import re
 
 $imports
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
 except ImportError:  # Airflow 2
+    from airflow.exceptions import AirflowException, AirflowFailException
     from airflow.models.dag import DAG
     from airflow.models.param import Param
 
@@ -409,14 +446,63 @@ with DAG(
     catchup=False,
     params=PARAMS,
     tags=["jupyter-mlops"],
-    default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY},
+    default_args={
+        "retries": RETRIES,
+        "retry_delay": RETRY_DELAY,
+        "retry_exponential_backoff": RETRY_BACKOFF,
+        "execution_timeout": TIMEOUT,
+    },
 ) as dag:
-    $operator(
+    JobOperator(
         task_id="run",
 $options
     )
 """
 )
+
+
+_FINAL = (
+    "the job exited with code {code}: "
+    "invalid parameters or a failing notebook, which a retry cannot fix"
+)
+_DOCKER_OPERATOR = f'''
+class JobOperator(DockerOperator):
+    """DockerOperator that fails the task at once, without retries, when the job's exit
+    code says a retry cannot help (FINAL_EXIT_CODES)."""
+
+    def execute(self, context):
+        try:
+            return super().execute(context)
+        except DockerContainerFailedException as exc:
+            # The provider's message holds the container's wait result: {{'StatusCode': N}}.
+            found = re.search(r"'StatusCode': (\\d+)", str(exc))
+            code = int(found.group(1)) if found else None
+            if code in FINAL_EXIT_CODES:
+                raise AirflowFailException(f"{_FINAL}") from exc
+            raise
+'''
+_POD_OPERATOR = f'''
+class JobOperator(KubernetesPodOperator):
+    """KubernetesPodOperator that fails the task at once, without retries, when the job's
+    exit code says a retry cannot help (FINAL_EXIT_CODES)."""
+
+    def cleanup(self, pod, remote_pod, *args, **kwargs):
+        try:
+            return super().cleanup(pod, remote_pod, *args, **kwargs)
+        except AirflowException as exc:
+            statuses = (remote_pod.status.container_statuses or []) if remote_pod else []
+            code = next(
+                (
+                    s.state.terminated.exit_code
+                    for s in statuses
+                    if s.name == self.base_container_name and s.state and s.state.terminated
+                ),
+                None,
+            )
+            if code in FINAL_EXIT_CODES:
+                raise AirflowFailException(f"{_FINAL}") from exc
+            raise
+'''
 
 
 def _render(
@@ -436,10 +522,9 @@ def _render(
         job=_job_of(constants), title=title, version=__version__, imports="\n".join(imports)
     )
     body = _FOOTER.substitute(
-        operator=operator,
         options="\n".join(f"        {key}={value}," for key, value in options),
     )
-    return header + "\n".join(lines) + "\n" + body
+    return header + "\n".join(lines) + "\n\n" + operator + "\n" + body
 
 
 def _job_of(constants: list[tuple[str, str, str]]) -> str:

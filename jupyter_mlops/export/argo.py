@@ -17,9 +17,12 @@ arguments, with a warning: its text would always be a string, never None.
 The pod is the Kubernetes target's: the image's non-root user, ``--cpu``/``--memory``/
 ``--gpu`` as requests and limits, Secrets by name (files under ``/etc/secrets/NAME``,
 ``envFrom``), the image digest for the run's lineage, and one output notebook per run
-(``{{workflow.name}}.ipynb`` under ``--output``). A failed step is retried, except when
-the entrypoint says retrying cannot help (exit 2: invalid parameters, 3: the notebook
-raised).
+(``{{workflow.name}}.ipynb`` under ``--output``). A failed step is retried (``--retries``,
+else the ``retry_limit`` setting; ``--retry-delay`` and ``--retry-backoff`` as the
+``retryStrategy``'s ``backoff``), except when the entrypoint says retrying cannot help (exit
+2: invalid parameters, 3: the notebook raised); ``--timeout`` is the workflow's
+``activeDeadlineSeconds``, retries included. Notifications are configured by name only
+(the variable of ``--notify-from-env``, the Secret of ``--notify-secret``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from traitlets import Int
 from .._version import __version__
 from ..errors import InvalidInput
 from . import cluster, escape, yamltext
+from .deploy import Deployment
 from .job import ENV_IMAGE_DIGEST, EXIT_FAILED, EXIT_INVALID
 from .parameters import Parameter as JobParameter
 from .targets import ExportContext
@@ -156,7 +160,7 @@ class ArgoTarget(cluster.ScheduledPodTarget):
             "entrypoint": cluster.CONTAINER,
             "arguments": [argument for _, argument in arguments],
             "service_account_name": deployment.service_account,
-            "active_deadline_seconds": self.active_deadline_seconds,
+            "active_deadline_seconds": deployment.timeout_seconds or self.active_deadline_seconds,
             "ttl_strategy": models.TTLStrategy(seconds_after_completion=self.ttl_seconds),
             "pod_gc": models.PodGC(strategy="OnPodSuccess"),
             "pod_metadata": models.Metadata(
@@ -182,14 +186,17 @@ class ArgoTarget(cluster.ScheduledPodTarget):
         ]
         output = cluster.output_arguments(deployment, "{{workflow.name}}")
         digest = cluster.image_digest(image)
+        env = [Env(name=ENV_IMAGE_DIGEST, value=digest)] if digest else []
+        env += [Env(name=k, value=v) for k, v in deployment.notify_environment().items()]
         resources = deployment.resources()
         quantities = {k: models.Quantity(v) for k, v in resources.items()}
+        retries = deployment.retries_or(self.retry_limit)
         return Container(
             name=cluster.CONTAINER,
             image=image,
             command=list(cluster.COMMAND),
             args=cluster.entrypoint_arguments(*values, *output),
-            env=[Env(name=ENV_IMAGE_DIGEST, value=digest)] if digest else None,
+            env=env or None,
             env_from=[SecretEnvFrom(name=s) for s in deployment.env_from_secrets] or None,
             resources=models.ResourceRequirements(requests=quantities, limits=quantities)
             if resources
@@ -210,9 +217,12 @@ class ArgoTarget(cluster.ScheduledPodTarget):
                 capabilities=models.Capabilities(drop=["ALL"]),
             ),
             retry_strategy=RetryStrategy(
-                limit=self.retry_limit, retry_policy="OnFailure", expression=RETRY_EXPRESSION
+                limit=retries,
+                retry_policy="OnFailure",
+                expression=RETRY_EXPRESSION,
+                backoff=_backoff(deployment),
             )
-            if self.retry_limit > 0
+            if retries > 0
             else None,
         )
 
@@ -267,6 +277,17 @@ class ArgoTarget(cluster.ScheduledPodTarget):
             "",
         ]
         return "\n".join(lines)
+
+
+def _backoff(deployment: Deployment) -> models.Backoff | None:
+    """``--retry-delay`` and ``--retry-backoff`` as Argo's retry back-off, or None."""
+    delay = deployment.retry_delay_seconds
+    if delay is None:
+        return None
+    factor = deployment.backoff_factor
+    # Argo's factor is an int or a string it reads as a number.
+    shown = int(factor) if factor.is_integer() else f"{factor:g}"
+    return models.Backoff(duration=f"{delay}s", factor=models.IntOrString(shown))
 
 
 def generate_name(name: str) -> str:

@@ -11,6 +11,15 @@ Secrets are referenced by name only (a Kubernetes Secret, an Airflow/KFP referen
 ``--env-from-secret NAME`` exposes its keys as environment variables (``MLFLOW_TRACKING_
 USERNAME``, ``AWS_ACCESS_KEY_ID`` for DVC remotes...). Something that looks like a secret's
 value rather than a name is refused, so a token never lands in a manifest.
+
+Reliability options, the same on every engine (see docs/orchestrators.md, "Reliability
+options", for what each becomes): ``--retries N`` (a run that fails for a reason a retry
+can fix: not invalid parameters, exit 2, nor a notebook that raised, exit 3, where the
+engine can tell), ``--retry-delay 1m`` and ``--retry-backoff 2`` (the first wait and its
+factor), ``--timeout 2h`` for the whole run, and notifications sent by the job itself
+through Apprise: ``--notify-from-env VAR`` (the URL is read at run time from the variable
+VAR; its *name* goes into the manifest), ``--notify-secret NAME`` (the Secret NAME, mounted
+like ``--secret``, whose key ``url`` holds it) and ``--notify-on failure|always``.
 """
 
 from __future__ import annotations
@@ -18,12 +27,21 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import InvalidInput, option_errors
 from . import escape
+from .notify import ENV_NOTIFY_ENV, ENV_NOTIFY_FILE, ENV_NOTIFY_ON
 
 #: Where ``--secret NAME`` is mounted in the job's container.
 SECRETS_ROOT = "/etc/secrets"
@@ -54,6 +72,18 @@ GPU_MAX = 64
 _CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"})
 # What a secret's value tends to look like, as opposed to a Secret's name.
 _TOKEN_PREFIXES = ("sk-", "ghp_", "gho_", "github_pat_", "xox", "akia", "asia", "eyj")
+#: Most retries a job may ask for.
+RETRIES_MAX = 100
+#: Longest --timeout or --retry-delay taken (a year).
+DURATION_MAX = 365 * 24 * 3600
+#: Largest --retry-backoff factor.
+BACKOFF_MAX = 10.0
+#: The back-off factor when --retry-delay is given without --retry-backoff.
+DEFAULT_BACKOFF = 2.0
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+#: The key of a --notify-secret Secret that holds the Apprise URL.
+NOTIFY_SECRET_KEY = "url"  # noqa: S105 (a key's name)
 
 
 def _one_of(pattern: re.Pattern[str], value: str) -> bool:
@@ -94,6 +124,114 @@ class Deployment(BaseModel):
     )
     namespace: str | None = Field(default=None, description="Kubernetes namespace.")
     service_account: str | None = Field(default=None, description="Kubernetes service account.")
+    retries: int | None = Field(
+        default=None,
+        description="Retries of a failed run (not of invalid parameters or a notebook that "
+        "raised, where the engine can tell). Default: the target's setting.",
+    )
+    retry_delay: str | None = Field(
+        default=None, description="Wait before the first retry (90s, 5m, 1h); then backed off."
+    )
+    retry_backoff: float | None = Field(
+        default=None,
+        description=f"Factor of each further wait (1: constant; default {DEFAULT_BACKOFF:g}).",
+    )
+    timeout: str | None = Field(
+        default=None, description="Longest a run may take before it is stopped (2h, 30m, 90s)."
+    )
+    notify_from_env: str | None = Field(
+        default=None,
+        description="Name of the environment variable holding the Apprise URL at run time.",
+    )
+    notify_secret: str | None = Field(
+        default=None,
+        description=f"Secret (by name) whose key '{NOTIFY_SECRET_KEY}' holds the Apprise URL; "
+        f"mounted under {SECRETS_ROOT}/NAME.",
+    )
+    notify_on: Literal["failure", "always"] | None = Field(
+        default=None, description="Notify on failure only (default) or after every run."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mount_notify_secret(cls, data: Any) -> Any:
+        # The notification Secret is mounted like any --secret, so every target has it.
+        name = data.get("notify_secret") if isinstance(data, dict) else None
+        if isinstance(name, str) and "://" not in name and not secret_name_problem(name):
+            secrets = tuple(data.get("secrets") or ())
+            if data["notify_secret"] not in secrets:
+                data = {**data, "secrets": (*secrets, data["notify_secret"])}
+        return data
+
+    @field_validator("notify_on")
+    @classmethod
+    def _notify_on(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not (info.data.get("notify_from_env") or info.data.get("notify_secret")):
+            raise ValueError(
+                "needs where the URL comes from: --notify-from-env VAR or --notify-secret NAME"
+            )
+        return value
+
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _retries(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, int) and not 0 <= value <= RETRIES_MAX):
+            raise ValueError(f"'{value}' is not a number of retries (0 to {RETRIES_MAX})")
+        return value
+
+    @field_validator("retry_delay", "timeout")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            duration_seconds(value)  # raises ValueError naming the value
+        return value
+
+    @field_validator("retry_backoff", mode="before")
+    @classmethod
+    def _backoff(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and not info.data.get("retry_delay"):
+            raise ValueError("needs --retry-delay (the first wait)")
+        if isinstance(value, bool) or (
+            isinstance(value, int | float) and not 1 <= value <= BACKOFF_MAX
+        ):
+            raise ValueError(
+                f"'{value}' is not a back-off factor (1 for a constant wait, up to {BACKOFF_MAX:g})"
+            )
+        return value
+
+    @field_validator("notify_from_env")
+    @classmethod
+    def _notify_env(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "://" in value or "@" in value or "=" in value or "/" in value:
+            raise ValueError(
+                "the value given looks like a URL or a secret itself, not the name of an "
+                "environment variable; set the variable (e.g. ALERTS_URL=slack://...) where the "
+                "job runs and pass its name"
+            )
+        if not _one_of(_ENV_NAME, value):
+            raise ValueError(
+                f"'{value}' is not an environment variable name (letters, digits and '_', "
+                "not starting with a digit)"
+            )
+        return value
+
+    @field_validator("notify_secret")
+    @classmethod
+    def _notify_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "://" in value:
+            raise ValueError(
+                "the value given looks like a URL itself, not a Secret's name; create a Secret "
+                f"holding it (kubectl create secret generic NAME --from-literal="
+                f"{NOTIFY_SECRET_KEY}=...) and pass NAME"
+            )
+        problem = secret_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("image")
     @classmethod
@@ -196,6 +334,36 @@ class Deployment(BaseModel):
         return f"{name}:latest", True
 
     @property
+    def timeout_seconds(self) -> int | None:
+        """``--timeout`` in seconds, or ``None``."""
+        return duration_seconds(self.timeout) if self.timeout else None
+
+    @property
+    def retry_delay_seconds(self) -> int | None:
+        """``--retry-delay`` in seconds, or ``None`` (the engine's default wait)."""
+        return duration_seconds(self.retry_delay) if self.retry_delay else None
+
+    @property
+    def backoff_factor(self) -> float:
+        """The factor of each further wait (with ``--retry-delay``)."""
+        return DEFAULT_BACKOFF if self.retry_backoff is None else float(self.retry_backoff)
+
+    def retries_or(self, default: int) -> int:
+        """``--retries``, else ``default`` (the target's setting)."""
+        return default if self.retries is None else self.retries
+
+    def notify_environment(self) -> dict[str, str]:
+        """What the job's environment needs for notifications: names and paths, never a URL."""
+        found: dict[str, str] = {}
+        if self.notify_from_env:
+            found[ENV_NOTIFY_ENV] = self.notify_from_env
+        if self.notify_secret:
+            found[ENV_NOTIFY_FILE] = f"{SECRETS_ROOT}/{self.notify_secret}/{NOTIFY_SECRET_KEY}"
+        if found and self.notify_on:
+            found[ENV_NOTIFY_ON] = self.notify_on
+        return found
+
+    @property
     def digest(self) -> str | None:
         """The ``sha256:...`` digest in :attr:`image`, if it carries one."""
         match = _IMAGE.fullmatch(self.image or "")
@@ -222,6 +390,24 @@ def deployment(**options: Any) -> Deployment:
 
 
 _OPTION_NAMES = {"secrets": "secret", "env_from_secrets": "env_from_secret"}
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds of a duration such as ``90s``, ``30m``, ``2h``, ``1h30m``, ``1d`` (a bare
+    number is seconds); :class:`ValueError` naming the text otherwise."""
+    value = text.strip().lower()
+    match = _DURATION.fullmatch(value) if value else None
+    if value.isdigit():
+        seconds = int(value)
+    elif match is None or not any(match.groups()):
+        shown = text if text.isprintable() and len(text) <= 40 else repr(text[:40])
+        raise ValueError(f"'{shown}' is not a duration (e.g. 90s, 30m, 2h, 1h30m, 1d)")
+    else:
+        days, hours, minutes, secs = (int(g or 0) for g in match.groups())
+        seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    if not 0 < seconds <= DURATION_MAX:
+        raise ValueError(f"'{text}' is not a duration between 1s and 365d")
+    return seconds
 
 
 def add_deployment_options(group: Any) -> None:
@@ -253,6 +439,42 @@ def add_deployment_options(group: Any) -> None:
     )
     group.add_argument("--namespace", help="Kubernetes namespace.")
     group.add_argument("--service-account", help="Kubernetes service account.")
+    group.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help="Retries of a failed run (not of invalid parameters or a notebook that raised, "
+        "where the engine can tell).",
+    )
+    group.add_argument(
+        "--retry-delay", metavar="DURATION", help="Wait before the first retry (90s, 5m, 1h)."
+    )
+    group.add_argument(
+        "--retry-backoff",
+        type=float,
+        metavar="FACTOR",
+        help=f"Factor of each further wait (1: constant; default {DEFAULT_BACKOFF:g}).",
+    )
+    group.add_argument(
+        "--timeout", metavar="DURATION", help="Stop a run that takes longer (2h, 30m, 90s)."
+    )
+    group.add_argument(
+        "--notify-from-env",
+        metavar="VAR",
+        help="Notify through Apprise at the URL the job finds in its environment variable VAR "
+        "(the name goes into the manifests, never the URL).",
+    )
+    group.add_argument(
+        "--notify-secret",
+        metavar="NAME",
+        help=f"Notify at the Apprise URL in the Secret NAME's key '{NOTIFY_SECRET_KEY}' "
+        f"(mounted under {SECRETS_ROOT}/NAME).",
+    )
+    group.add_argument(
+        "--notify-on",
+        choices=("failure", "always"),
+        help="Notify when a run failed (default) or after every run.",
+    )
 
 
 def deployment_values(args: Any) -> dict[str, Any]:
@@ -268,6 +490,13 @@ def deployment_values(args: Any) -> dict[str, Any]:
         "output": args.output,
         "namespace": args.namespace,
         "service_account": args.service_account,
+        "retries": args.retries,
+        "retry_delay": args.retry_delay,
+        "retry_backoff": args.retry_backoff,
+        "timeout": args.timeout,
+        "notify_from_env": args.notify_from_env,
+        "notify_secret": args.notify_secret,
+        "notify_on": args.notify_on,
     }
 
 

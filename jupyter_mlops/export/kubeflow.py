@@ -32,6 +32,13 @@ URL becomes the pipeline root). Resources are ``--cpu``/``--memory`` (request an
 launcher exports each of its keys before starting the entrypoint. Caching is off: a
 notebook run is not a pure function of its parameters.
 
+Reliability: ``--retries`` (else the ``retries`` setting) is the task's ``set_retry``, with
+``--retry-delay`` / ``--retry-backoff`` as its ``backoff_duration`` / ``backoff_factor``;
+KFP retries whatever the exit code, so invalid parameters and a failing notebook are tried
+again too. ``--timeout`` is the task pod's ``activeDeadlineSeconds`` (``kfp-kubernetes``'
+``set_timeout``): each attempt's limit, not the whole run's. The notification settings are
+environment variables holding a name or a path, never the URL.
+
 A schedule is not part of a KFP pipeline but a recurring run made through the API:
 ``--schedule`` writes ``kfp/schedule.py``, which creates it (KFP's cron has a seconds
 field, so ``0 3 * * *`` becomes ``0 0 3 * * *``).
@@ -233,11 +240,21 @@ class KubeflowTarget(ExportTarget):
         deployment = context.deployment
         task.set_display_name(context.name)
         task.set_caching_options(False)
-        if self.retries > 0:
-            task.set_retry(num_retries=self.retries)
+        retries = deployment.retries_or(self.retries)
+        if retries > 0:
+            delay = deployment.retry_delay_seconds
+            task.set_retry(
+                num_retries=retries,
+                backoff_duration=f"{delay}s" if delay else None,
+                backoff_factor=deployment.backoff_factor if delay else None,
+            )
+        if deployment.timeout_seconds:
+            kfp_kubernetes.set_timeout(task, deployment.timeout_seconds)
         digest = cluster.image_digest(context.image)
         if digest:
             task.set_env_variable(ENV_IMAGE_DIGEST, digest)
+        for variable, setting in deployment.notify_environment().items():
+            task.set_env_variable(variable, setting)
         for option, value, request, limit in (
             ("--cpu", deployment.cpu, task.set_cpu_request, task.set_cpu_limit),
             ("--memory", deployment.memory, task.set_memory_request, task.set_memory_limit),

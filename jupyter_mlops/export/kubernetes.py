@@ -14,10 +14,15 @@ reads them. The pod:
 - mounts each ``--secret NAME`` read-only under ``/etc/secrets/NAME`` and exposes each
   ``--env-from-secret NAME``'s keys as environment variables (``MLFLOW_TRACKING_URI``,
   credentials): Secrets by name only, never a value;
-- is retried ``backoffLimit`` times, except when the entrypoint says retrying cannot help
-  (exit 2: invalid parameters; exit 3: the notebook raised); node drains and preemption
-  do not count (``podFailurePolicy``); a finished Job is deleted after
-  ``ttlSecondsAfterFinished``.
+- is retried ``backoffLimit`` times (``--retries``, else the ``backoff_limit`` setting),
+  except when the entrypoint says retrying cannot help (exit 2: invalid parameters; exit 3:
+  the notebook raised); node drains and preemption do not count (``podFailurePolicy``);
+  Kubernetes waits between retries itself (10 s, doubling, at most 6 min), so
+  ``--retry-delay`` is not taken; the whole run, retries included, is stopped after
+  ``--timeout`` (``activeDeadlineSeconds``); a finished Job is deleted after
+  ``ttlSecondsAfterFinished``;
+- is told where its notification URL is (``--notify-from-env``: a variable's name,
+  ``--notify-secret``: the Secret mounted like ``--secret``), never the URL.
 """
 
 from __future__ import annotations
@@ -67,6 +72,14 @@ class KubernetesTarget(cluster.ScheduledPodTarget):
         if schedule:
             cluster.check_cron_name(context.name, "CronJob")
         cluster.warn_about_output(context, "Kubernetes", bool(schedule))
+        if context.deployment.retry_delay:
+            context.warn(
+                f"--retry-delay {context.deployment.retry_delay}: a Kubernetes Job waits between "
+                "retries itself (10 s, doubling, at most 6 min); the delay is not taken",
+                code="retry_delay_ignored",
+                field="deployment.retry_delay",
+                engine="Kubernetes",
+            )
         serialise = ApiClient().sanitize_for_serialization
         found = {JOB_FILE: serialise(self.job(context))}
         if schedule:
@@ -120,10 +133,11 @@ class KubernetesTarget(cluster.ScheduledPodTarget):
     def _job_spec(self, context: ExportContext) -> Any:
         from kubernetes import client
 
+        deployment = context.deployment
         return client.V1JobSpec(
-            backoff_limit=self.backoff_limit,
+            backoff_limit=deployment.retries_or(self.backoff_limit),
             ttl_seconds_after_finished=self.ttl_seconds_after_finished,
-            active_deadline_seconds=self.active_deadline_seconds,
+            active_deadline_seconds=deployment.timeout_seconds or self.active_deadline_seconds,
             pod_failure_policy=client.V1PodFailurePolicy(
                 rules=[
                     client.V1PodFailurePolicyRule(
@@ -199,6 +213,9 @@ class KubernetesTarget(cluster.ScheduledPodTarget):
         digest = cluster.image_digest(image)
         if digest:
             env.append(client.V1EnvVar(name=ENV_IMAGE_DIGEST, value=digest))
+        env += [
+            client.V1EnvVar(name=k, value=v) for k, v in deployment.notify_environment().items()
+        ]
         resources = deployment.resources()
         return client.V1Container(
             name=cluster.CONTAINER,
