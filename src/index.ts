@@ -30,6 +30,7 @@ import {
 } from './runs/widgets';
 import { findTrackedCell } from './runs/cells';
 import { followRenames } from './runs/renames';
+import { lineagePlugin } from './lineage/plugin';
 import { DeploymentsClient } from './api/deployments';
 import { MonitoringClient } from './api/monitoring';
 import type { MonitoredKind } from './api/monitoring';
@@ -417,4 +418,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, lineagePlugin];
