@@ -31,6 +31,7 @@ import {
 import { findTrackedCell } from './runs/cells';
 import { followRenames } from './runs/renames';
 import { lineagePlugin } from './lineage/plugin';
+import { modelsPlugin } from './models/plugin';
 import { DeploymentsClient } from './api/deployments';
 import { MonitoringClient } from './api/monitoring';
 import type { MonitoredKind } from './api/monitoring';
@@ -418,4 +419,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, lineagePlugin];
+export default [plugin, lineagePlugin, modelsPlugin];
