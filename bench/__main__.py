@@ -1,6 +1,6 @@
 """Run the benchmarks: ``python -m bench [name ...]``.
 
-Names: tracking, delivery, runs, export, data.
+Names: tracking, delivery, runs, export, data, monitoring.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ SUITES = {
     "runs": "bench.bench_runs",
     "export": "bench.bench_export",
     "data": "bench.bench_data",
+    "monitoring": "bench.bench_monitoring",
+    "lineage": "bench.bench_lineage",
 }
 
 

@@ -68,7 +68,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     gateway_port, prometheus_port = free_port(), free_port()
     gateway = f"http://127.0.0.1:{gateway_port}"
     gateway_proc = start_process(
-        ["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{gateway_port}"],
+        # Debian's default keeps metrics in /var/lib/prometheus/pushgateway.data across runs.
+        [
+            "prometheus-pushgateway",
+            f"--web.listen-address=127.0.0.1:{gateway_port}",
+            "--persistence.file=",
+        ],
         cwd=folder, env=env, log=folder / "pushgateway.log", ready_url=f"{gateway}/-/ready",
     )  # fmt: skip
     config = folder / "prometheus.yml"

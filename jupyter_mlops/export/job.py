@@ -402,6 +402,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from ..monitoring.push import warm_up
+
+    warm_up()  # the push at the end then costs the job a few milliseconds
     outcome = JobOutcome(job=Path(args.job_dir).resolve().name, folder=args.job_dir, exit_code=0)
     outcome.exit_code = _main(args, outcome)
     outcome.ended = time.time()

@@ -155,6 +155,23 @@ def push(outcome: JobOutcome, url: str, timeout: float | None = None) -> None:
     )
 
 
+def warm_up() -> None:
+    """With a Pushgateway configured, import ``prometheus_client`` in a thread while the
+    notebook runs: its import (http.server, wsgiref, platform) costs 100 ms or more on a
+    busy machine, which the push at the end would otherwise add to the job."""
+    if not gateway_url() or "prometheus_client" in sys.modules:
+        return
+    import threading
+
+    def load() -> None:
+        try:
+            import prometheus_client.exposition  # noqa: F401
+        except Exception:  # the finisher reports it, with the push
+            return
+
+    threading.Thread(target=load, name="jupyter-mlops-prometheus-import").start()
+
+
 def push_outcome(outcome: JobOutcome) -> None:
     """The finisher: push when a Pushgateway is configured; never fail the job."""
     url = gateway_url()
