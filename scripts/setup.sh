@@ -80,6 +80,9 @@ fi
 # --- test tooling -----------------------------------------------------------------------
 if [ "$WITH_TESTS" -eq 1 ]; then
   apt_install chromium
+  # Monitoring tests start a Pushgateway and a Prometheus on loopback and run promtool
+  # (check rules, test rules); the packages start no service in a container.
+  apt_install prometheus prometheus-pushgateway
   # Container builds and runs: rootful Podman on the Docker API and a local base image
   # (no Docker engine, no registry pulls here); see scripts/containers.sh.
   if [ -z "${DOCKER_HOST:-}" ]; then
