@@ -1,5 +1,5 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { InputGroup } from '@jupyterlab/ui-components';
+import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { MlopsApiError } from '../api/request';
@@ -11,6 +11,7 @@ import {
   DeploymentField,
   ExportField,
   IExportValues,
+  NOTIFY_ON,
   usesOrchestrator
 } from './options';
 
@@ -126,6 +127,75 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
       trans.__('Kubernetes service account')
     ]
   ];
+  const reliability: [DeploymentField, string, string][] = [
+    [
+      'retries',
+      trans.__('Retries'),
+      trans.__(
+        'Retries of a failed run; not of wrong parameters or a failing notebook'
+      )
+    ],
+    [
+      'retry_delay',
+      trans.__('Retry delay'),
+      trans.__('Wait before the first retry, e.g. 1m')
+    ],
+    [
+      'retry_backoff',
+      trans.__('Retry back-off'),
+      trans.__('Each further wait multiplied by this (default 2)')
+    ],
+    [
+      'timeout',
+      trans.__('Timeout'),
+      trans.__('Stop a run that takes longer, e.g. 2h or 30m')
+    ],
+    [
+      'notify_from_env',
+      trans.__('Notify: URL from variable'),
+      trans.__(
+        'Name of the environment variable holding the Apprise URL (never the URL)'
+      )
+    ],
+    [
+      'notify_secret',
+      trans.__('Notify: URL from secret'),
+      trans.__('Name of a Secret whose key "url" holds the Apprise URL')
+    ]
+  ];
+  const notifyLabels: Record<(typeof NOTIFY_ON)[number], string> = {
+    failure: trans.__('When a run fails'),
+    always: trans.__('After every run')
+  };
+  const textField = ([field, label, help]: [
+    DeploymentField,
+    string,
+    string
+  ]) => (
+    <Field
+      key={field}
+      id={`${prefix}-${field}`}
+      field={field}
+      label={label}
+      help={help}
+      error={errors[field]}
+    >
+      <InputGroup
+        id={`${prefix}-${field}`}
+        name={field}
+        type="text"
+        spellCheck={false}
+        inputMode={
+          field === 'gpu' || field === 'retries' ? 'numeric' : undefined
+        }
+        className={errors[field] ? 'jp-mlops-export-invalid' : undefined}
+        aria-invalid={!!errors[field]}
+        aria-describedby={`${prefix}-${field}-note`}
+        value={values.deployment[field]}
+        onChange={event => setDeployment(field, event.target.value)}
+      />
+    </Field>
+  );
   const setDeployment = (field: DeploymentField, text: string) =>
     props.onChange({
       ...values,
@@ -262,32 +332,43 @@ export function ExportForm(props: IExportFormProps): JSX.Element {
             data-testid="mlops-export-orchestrator"
           >
             <legend>{trans.__('Orchestrator options')}</legend>
+            <div className="jp-mlops-export-grid">{options.map(textField)}</div>
+          </fieldset>
+        )}
+        {usesOrchestrator(values.targets, targets) && (
+          <fieldset
+            className="jp-mlops-export-group"
+            data-testid="mlops-export-reliability"
+          >
+            <legend>{trans.__('Retries, timeout and notifications')}</legend>
             <div className="jp-mlops-export-grid">
-              {options.map(([field, label, help]) => (
-                <Field
-                  key={field}
-                  id={`${prefix}-${field}`}
-                  field={field}
-                  label={label}
-                  help={help}
-                  error={errors[field]}
-                >
-                  <InputGroup
-                    id={`${prefix}-${field}`}
-                    name={field}
-                    type="text"
-                    spellCheck={false}
-                    inputMode={field === 'gpu' ? 'numeric' : undefined}
-                    className={
-                      errors[field] ? 'jp-mlops-export-invalid' : undefined
-                    }
-                    aria-invalid={!!errors[field]}
-                    aria-describedby={`${prefix}-${field}-note`}
-                    value={values.deployment[field]}
-                    onChange={event => setDeployment(field, event.target.value)}
-                  />
-                </Field>
-              ))}
+              {reliability.map(textField)}
+              <Field
+                id={`${prefix}-notify_on`}
+                field="notify_on"
+                label={trans.__('Notify')}
+                help={trans.__(
+                  'Sent by the job itself, through Apprise (Slack, Teams, e-mail, webhooks...)'
+                )}
+                error={errors.notify_on}
+              >
+                <HTMLSelect
+                  id={`${prefix}-notify_on`}
+                  name="notify_on"
+                  aria-describedby={`${prefix}-notify_on-note`}
+                  value={values.deployment.notify_on || 'failure'}
+                  onChange={event =>
+                    setDeployment(
+                      'notify_on',
+                      event.target.value === 'always' ? 'always' : ''
+                    )
+                  }
+                  options={NOTIFY_ON.map(value => ({
+                    value,
+                    label: notifyLabels[value]
+                  }))}
+                />
+              </Field>
             </div>
           </fieldset>
         )}

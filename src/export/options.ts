@@ -30,7 +30,14 @@ export const DEPLOYMENT_FIELDS = [
   'env_from_secrets',
   'output',
   'namespace',
-  'service_account'
+  'service_account',
+  'retries',
+  'retry_delay',
+  'retry_backoff',
+  'timeout',
+  'notify_from_env',
+  'notify_secret',
+  'notify_on'
 ] as const;
 export type DeploymentField = (typeof DEPLOYMENT_FIELDS)[number];
 
@@ -79,6 +86,29 @@ export function usableTargets(
     .map(t => t.name);
 }
 
+/** The reliability options (retries, timeout, notifications), shown in their own group. */
+export const RELIABILITY_FIELDS: readonly DeploymentField[] = [
+  'retries',
+  'retry_delay',
+  'retry_backoff',
+  'timeout',
+  'notify_from_env',
+  'notify_secret',
+  'notify_on'
+];
+
+/** When a job notifies (`notify_on`): the API's values. */
+export const NOTIFY_ON = ['failure', 'always'] as const;
+
+/** A duration as the server reads one: 90s, 30m, 2h, 1h30m, 1d (or seconds). */
+const DURATION = /^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$|^\d+$/;
+
+/** Whether a text is a duration the server takes (its bounds checked there). */
+export function isDuration(text: string): boolean {
+  const value = text.trim().toLowerCase();
+  return value !== '' && DURATION.test(value);
+}
+
 /** Secret names typed as a list: separated by commas, spaces or new lines. */
 export function nameList(text: string): string[] {
   return text
@@ -109,12 +139,31 @@ export function exportRequest(
       'memory',
       'output',
       'namespace',
-      'service_account'
+      'service_account',
+      'retry_delay',
+      'timeout',
+      'notify_from_env',
+      'notify_secret'
     ] as const) {
       const value = text(field);
       if (value !== null) {
         deployment[field] = value;
       }
+    }
+    // Numbers the server checks (a text it cannot read as one is sent as it is, and
+    // refused with one line naming the option).
+    for (const field of ['retries', 'retry_backoff'] as const) {
+      const value = text(field);
+      if (value !== null) {
+        const number = Number(value);
+        (deployment as Record<string, unknown>)[field] = Number.isFinite(number)
+          ? number
+          : value;
+      }
+    }
+    // 'failure' is the server's default: only 'always' is said.
+    if (text('notify_on') === 'always') {
+      deployment.notify_on = 'always';
     }
     const gpu = text('gpu');
     if (gpu !== null) {
@@ -154,6 +203,47 @@ export function exportProblems(
     !/^\d{1,2}$/.test(gpu)
   ) {
     problems.gpu = trans.__('A whole number of GPUs (0 to 64).');
+  }
+  if (!usesOrchestrator(values.targets, available)) {
+    return problems;
+  }
+  const retries = values.deployment.retries.trim();
+  if (retries && !(/^\d{1,3}$/.test(retries) && Number(retries) <= 100)) {
+    problems.retries = trans.__('A whole number of retries (0 to 100).');
+  }
+  for (const field of ['retry_delay', 'timeout'] as const) {
+    const value = values.deployment[field].trim();
+    if (value && !isDuration(value)) {
+      problems[field] = trans.__('A duration such as 90s, 30m, 2h or 1h30m.');
+    }
+  }
+  const backoff = values.deployment.retry_backoff.trim();
+  if (backoff) {
+    const factor = Number(backoff);
+    if (!Number.isFinite(factor) || factor < 1 || factor > 10) {
+      problems.retry_backoff = trans.__(
+        'A factor from 1 (a constant wait) to 10.'
+      );
+    } else if (!values.deployment.retry_delay.trim()) {
+      problems.retry_backoff = trans.__(
+        'Give the first wait in "Retry delay" too.'
+      );
+    }
+  }
+  const variable = values.deployment.notify_from_env.trim();
+  if (variable && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) {
+    problems.notify_from_env = variable.includes('://')
+      ? trans.__(
+          'The name of an environment variable holding the URL, never the URL itself.'
+        )
+      : trans.__(
+          'An environment variable name: letters, digits and _, not starting with a digit.'
+        );
+  }
+  if (values.deployment.notify_secret.includes('://')) {
+    problems.notify_secret = trans.__(
+      'The name of a Secret holding the URL (key "url"), never the URL itself.'
+    );
   }
   return problems;
 }
@@ -289,6 +379,11 @@ export function warningText(
       return trans.__(
         'Output "%1" names one notebook: every scheduled run overwrites it. Give a folder or a URL prefix in Output to keep one per run.',
         values.output ?? ''
+      );
+    case 'retry_delay_ignored':
+      return trans.__(
+        'Retry delay: %1 waits between retries itself (10 s, doubling, at most 6 min); the delay is not used there.',
+        values.engine ?? ''
       );
     case 'kfp_output_path':
       return trans.__(
