@@ -28,7 +28,7 @@ needs_promtool = pytest.mark.skipif(
 )
 
 
-def export(folder: Path, *options: str) -> subprocess.CompletedProcess[str]:
+def _notebook(folder: Path) -> Path:
     nbformat.write(
         new_notebook(
             cells=[
@@ -39,8 +39,12 @@ def export(folder: Path, *options: str) -> subprocess.CompletedProcess[str]:
         ),
         folder / "scored.ipynb",
     )
+    return folder / "scored.ipynb"
+
+
+def export(folder: Path, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops", "export", str(folder / "scored.ipynb"),
+        [sys.executable, "-m", "jupyter_mlops", "export", str(_notebook(folder)),
          "--target", "monitoring", *options],
         env=subprocess_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -248,3 +252,61 @@ BAD_THRESHOLDS = ["accuracy", "<0.8", "accuracy=0.8", "acc<abc", "acc<inf", 'a"b
 def test_bad_metric_thresholds(text: str) -> None:
     with pytest.raises(InvalidInput, match="is not NAME<VALUE"):
         rules.Threshold.parse(text)
+
+
+def test_the_pushgateway_option_reaches_every_engine(tmp_path: Path) -> None:
+    url = "http://pushgateway.monitoring:9091"
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "export", str(_notebook(tmp_path)),
+         *("--target", "kubernetes", "--target", "argo", "--target", "airflow"),
+         *("--target", "kfp", "--image", "reg.example.com/scored:1", "--pushgateway", url)],
+        env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job = tmp_path / "pipelines" / "scored"
+    manifests = ["kubernetes/job.yaml", "argo/workflow.yaml", "kfp/pipeline.yaml"]
+    for name in manifests:
+        env = [
+            item
+            for document in yaml.safe_load_all((job / name).read_text())
+            for item in _env_lists(document)
+        ]
+        assert {"name": "JUPYTER_MLOPS_PUSHGATEWAY", "value": url} in env, name
+    dag = (job / "airflow" / "scored_dag.py").read_text()
+    assert f"'JUPYTER_MLOPS_PUSHGATEWAY': '{url}'" in dag
+
+
+def _env_lists(node: object) -> list[dict[str, str]]:
+    """Every item of every ``env:`` list in a manifest."""
+    found: list[dict[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "env" and isinstance(value, list):
+                found += value
+            else:
+                found += _env_lists(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _env_lists(item)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://ops:hunter2@push.example.com", "it holds credentials"),
+        ("ftp://push.example.com", "'ftp' is not http or https"),
+    ],
+)
+def test_a_pushgateway_option_that_is_not_a_url_is_refused(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "export", str(_notebook(tmp_path)),
+         "--target", "kubernetes", "--pushgateway", url],
+        env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "--pushgateway: '" in done.stderr
+    assert message in done.stderr
+    assert "hunter2" not in done.stderr

@@ -302,7 +302,7 @@ class AirflowTarget(ExportTarget):
         digest = _DIGEST.search(image)
         if digest:
             environment[ENV_IMAGE_DIGEST] = digest.group(1)
-        environment.update(deployment.notify_environment())
+        environment.update(deployment.environment())
         delay = deployment.retry_delay_seconds
         timeout = deployment.timeout_seconds
         arguments = [*params]

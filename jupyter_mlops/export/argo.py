@@ -187,7 +187,7 @@ class ArgoTarget(cluster.ScheduledPodTarget):
         output = cluster.output_arguments(deployment, "{{workflow.name}}")
         digest = cluster.image_digest(image)
         env = [Env(name=ENV_IMAGE_DIGEST, value=digest)] if digest else []
-        env += [Env(name=k, value=v) for k, v in deployment.notify_environment().items()]
+        env += [Env(name=k, value=v) for k, v in deployment.environment().items()]
         resources = deployment.resources()
         quantities = {k: models.Quantity(v) for k, v in resources.items()}
         retries = deployment.retries_or(self.retry_limit)

@@ -40,6 +40,9 @@ from pydantic import (
 )
 
 from ..errors import InvalidInput, option_errors
+from ..monitoring.push import url_problem
+from ..redact import mask
+from ..settings import ENV_PUSHGATEWAY
 from . import escape
 from .notify import ENV_NOTIFY_ENV, ENV_NOTIFY_FILE, ENV_NOTIFY_ON
 
@@ -151,6 +154,20 @@ class Deployment(BaseModel):
     notify_on: Literal["failure", "always"] | None = Field(
         default=None, description="Notify on failure only (default) or after every run."
     )
+    pushgateway: str | None = Field(
+        default=None,
+        description="Prometheus Pushgateway URL each run pushes its outcome and metrics to "
+        f"(the job's {ENV_PUSHGATEWAY}); no credentials in it.",
+    )
+
+    @field_validator("pushgateway")
+    @classmethod
+    def _pushgateway(cls, value: str | None) -> str | None:
+        problem = None if value is None else url_problem(value)
+        if problem:
+            shown = escape.one_line(mask(value or ""))  # never a password back in a message
+            raise ValueError(f"'{shown}' is not a Pushgateway URL: {problem}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -363,6 +380,14 @@ class Deployment(BaseModel):
             found[ENV_NOTIFY_ON] = self.notify_on
         return found
 
+    def environment(self) -> dict[str, str]:
+        """The plain variables every target sets in the job's container: where to notify
+        (:meth:`notify_environment`) and the Pushgateway to push to. Never a secret."""
+        found = self.notify_environment()
+        if self.pushgateway:
+            found[ENV_PUSHGATEWAY] = self.pushgateway
+        return found
+
     @property
     def digest(self) -> str | None:
         """The ``sha256:...`` digest in :attr:`image`, if it carries one."""
@@ -475,6 +500,12 @@ def add_deployment_options(group: Any) -> None:
         choices=("failure", "always"),
         help="Notify when a run failed (default) or after every run.",
     )
+    group.add_argument(
+        "--pushgateway",
+        metavar="URL",
+        help="Each run pushes its outcome and metrics to this Prometheus Pushgateway "
+        "(see the monitoring target).",
+    )
 
 
 def deployment_values(args: Any) -> dict[str, Any]:
@@ -497,6 +528,7 @@ def deployment_values(args: Any) -> dict[str, Any]:
         "notify_from_env": args.notify_from_env,
         "notify_secret": args.notify_secret,
         "notify_on": args.notify_on,
+        "pushgateway": args.pushgateway,
     }
 
 

@@ -253,7 +253,7 @@ class KubeflowTarget(ExportTarget):
         digest = cluster.image_digest(context.image)
         if digest:
             task.set_env_variable(ENV_IMAGE_DIGEST, digest)
-        for variable, setting in deployment.notify_environment().items():
+        for variable, setting in deployment.environment().items():
             task.set_env_variable(variable, setting)
         for option, value, request, limit in (
             ("--cpu", deployment.cpu, task.set_cpu_request, task.set_cpu_limit),

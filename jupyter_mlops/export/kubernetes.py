@@ -214,7 +214,7 @@ class KubernetesTarget(cluster.ScheduledPodTarget):
         if digest:
             env.append(client.V1EnvVar(name=ENV_IMAGE_DIGEST, value=digest))
         env += [
-            client.V1EnvVar(name=k, value=v) for k, v in deployment.notify_environment().items()
+            client.V1EnvVar(name=k, value=v) for k, v in deployment.environment().items()
         ]
         resources = deployment.resources()
         return client.V1Container(
