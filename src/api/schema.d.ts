@@ -1322,6 +1322,12 @@ export interface components {
        */
       output?: string | null;
       /**
+       * Pushgateway
+       * @description Prometheus Pushgateway URL each run pushes its outcome and metrics to (the job's JUPYTER_MLOPS_PUSHGATEWAY); no credentials in it.
+       * @default null
+       */
+      pushgateway?: string | null;
+      /**
        * Retries
        * @description Retries of a failed run (not of invalid parameters or a notebook that raised, where the engine can tell). Default: the target's setting.
        * @default null
