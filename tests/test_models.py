@@ -358,3 +358,48 @@ class TestRoutes:
         answer = await jp_fetch("jupyter-mlops", "models", name, "versions", dirty, "card")
         assert answer.headers["Content-Type"].startswith("text/markdown")
         assert b"## Approvals" in answer.body
+
+
+# -- the data_pushed condition and the card's training data, on a real DVC project ---------
+def test_data_pushed_reads_the_data_journal(git_dvc_repo, tmp_path, mlflow_server):
+    import nbformat
+
+    from jupyter_mlops.data.lineage import data_tag
+    from jupyter_mlops.data.service import DataService
+
+    root = git_dvc_repo
+    env = subprocess_env()
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(tmp_path / "remote")],
+        cwd=root, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    (root / "train.csv").write_text("x,y\n1,2\n3,4\n")
+    (root / "pyproject.toml").write_text(
+        '[tool.jupyter-mlops.gate]\nconditions = ["data_pushed"]\n'
+    )
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# Churn\n\nPredicts which customers leave."),
+        nbformat.v4.new_code_cell("x = 1"),
+    ]
+    nbformat.write(notebook, root / "train.ipynb")
+    settings = settings_mod.resolve(root, tracking_uri=mlflow_server.uri)
+    data = DataService(settings)
+    [snap] = data.snapshot(["train.csv"]).paths
+    name = f"data-{uuid.uuid4().hex[:8]}"
+    tags = {data_tag("train.csv"): snap.md5, "jupyter_mlops.notebook": "train.ipynb"}
+    version, _ = _register(mlflow_server.uri, name, max_iter=50, tags=tags)
+    service = ModelsService(settings)
+
+    [unpushed] = service.gate(name, version, "champion").conditions
+    assert unpushed.result == "failed"
+    assert unpushed.reason == f"Not pushed to the DVC remote: train.csv ({snap.md5[:12]})."
+    assert data.push(["train.csv"]).objects >= 1
+    [pushed] = service.gate(name, version, "champion").conditions
+    assert pushed.result == "passed"
+
+    card = service.card(name, version)
+    assert f"| train.csv | DVC md5 `{snap.md5}` | {snap.size} |" in card
+    intended = card.split("## Intended use", 1)[1].split("\n## ", 1)[0]
+    assert "### Churn" in intended
+    assert "Predicts which customers leave." in intended
