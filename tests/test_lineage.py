@@ -29,8 +29,15 @@ pytestmark = pytest.mark.slow
 
 TRAIN = """\
 %%track --name fit --data data.csv
+from sklearn.linear_model import LogisticRegression
 rows = len(open("data.csv").read().splitlines())
-score = lr * rows"""
+model = LogisticRegression().fit([[0], [1], [2], [3]], [0, 0, 1, 1])
+score = lr * rows
+info = jupyter_mlops.log_model(model, name=NAME)"""
+SCORE = """\
+%%track --name score
+loaded = jupyter_mlops.load_model(NAME + "@champion")
+predicted = int(loaded.predict([[3]])[0])"""
 
 
 @pytest.fixture
@@ -50,33 +57,25 @@ def _git(project: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def job_ran(project: Path, uri: str, clean_env: Any) -> dict[str, Any]:
-    """Export a tracked notebook, run the job, register the cell's run: the facts."""
-    name = f"lineage-{uuid.uuid4().hex[:8]}"
-    env = clean_env()
-    (project / "data.csv").write_text("a,b\n1,2\n3,4\n")
-    subprocess.run(
-        [sys.executable, "-m", "dvc", "add", "--quiet", "data.csv"],
-        cwd=project, env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+def export_and_run(project: Path, name: str, cells: list[str], uri: str, clean_env: Any) -> Any:
+    """Export notebook ``name`` (its cells after a parameters cell) and run the job:
+    the job's run and its tracked cell's run once both have ended, and its output."""
     nbformat.write(
         new_notebook(
             cells=[
                 new_code_cell("lr = 0.1", metadata={"tags": ["parameters"]}),
-                new_code_cell("%load_ext jupyter_mlops"),
-                new_code_cell(TRAIN),
+                *(new_code_cell(cell) for cell in cells),
             ],
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
         ),
         project / f"{name}.ipynb",
     )
     _git(project, "add", "-A")
-    _git(project, "commit", "--quiet", "-m", "the notebook and its data")
-    commit = _git(project, "rev-parse", "HEAD")
+    _git(project, "commit", "--quiet", "-m", f"the notebook {name}")
     python = [sys.executable, "-m", "jupyter_mlops"]
     done = subprocess.run(
         [*python, "export", str(project / f"{name}.ipynb"), "--target=docker"],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=clean_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     job = project / "pipelines" / name
@@ -99,13 +98,35 @@ def job_ran(project: Path, uri: str, clean_env: Any) -> dict[str, Any]:
         assert time.monotonic() < deadline, [r.info for r in runs]
         time.sleep(0.5)
     by_source = {r.data.tags["jupyter_mlops.source"]: r for r in runs}
-    job_run, cell_run = by_source["job"], by_source["cell"]
-    client.create_registered_model(name)
-    version = client.create_model_version(
-        name, f"runs:/{cell_run.info.run_id}/model", run_id=cell_run.info.run_id
-    )
-    client.set_registered_model_alias(name, "champion", version.version)
+    assert by_source["cell"].info.status == "FINISHED", by_source["cell"].data.tags
     (output,) = (job / "output").glob(f"{name}-*.ipynb")
+    return by_source["job"], by_source["cell"], output.relative_to(project).as_posix()
+
+
+def job_ran(project: Path, uri: str, clean_env: Any) -> dict[str, Any]:
+    """A job trains a model on DVC data and registers it (``jupyter_mlops.log_model``);
+    the version becomes ``champion``; a second job loads ``NAME@champion``: the facts."""
+    name = f"lineage-{uuid.uuid4().hex[:8]}"
+    (project / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "add", "--quiet", "data.csv"],
+        cwd=project, env=clean_env(), check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    load = f"%load_ext jupyter_mlops\nNAME = {name!r}"
+    job_run, cell_run, output = export_and_run(project, name, [load, TRAIN], uri, clean_env)
+    commit = job_run.data.tags["mlflow.source.git.commit"]
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    (version,) = client.search_model_versions(f"name = '{name}'")
+    assert version.run_id == cell_run.info.run_id
+    client.set_registered_model_alias(name, "champion", version.version)
+    scorer = f"{name}-score"
+    score_job_run, score_run, score_output = export_and_run(
+        project, scorer, [load, SCORE], uri, clean_env
+    )
+    assert score_run.data.tags[f"jupyter_mlops.model_used.{name}"] == str(version.version)
     md5 = str(yaml.safe_load((project / "data.csv.dvc").read_text())["outs"][0]["md5"])
     return {
         "name": name,
@@ -113,8 +134,11 @@ def job_ran(project: Path, uri: str, clean_env: Any) -> dict[str, Any]:
         "job_run": job_run.info.run_id,
         "cell_run": cell_run.info.run_id,
         "version": str(version.version),
-        "output": output.relative_to(project).as_posix(),
+        "output": output,
         "md5": md5,
+        "score_job_run": score_job_run.info.run_id,
+        "score_run": score_run.info.run_id,
+        "score_output": score_output,
     }
 
 
@@ -141,6 +165,11 @@ def check_joined(graph: LineageGraph | dict[str, Any], facts: dict[str, Any]) ->
         (data, "pinned by", job),
         (job, "ran", job_run),
         (job_run, "wrote", output),
+        # The second job loaded the version: its runs and output hang from it.
+        (version, "loaded by", f"run:{facts['score_run']}"),
+        (f"run:{facts['score_job_run']}", "ran cell", f"run:{facts['score_run']}"),
+        (f"job:pipelines/{name}-score", "ran", f"run:{facts['score_job_run']}"),
+        (f"run:{facts['score_job_run']}", "wrote", f"output:{facts['score_output']}"),
     }
     assert expected <= found, expected - found
     nodes = {

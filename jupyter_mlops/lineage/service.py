@@ -3,16 +3,18 @@ run -> model version -> job -> image -> deployment -> job runs -> output noteboo
 
 Facts come from the MLflow runs' tags (``jupyter_mlops.data`` and ``jupyter_mlops.data.<P>``,
 ``mlflow.source.git.*``, ``jupyter_mlops.notebook``, a job run's ``jupyter_mlops.job``,
-``.job.output``, ``.image.digest``, ``.deployment``, ``mlflow.parentRunId``), the model
+``.job.output``, ``.image.digest``, ``.deployment``, ``mlflow.parentRunId``, and
+``jupyter_mlops.model_used.NAME`` on a run that loaded a model version), the model
 registry (a version's ``run_id`` and aliases), the job folders' ``job.json`` and
 ``build.json``, and the deployment records (``<state>/deployments/*.json``). Nothing is
 inferred that was not recorded: a job is linked to a run through the notebook it was
 exported from, or by the job's name its runs carry.
 
-Searches are bounded whatever the size of the store: one search for the parents of the
-runs asked about, one per job run asked about for its cells, one model-version search for
-all runs, one search for the job runs (the newest :data:`JOB_RUN_SEARCH`), one listing of
-the job folders.
+Reads are bounded whatever the size of the store: one read for the parents of the runs
+asked about, one search per job run asked about for its cells, one model-version search
+for all runs (and one read per registered model for its aliases), one search per related
+job for its newest :data:`JOB_RUNS_PER_JOB` runs, one listing of the job folders; an
+output notebook is found by one search on the end of its path.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFound
+from ..errors import InvalidInput, NotFound
 from ..mlflow_store import Store, mlflow_errors
 from ..settings import Settings
 from ..statefiles import records
@@ -36,8 +38,9 @@ if TYPE_CHECKING:
     from ..jobs.models import JobInfo
     from ..jobs.service import JobsService
 
-#: Job runs read in one search (newest first); the graph shows :data:`JOB_RUNS_PER_JOB`.
-JOB_RUN_SEARCH = 500
+#: Job runs the output search reads at most; the graph shows a job's newest
+#: :data:`JOB_RUNS_PER_JOB` runs (and those asked about).
+JOB_RUN_SEARCH = 100
 JOB_RUNS_PER_JOB = 10
 #: Where the deployments slice keeps its records, in the state folder.
 DEPLOYMENTS_DIR = "deployments"
@@ -52,6 +55,8 @@ DEPLOYMENT_TAG = "jupyter_mlops.deployment"
 ENGINE_RUN_TAG = "jupyter_mlops.engine_run_id"
 PARENT_TAG = "mlflow.parentRunId"
 COMMIT_TAG = "mlflow.source.git.commit"
+#: ``jupyter_mlops.model_used.NAME`` = the version a run loaded (``models/notebook.py``).
+MODEL_USED_PREFIX = "jupyter_mlops.model_used."
 
 
 class LineageService:
@@ -98,9 +103,9 @@ class _Builder:
         self.nodes: dict[str, LineageNode] = {}
         self.edges: dict[tuple[str, str], LineageEdge] = {}
         self.truncated = False
-        self._job_runs: list[Run] | None = None
         self.parents: dict[str, str] = {}  # a run's node -> its parent run's node
         self.aliases: dict[str, list[str]] = {}  # 'NAME/VERSION' -> its aliases
+        self.versions: set[tuple[str, str]] = set()  # the model versions in the graph
 
     # -- the graph ----------------------------------------------------------------------------
     def node(
@@ -178,7 +183,13 @@ class _Builder:
         wanted = self.s.relative(given)
         if wanted is None:
             raise NotFound(f"'{given}' is not a notebook below the server's root folder.")
-        for run in self.job_runs():
+        # The tag holds the path the job wrote (absolute, maybe the host's): its end.
+        name = _quoted("%" + PurePosixPath(wanted).name)
+        for run in self.client.search_runs(
+            self._experiment_ids(),
+            filter_string=f"tags.`{SOURCE_TAG}` = 'job' AND tags.`{OUTPUT_TAG}` LIKE {name}",
+            max_results=JOB_RUN_SEARCH,
+        ):
             if self.s.relative(run.data.tags.get(OUTPUT_TAG)) == wanted:
                 return run
         raise NotFound(f"No job run in the tracking store wrote '{given}'.")
@@ -187,6 +198,11 @@ class _Builder:
         ids = sorted(set(run_ids))
         if not ids:
             return []
+        if len(ids) == 1:  # the usual case: one round trip, no experiment listing
+            try:
+                return [self.client.get_run(ids[0])]
+            except Exception:  # a deleted or purged run: not in the graph
+                return []
         listed = ", ".join(f"'{i}'" for i in ids)
         return list(
             self.client.search_runs(
@@ -201,18 +217,16 @@ class _Builder:
             self._experiments = [e.experiment_id for e in self.client.search_experiments()]
         return self._experiments
 
-    def job_runs(self) -> list[Run]:
-        """The newest job runs of every experiment, in one search."""
-        if self._job_runs is None:
-            self._job_runs = list(
-                self.client.search_runs(
-                    self._experiment_ids(),
-                    filter_string=f"tags.`{SOURCE_TAG}` = 'job'",
-                    max_results=JOB_RUN_SEARCH,
-                    order_by=["attributes.start_time DESC"],
-                )
+    def job_runs(self, name: str) -> list[Run]:
+        """The newest runs of job ``name`` (one more than are shown: is there more?)."""
+        return list(
+            self.client.search_runs(
+                self._experiment_ids(),
+                filter_string=f"tags.`{SOURCE_TAG}` = 'job' AND tags.`{JOB_TAG}` = {_quoted(name)}",
+                max_results=JOB_RUNS_PER_JOB + 1,
+                order_by=["attributes.start_time DESC"],
             )
-        return self._job_runs
+        )
 
     # -- expanding ------------------------------------------------------------------------
     def expand(self, seeds: list[Run]) -> None:
@@ -244,6 +258,24 @@ class _Builder:
                 self.edge(
                     _run_id(runs[version.run_id]), self.model_version(version), "registered as"
                 )
+        # The runs that loaded these versions (``jupyter_mlops.load_model`` records it), and
+        # the job runs they ran in: one search per version.
+        users: dict[str, Run] = {}
+        for name, number in sorted(self.versions):
+            if "`" in name:
+                continue
+            for run in self.client.search_runs(
+                self._experiment_ids(),
+                filter_string=f"tags.`{MODEL_USED_PREFIX}{name}` = {_quoted(number)}",
+                max_results=JOB_RUNS_PER_JOB,
+                order_by=["attributes.start_time DESC"],
+            ):
+                if run.info.run_id not in runs:
+                    users[run.info.run_id] = run
+        parents = {r.data.tags.get(PARENT_TAG) for r in users.values()} - {None, *runs, *users}
+        for run in [*users.values(), *self._runs_by_id(p for p in parents if p)]:
+            runs[run.info.run_id] = run
+            self.run(run)
         self.jobs_of(list(runs.values()))
 
     def run(self, run: Run) -> str:
@@ -264,6 +296,10 @@ class _Builder:
         )
         if tags.get(PARENT_TAG):
             self.parents[node] = f"run:{tags[PARENT_TAG]}"
+        for key, value in tags.items():
+            if key.startswith(MODEL_USED_PREFIX) and value:
+                used = self.model_version_ref(key[len(MODEL_USED_PREFIX) :], value)
+                self.edge(used, node, "loaded by")
         for path, md5 in _data_versions(tags):
             self.edge(self.data(path, md5), node, "read by")
         commit = tags.get(COMMIT_TAG)
@@ -315,8 +351,20 @@ class _Builder:
             f"notebook:{key}", "notebook", PurePosixPath(key).name, {"path": key}, link
         )
 
+    def model_version_ref(self, name: str, number: str) -> str:
+        """A model version known by name and number only (a run loaded it)."""
+        self.versions.add((name, number))
+        return self.node(
+            f"model_version:{name}/{number}",
+            "model_version",
+            f"{name} v{number}",
+            {"model": name, "version": number},
+            LineageLink(view="model_version", target=f"{name}/{number}"),
+        )
+
     def model_version(self, version: Any) -> str:
         name, number = version.name, str(version.version)
+        self.versions.add((name, number))
         aliases = ", ".join(
             sorted({*(version.aliases or []), *self.aliases.get(f"{name}/{number}", [])})
         )
@@ -363,15 +411,14 @@ class _Builder:
                 if job.build.pushed and "@" in job.build.pushed:
                     images[job.build.pushed.rsplit("@", 1)[1]] = image
         deployments = self.deployments(related, images)
-        seen: dict[str, int] = {}
-        wanted = {r.info.run_id for r in runs}
-        for run in self.job_runs():
-            name = run.data.tags.get(JOB_TAG)
-            if name not in by_name or not _is_job_run(run):
-                continue
-            seen[name] = seen.get(name, 0) + 1
-            if seen[name] > JOB_RUNS_PER_JOB and run.info.run_id not in wanted:
-                self.truncated = True
+        found: list[Run] = [r for r in runs if _is_job_run(r)]
+        for name in sorted(by_name):
+            newest = self.job_runs(name)
+            self.truncated |= len(newest) > JOB_RUNS_PER_JOB
+            found.extend(newest[:JOB_RUNS_PER_JOB])
+        for run in found:
+            name = run.data.tags.get(JOB_TAG) or ""
+            if name not in by_name:
                 continue
             node = self.run(run)
             tags = run.data.tags
@@ -454,6 +501,15 @@ def _run_id(run: Run) -> str:
 
 def _is_job_run(run: Run) -> bool:
     return run.data.tags.get(SOURCE_TAG) == "job"
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a string literal of MLflow's search filters (which have no escapes)."""
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    raise InvalidInput("A name holding both ' and \" cannot be searched for.")
 
 
 def _text(value: Any) -> str | None:
