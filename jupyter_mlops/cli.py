@@ -264,6 +264,7 @@ def _project_of(folder: Path) -> Path | None:
 SLICE_COMMANDS: tuple[str, ...] = (
     "jupyter_mlops.models.cli",
     "jupyter_mlops.audit.cli",
+    "jupyter_mlops.deployments.cli",
 )
 
 

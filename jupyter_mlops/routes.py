@@ -16,6 +16,7 @@ from .api.handler import API_PREFIX, MlopsHandler, NotFoundHandler, Operation, p
 from .api.openapi import build_openapi
 from .audit.handlers import ROUTES as AUDIT_ROUTES
 from .data.handlers import ROUTES as DATA_ROUTES
+from .deployments.handlers import ROUTES as DEPLOYMENT_ROUTES
 from .experiments.handlers import ROUTES as EXPERIMENT_ROUTES
 from .jobs.handlers import ROUTES as JOB_ROUTES
 from .lineage.handlers import ROUTES as LINEAGE_ROUTES
@@ -43,6 +44,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     ("openapi.json", OpenApiHandler),
     *RUN_ROUTES,
     *JOB_ROUTES,
+    *DEPLOYMENT_ROUTES,
     *DATA_ROUTES,
     *TASK_ROUTES,
     *AUDIT_ROUTES,

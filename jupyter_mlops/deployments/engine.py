@@ -1,0 +1,158 @@
+"""Engines are plugins: the base class an orchestrator's engine implements, and the
+``jupyter_mlops.engines`` entry-point group that finds them (Airflow first), in the shape
+of the export targets (:mod:`jupyter_mlops.export.targets`).
+
+An engine puts a job onto its orchestrator and follows its runs there. It is made for one
+place (its API's ``url`` and, for Airflow, the DAG folder), takes its credentials from
+settings or the environment (never from a request), and raises
+:class:`~jupyter_mlops.errors.MlopsError` subclasses with one line for what a user can
+get wrong (an unreachable engine, wrong credentials, a DAG with import errors).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from traitlets.config import Configurable
+
+from ..errors import InvalidInput, MlopsError
+from ..export.job import Job
+from .models import Deployment, DeploymentRun
+
+#: The entry-point group of engines (``name = "module:EngineClass"``).
+GROUP = "jupyter_mlops.engines"
+log = logging.getLogger(__name__)
+
+
+class EngineUnavailable(MlopsError):
+    """An engine's plugin cannot be loaded."""
+
+    status = 503
+    code = "engine_unavailable"
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """What a deployment puts onto its engine."""
+
+    name: str
+    job: Job
+    #: The deployment options (``export.deploy.Deployment``), image resolved.
+    deployment: Any
+    image: str
+    paused: bool
+    #: Environment of every run (values may be the engine's templates).
+    environment: Mapping[str, str]
+    #: How a Docker-based engine reaches the Docker API (``docker_url``, ``network_mode``).
+    docker_options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a deployment landed on its engine."""
+
+    url: str
+    dag_id: str
+    dags_folder: str = ""
+    dag_file: str = ""
+
+
+class Engine(Configurable):
+    """Base class of engines. Subclasses set :attr:`name` and implement every method."""
+
+    name: str = ""
+    description: str = ""
+
+    def __init__(
+        self, url: str | None = None, dags_folder: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.given_url = url
+        self.given_dags_folder = dags_folder
+
+    # -- putting a job there -------------------------------------------------------------
+    def check_place(self) -> None:
+        """Refuse at once what a deploy here would fail on before anything is sent (a DAG
+        folder that does not exist or cannot be written): a request answers it as a 4xx."""
+
+    def deploy(self, spec: DeploySpec, report: Callable[[str], None]) -> Placement:
+        """Put the job there and wait until the engine has taken it (or refused it: then
+        nothing is left half-deployed); paused or not as asked."""
+        raise NotImplementedError
+
+    def undeploy(self, deployment: Deployment) -> None:
+        raise NotImplementedError
+
+    def set_paused(self, deployment: Deployment, paused: bool) -> None:
+        raise NotImplementedError
+
+    # -- its runs ------------------------------------------------------------------------
+    def trigger(self, deployment: Deployment, conf: Mapping[str, Any]) -> DeploymentRun:
+        raise NotImplementedError
+
+    def runs(
+        self, deployments: Sequence[Deployment], limit: int = 25
+    ) -> dict[str, list[DeploymentRun]]:
+        """The newest runs of each deployment (by name), newest first, in ONE request to
+        the engine however many deployments there are."""
+        raise NotImplementedError
+
+    def run(self, deployment: Deployment, run_id: str) -> DeploymentRun:
+        raise NotImplementedError
+
+    def logs(self, deployment: Deployment, run_id: str) -> str:
+        raise NotImplementedError
+
+    def cancel(self, deployment: Deployment, run_id: str) -> DeploymentRun:
+        raise NotImplementedError
+
+
+_registered: dict[str, type[Engine]] = {}
+
+
+def register(engine: type[Engine]) -> type[Engine]:
+    """Make an engine available without an entry point (tests); wins over one."""
+    if not engine.name:
+        raise ValueError(f"{engine.__name__} has no name")
+    _registered[engine.name] = engine
+    return engine
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def known_engines() -> list[str]:
+    return sorted({*_entry_points(), *_registered})
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The class of the engine called ``name``: a registered one, else its entry point's."""
+    cls: Any = _registered.get(name)
+    if cls is None:
+        found = _entry_points().get(name)
+        if found is None:
+            known = ", ".join(known_engines()) or "none (is jupyter-mlops installed?)"
+            raise InvalidInput(f"unknown engine '{name}'; known engines: {known}")
+        try:
+            cls = found.load()
+        except Exception as exc:
+            raise EngineUnavailable(
+                f"engine '{name}' ({found.value}) cannot be loaded: {exc}; is the package "
+                "that provides it installed in full?"
+            ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Engine)):
+        raise EngineUnavailable(f"engine '{name}' is {cls!r}, not an Engine subclass")
+    return cls
+
+
+def load_engine(
+    name: str, url: str | None = None, dags_folder: str | None = None, **kwargs: Any
+) -> Engine:
+    """The engine called ``name`` for ``url`` (and ``dags_folder``), made with ``kwargs``
+    (``config=``, ``parent=``)."""
+    return engine_class(name)(url=url, dags_folder=dags_folder, **kwargs)
