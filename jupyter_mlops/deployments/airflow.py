@@ -33,7 +33,7 @@ from ..export.airflow import AirflowTarget
 from ..export.escape import python_literal
 from ..export.targets import ExportContext, JobLineage
 from .engine import DeploySpec, Engine, Placement
-from .models import Deployment, DeploymentRun
+from .models import DeploymentInfo, DeploymentRun
 
 ENV_URL = "JUPYTER_MLOPS_AIRFLOW_URL"
 ENV_DAGS_FOLDER = "JUPYTER_MLOPS_AIRFLOW_DAGS_FOLDER"
@@ -255,7 +255,7 @@ class AirflowEngine(Engine):
                 )
             time.sleep(self.poll_interval)
 
-    def undeploy(self, deployment: Deployment) -> None:
+    def undeploy(self, deployment: DeploymentInfo) -> None:
         if deployment.dags_folder and deployment.dag_file:
             path = Path(deployment.dags_folder) / deployment.dag_file
             try:
@@ -266,11 +266,11 @@ class AirflowEngine(Engine):
                 ) from None
         self._api("DELETE", f"/dags/{quote(deployment.dag_id)}", ok404=True)
 
-    def set_paused(self, deployment: Deployment, paused: bool) -> None:
+    def set_paused(self, deployment: DeploymentInfo, paused: bool) -> None:
         self._dag(deployment)
         self._api("PATCH", f"/dags/{quote(deployment.dag_id)}", json={"is_paused": paused})
 
-    def _dag(self, deployment: Deployment) -> dict[str, Any]:
+    def _dag(self, deployment: DeploymentInfo) -> dict[str, Any]:
         dag = self._api("GET", f"/dags/{quote(deployment.dag_id)}", ok404=True)
         if dag is None:
             raise NotFound(
@@ -281,7 +281,7 @@ class AirflowEngine(Engine):
         return dict(dag)
 
     # -- runs ----------------------------------------------------------------------------
-    def trigger(self, deployment: Deployment, conf: Mapping[str, Any]) -> DeploymentRun:
+    def trigger(self, deployment: DeploymentInfo, conf: Mapping[str, Any]) -> DeploymentRun:
         dag = self._dag(deployment)
         if dag.get("is_paused"):
             raise Conflict(
@@ -297,7 +297,7 @@ class AirflowEngine(Engine):
         return _run(run)
 
     def runs(
-        self, deployments: Sequence[Deployment], limit: int = 25
+        self, deployments: Sequence[DeploymentInfo], limit: int = 25
     ) -> dict[str, list[DeploymentRun]]:
         if not deployments:
             return {}
@@ -318,7 +318,7 @@ class AirflowEngine(Engine):
                 found[name].append(_run(raw))
         return found
 
-    def tries(self, deployment: Deployment) -> dict[str, int]:
+    def tries(self, deployment: DeploymentInfo) -> dict[str, int]:
         """The task's try number of each run of ``deployment``, in one request."""
         answer = self._api(
             "POST",
@@ -330,7 +330,7 @@ class AirflowEngine(Engine):
             for ti in answer.get("task_instances", [])
         }
 
-    def run(self, deployment: Deployment, run_id: str) -> DeploymentRun:
+    def run(self, deployment: DeploymentInfo, run_id: str) -> DeploymentRun:
         raw = self._api(
             "GET", f"/dags/{quote(deployment.dag_id)}/dagRuns/{quote(run_id, safe='')}", ok404=True
         )
@@ -338,7 +338,7 @@ class AirflowEngine(Engine):
             raise NotFound(f"deployment '{deployment.name}' has no run '{run_id}'")
         return _run(raw)
 
-    def logs(self, deployment: Deployment, run_id: str) -> str:
+    def logs(self, deployment: DeploymentInfo, run_id: str) -> str:
         self.run(deployment, run_id)  # a clear 404 for an unknown run
         base = f"/dags/{quote(deployment.dag_id)}/dagRuns/{quote(run_id, safe='')}"
         instance = self._api("GET", f"{base}/taskInstances/{TASK_ID}", ok404=True)
@@ -358,7 +358,7 @@ class AirflowEngine(Engine):
             texts.extend(line for line in lines if line)
         return "\n".join(texts)
 
-    def cancel(self, deployment: Deployment, run_id: str) -> DeploymentRun:
+    def cancel(self, deployment: DeploymentInfo, run_id: str) -> DeploymentRun:
         current = self.run(deployment, run_id)
         if current.state not in ("queued", "running"):
             raise Conflict(f"run '{run_id}' has ended ({current.state}); nothing to cancel")

@@ -21,7 +21,7 @@ from traitlets.config import Configurable
 
 from ..errors import InvalidInput, MlopsError
 from ..export.job import Job
-from .models import Deployment, DeploymentRun
+from .models import DeploymentInfo, DeploymentRun
 
 #: The entry-point group of engines (``name = "module:EngineClass"``).
 GROUP = "jupyter_mlops.engines"
@@ -84,30 +84,30 @@ class Engine(Configurable):
         nothing is left half-deployed); paused or not as asked."""
         raise NotImplementedError
 
-    def undeploy(self, deployment: Deployment) -> None:
+    def undeploy(self, deployment: DeploymentInfo) -> None:
         raise NotImplementedError
 
-    def set_paused(self, deployment: Deployment, paused: bool) -> None:
+    def set_paused(self, deployment: DeploymentInfo, paused: bool) -> None:
         raise NotImplementedError
 
     # -- its runs ------------------------------------------------------------------------
-    def trigger(self, deployment: Deployment, conf: Mapping[str, Any]) -> DeploymentRun:
+    def trigger(self, deployment: DeploymentInfo, conf: Mapping[str, Any]) -> DeploymentRun:
         raise NotImplementedError
 
     def runs(
-        self, deployments: Sequence[Deployment], limit: int = 25
+        self, deployments: Sequence[DeploymentInfo], limit: int = 25
     ) -> dict[str, list[DeploymentRun]]:
         """The newest runs of each deployment (by name), newest first, in ONE request to
         the engine however many deployments there are."""
         raise NotImplementedError
 
-    def run(self, deployment: Deployment, run_id: str) -> DeploymentRun:
+    def run(self, deployment: DeploymentInfo, run_id: str) -> DeploymentRun:
         raise NotImplementedError
 
-    def logs(self, deployment: Deployment, run_id: str) -> str:
+    def logs(self, deployment: DeploymentInfo, run_id: str) -> str:
         raise NotImplementedError
 
-    def cancel(self, deployment: Deployment, run_id: str) -> DeploymentRun:
+    def cancel(self, deployment: DeploymentInfo, run_id: str) -> DeploymentRun:
         raise NotImplementedError
 
 

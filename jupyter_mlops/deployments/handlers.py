@@ -13,7 +13,7 @@ from ..api.models import NoQuery
 from ..tasks.models import TaskRecord
 from ..tasks.progress import Progress
 from .models import (
-    Deployment,
+    DeploymentInfo,
     DeploymentList,
     DeploymentPath,
     DeploymentRun,
@@ -85,7 +85,7 @@ class DeploymentsHandler(DeploymentsBase):
 
         prepared = await self.call(prepare)
 
-        def work(progress: Progress) -> Deployment:
+        def work(progress: Progress) -> DeploymentInfo:
             def report(line: str) -> None:
                 progress.begin(line, unit="steps")
                 progress.log(line)
@@ -106,7 +106,7 @@ class DeploymentHandler(DeploymentsBase):
         ),
         "delete": Operation(
             summary="Undeploy: the DAG file and the engine's DAG removed, the record too.",
-            response=Deployment,
+            response=DeploymentInfo,
             path=DeploymentPath,
             errors=_ERRORS,
         ),
@@ -129,7 +129,7 @@ class DeploymentPauseHandler(DeploymentsBase):
     operations = {
         "post": Operation(
             summary="Pause the deployment's schedule.",
-            response=Deployment,
+            response=DeploymentInfo,
             path=DeploymentPath,
             errors=_ERRORS,
         )
@@ -146,7 +146,7 @@ class DeploymentResumeHandler(DeploymentPauseHandler):
     operations = {
         "post": Operation(
             summary="Resume the deployment's schedule.",
-            response=Deployment,
+            response=DeploymentInfo,
             path=DeploymentPath,
             errors=_ERRORS,
         )

@@ -39,7 +39,7 @@ class DeploymentRun(ApiModel):
     error: str | None = Field(default=None, description="Why it failed, one line.")
 
 
-class Deployment(ApiModel):
+class DeploymentInfo(ApiModel):
     """A job deployed onto an engine, as recorded in ``.mlops/deployments/<name>.json``."""
 
     name: str
@@ -56,12 +56,12 @@ class Deployment(ApiModel):
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="The job's parameters and their defaults."
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="Deployment options.")
+    options: dict[str, Any] = Field(default_factory=dict, description="DeploymentInfo options.")
     deployed_by: str
     deployed_at: str
 
 
-class DeploymentWithRuns(Deployment):
+class DeploymentWithRuns(DeploymentInfo):
     runs: list[DeploymentRun] = Field(default_factory=list)
     latest_runs: list[DeploymentRun] = Field(default_factory=list)
 
@@ -86,7 +86,7 @@ class DeployRequest(ApiModel):
     paused: bool = False
     options: dict[str, Any] = Field(
         default_factory=dict,
-        description="Deployment options (image, schedule, cpu, memory, secrets, ...), as "
+        description="DeploymentInfo options (image, schedule, cpu, memory, secrets, ...), as "
         "export takes them.",
     )
 

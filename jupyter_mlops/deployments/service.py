@@ -34,7 +34,7 @@ from ..statefiles import read_json, records, write_json
 from .engine import DeploySpec, Engine, load_engine
 from .models import (
     NAME_PATTERN,
-    Deployment,
+    DeploymentInfo,
     DeploymentList,
     DeploymentRun,
     DeploymentWithRuns,
@@ -81,23 +81,23 @@ class DeploymentsService:
             raise InvalidInput(f"'{name}' is not a deployment name", code="invalid_name")
         return self.folder / f"{name}.json"
 
-    def record(self, name: str) -> Deployment:
+    def record(self, name: str) -> DeploymentInfo:
         data = read_json(self._path(name))
         if data is None:
             known = ", ".join(d.name for d in self.records()) or "none"
             raise NotFound(f"no deployment '{name}' (deployments: {known})")
-        return Deployment.model_validate(data)
+        return DeploymentInfo.model_validate(data)
 
-    def records(self) -> list[Deployment]:
+    def records(self) -> list[DeploymentInfo]:
         found = []
         for path, data in records(self.folder):
             try:
-                found.append(Deployment.model_validate(data))
+                found.append(DeploymentInfo.model_validate(data))
             except ValueError:
                 log.warning("jupyter-mlops: skipping the unreadable deployment record %s", path)
         return found
 
-    def _engine(self, deployment: Deployment) -> Engine:
+    def _engine(self, deployment: DeploymentInfo) -> Engine:
         return load_engine(
             deployment.engine,
             url=deployment.url,
@@ -172,10 +172,10 @@ class DeploymentsService:
 
     def deploy(
         self, prepared: Prepared, report: Callable[[str], None] = lambda m: None
-    ) -> Deployment:
+    ) -> DeploymentInfo:
         spec = prepared.spec
         placement = prepared.engine.deploy(spec, report)
-        record = Deployment(
+        record = DeploymentInfo(
             name=spec.name,
             job=prepared.job,
             engine=prepared.engine.name,
@@ -208,14 +208,14 @@ class DeploymentsService:
         )
         return record
 
-    def undeploy(self, name: str) -> Deployment:
+    def undeploy(self, name: str) -> DeploymentInfo:
         record = self.record(name)
         self._engine(record).undeploy(record)
         self._path(name).unlink(missing_ok=True)
         self._audit(audit.UNDEPLOY, record, None, engine=record.engine, dag_id=record.dag_id)
         return record
 
-    def set_paused(self, name: str, paused: bool) -> Deployment:
+    def set_paused(self, name: str, paused: bool) -> DeploymentInfo:
         record = self.record(name)
         self._engine(record).set_paused(record, paused)
         record = record.model_copy(update={"paused": paused})
@@ -223,7 +223,7 @@ class DeploymentsService:
         self._audit("pause" if paused else "resume", record, None, dag_id=record.dag_id)
         return record
 
-    def _audit(self, kind: str, record: Deployment, who: str | None, **what: Any) -> None:
+    def _audit(self, kind: str, record: DeploymentInfo, who: str | None, **what: Any) -> None:
         audit.record(kind, f"deployment/{record.name}", root=self.settings, who=who, **what)
 
     # -- runs ------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ class DeploymentsService:
         deployments = self.records()
         latest: dict[str, list[DeploymentRun]] = {}
         errors: list[EngineError] = []
-        groups: dict[tuple[str, str], list[Deployment]] = {}
+        groups: dict[tuple[str, str], list[DeploymentInfo]] = {}
         for record in deployments:
             groups.setdefault((record.engine, record.url), []).append(record)
         for (engine, url), members in groups.items():
@@ -333,7 +333,7 @@ class DeploymentsService:
         return run
 
     # -- helpers ---------------------------------------------------------------------------
-    def _job(self, record: Deployment) -> Job:
+    def _job(self, record: DeploymentInfo) -> Job:
         folder = Path(record.job)
         if not folder.is_absolute():
             folder = self.settings.root_dir / folder
@@ -343,7 +343,9 @@ class DeploymentsService:
         root = self.settings.root_dir.resolve()
         return folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
 
-    def _with_mlflow(self, record: Deployment, runs: list[DeploymentRun]) -> list[DeploymentRun]:
+    def _with_mlflow(
+        self, record: DeploymentInfo, runs: list[DeploymentRun]
+    ) -> list[DeploymentRun]:
         """Each run with its MLflow run (tag ``jupyter_mlops.engine_run_id``), output
         notebook and failing cell; best effort: the store may be down."""
         if not runs:
@@ -373,7 +375,7 @@ class DeploymentsService:
             out.append(run.model_copy(update=update))
         return out
 
-    def _mlflow_runs(self, record: Deployment) -> dict[str, dict[str, str]]:
+    def _mlflow_runs(self, record: DeploymentInfo) -> dict[str, dict[str, str]]:
         from ..mlflow_store import client
 
         uri = str(record.options.get("tracking_uri") or self.settings.tracking_uri)

@@ -209,6 +209,131 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/jupyter-mlops/deployments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The project's deployments, each with its latest runs (one request to each engine for all of them); engines that do not answer in engine_errors. */
+    get: operations['get_deployments'];
+    put?: never;
+    /**
+     * Deploy a job onto an engine; answers the deploy task at once (follow it at tasks/{task_id}; its result is the deployment).
+     * @description The job, its image, the options and the engine's place are checked first (4xx at once); the engine refusing the DAG (import errors) or not parsing it is the task's error, and nothing is left deployed.
+     */
+    post: operations['post_deployments'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/deployments/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A deployment with its runs. */
+    get: operations['get_deployments_name'];
+    put?: never;
+    post?: never;
+    /** Undeploy: the DAG file and the engine's DAG removed, the record too. */
+    delete: operations['delete_deployments_name'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/deployments/{name}/pause': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Pause the deployment's schedule. */
+    post: operations['post_deployments_name_pause'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/deployments/{name}/resume': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Resume the deployment's schedule. */
+    post: operations['post_deployments_name_resume'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/deployments/{name}/runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The deployment's runs on its engine, newest first, with their MLflow runs and, for failed ones, the failing cell. */
+    get: operations['get_deployments_name_runs'];
+    put?: never;
+    /** Start a run with parameters, checked against the job's schema first (a 400 naming each wrong parameter). */
+    post: operations['post_deployments_name_runs'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/deployments/{name}/runs/{run_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a queued or running run (its state becomes failed). */
+    post: operations['post_deployments_name_runs_run_id_cancel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/jupyter-mlops/deployments/{name}/runs/{run_id}/logs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The log of a run (every try of its task). */
+    get: operations['get_deployments_name_runs_run_id_logs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/jupyter-mlops/experiments': {
     parameters: {
       query?: never;
@@ -1255,6 +1380,37 @@ export interface components {
        */
       workspace: boolean;
     };
+    /** DeployRequest */
+    DeployRequest: {
+      /**
+       * Engine
+       * @default airflow
+       */
+      engine?: string;
+      /**
+       * Job
+       * @description The job folder, relative to the server's root.
+       */
+      job: string;
+      /**
+       * Name
+       * @description Default: the job's name.
+       * @default null
+       */
+      name?: string | null;
+      /**
+       * Options
+       * @description DeploymentInfo options (image, schedule, cpu, memory, secrets, ...), as export takes them.
+       */
+      options?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Paused
+       * @default false
+       */
+      paused?: boolean;
+    };
     /**
      * Deployment
      * @description Where and how the job runs on an orchestrator. Every field is optional; targets
@@ -1369,6 +1525,227 @@ export interface components {
        * @default null
        */
       timeout?: string | null;
+    };
+    /**
+     * DeploymentInfo
+     * @description A job deployed onto an engine, as recorded in ``.mlops/deployments/<name>.json``.
+     */
+    DeploymentInfo: {
+      /**
+       * Dag File
+       * @default
+       */
+      dag_file?: string;
+      /** Dag Id */
+      dag_id: string;
+      /**
+       * Dags Folder
+       * @description Where the DAG file went (Airflow).
+       * @default
+       */
+      dags_folder?: string;
+      /** Deployed At */
+      deployed_at: string;
+      /** Deployed By */
+      deployed_by: string;
+      /** Engine */
+      engine: string;
+      /** Image */
+      image: string;
+      /**
+       * Image Digest
+       * @default null
+       */
+      image_digest?: string | null;
+      /**
+       * Job
+       * @description The job folder (relative to the project root when inside).
+       */
+      job: string;
+      /** Name */
+      name: string;
+      /**
+       * Options
+       * @description DeploymentInfo options.
+       */
+      options?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Parameters
+       * @description The job's parameters and their defaults.
+       */
+      parameters?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Paused
+       * @default false
+       */
+      paused?: boolean;
+      /**
+       * Schedule
+       * @default null
+       */
+      schedule?: string | null;
+      /**
+       * Url
+       * @description The engine's API.
+       */
+      url: string;
+    };
+    /** DeploymentList */
+    DeploymentList: {
+      /** Deployments */
+      deployments: components['schemas']['DeploymentWithRuns'][];
+      /** Engine Errors */
+      engine_errors?: components['schemas']['EngineError'][];
+    };
+    /**
+     * DeploymentRun
+     * @description One run of a deployment on its engine.
+     */
+    DeploymentRun: {
+      /**
+       * Duration
+       * @description Seconds.
+       * @default null
+       */
+      duration?: number | null;
+      /**
+       * End
+       * @description ISO 8601, when it ended.
+       * @default null
+       */
+      end?: string | null;
+      /**
+       * Error
+       * @description Why it failed, one line.
+       * @default null
+       */
+      error?: string | null;
+      /**
+       * Failed Cell
+       * @description The notebook cell that failed: [N] `its first line`.
+       * @default null
+       */
+      failed_cell?: string | null;
+      /**
+       * Mlflow Run Id
+       * @description The job's MLflow run (tagged jupyter_mlops.engine_run_id).
+       * @default null
+       */
+      mlflow_run_id?: string | null;
+      /**
+       * Output
+       * @description The output notebook, where known.
+       * @default null
+       */
+      output?: string | null;
+      /**
+       * Parameters
+       * @description The run's configuration (the job's parameters).
+       */
+      parameters?: {
+        [key: string]: unknown;
+      };
+      /** Run Id */
+      run_id: string;
+      /**
+       * Start
+       * @description ISO 8601, when it started.
+       * @default null
+       */
+      start?: string | null;
+      /**
+       * State
+       * @enum {string}
+       */
+      state: 'queued' | 'running' | 'success' | 'failed' | 'unknown';
+      /**
+       * Try Number
+       * @description The task's try (retries).
+       * @default null
+       */
+      try_number?: number | null;
+    };
+    /** DeploymentWithRuns */
+    DeploymentWithRuns: {
+      /**
+       * Dag File
+       * @default
+       */
+      dag_file?: string;
+      /** Dag Id */
+      dag_id: string;
+      /**
+       * Dags Folder
+       * @description Where the DAG file went (Airflow).
+       * @default
+       */
+      dags_folder?: string;
+      /** Deployed At */
+      deployed_at: string;
+      /** Deployed By */
+      deployed_by: string;
+      /** Engine */
+      engine: string;
+      /** Image */
+      image: string;
+      /**
+       * Image Digest
+       * @default null
+       */
+      image_digest?: string | null;
+      /**
+       * Job
+       * @description The job folder (relative to the project root when inside).
+       */
+      job: string;
+      /** Latest Runs */
+      latest_runs?: components['schemas']['DeploymentRun'][];
+      /** Name */
+      name: string;
+      /**
+       * Options
+       * @description DeploymentInfo options.
+       */
+      options?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Parameters
+       * @description The job's parameters and their defaults.
+       */
+      parameters?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Paused
+       * @default false
+       */
+      paused?: boolean;
+      /** Runs */
+      runs?: components['schemas']['DeploymentRun'][];
+      /**
+       * Schedule
+       * @default null
+       */
+      schedule?: string | null;
+      /**
+       * Url
+       * @description The engine's API.
+       */
+      url: string;
+    };
+    /** EngineError */
+    EngineError: {
+      /** Engine */
+      engine: string;
+      /** Message */
+      message: string;
+      /** Url */
+      url: string;
     };
     /**
      * ErrorBody
@@ -2351,6 +2728,16 @@ export interface components {
       mlflow_ui_url: string | null;
       run: components['schemas']['RunSummary'];
     };
+    /** RunList */
+    RunList: {
+      /** Runs */
+      runs: components['schemas']['DeploymentRun'][];
+    };
+    /** RunLogs */
+    RunLogs: {
+      /** Text */
+      text: string;
+    };
     /** RunSummary */
     RunSummary: {
       /**
@@ -2699,6 +3086,13 @@ export interface components {
       remote: string | null;
       /** Warnings */
       warnings: string[];
+    };
+    /** TriggerRequest */
+    TriggerRequest: {
+      /** Parameters */
+      parameters?: {
+        [key: string]: unknown;
+      };
     };
     /** VersionDetail */
     VersionDetail: {
@@ -3502,6 +3896,655 @@ export interface operations {
       };
       /** @description Not found. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_deployments: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_deployments: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DeployRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TaskRecord'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_deployments_name: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentWithRuns'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  delete_deployments_name: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentInfo'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_deployments_name_pause: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentInfo'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_deployments_name_resume: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentInfo'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_deployments_name_runs: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunList'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_deployments_name_runs: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['TriggerRequest'];
+      };
+    };
+    responses: {
+      /** @description OK */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentRun'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  post_deployments_name_runs_run_id_cancel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentRun'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+    };
+  };
+  get_deployments_name_runs_run_id_logs: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        name: string;
+        run_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunLogs'];
+        };
+      };
+      /** @description Malformed request: the message names the parameter. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not authenticated or not authorised. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description Conflicts with the current state. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorBody'];
+        };
+      };
+      /** @description A service it depends on (tracking server, container engine) does not answer. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
