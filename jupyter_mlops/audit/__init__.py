@@ -82,6 +82,10 @@ KINDS = (
     DEMOTE,
 )
 
+#: Who a job's entries name when its runner knows better than the OS (the server sets it
+#: for the runs it starts: its current user).
+ENV_USER = "JUPYTER_MLOPS_AUDIT_USER"
+
 _acting: ContextVar[str | None] = ContextVar("jupyter_mlops_audit_user", default=None)
 
 
@@ -103,8 +107,9 @@ def set_acting_user(user: str | None) -> None:
 
 
 def current_user() -> str:
-    """Who is acting: the server's current user in a request, else the OS user."""
-    user = _acting.get()
+    """Who is acting: the server's current user in a request, else ``JUPYTER_MLOPS_AUDIT_USER``
+    (a job the server started), else the OS user."""
+    user = _acting.get() or os.environ.get(ENV_USER)
     if user:
         return user
     try:

@@ -7,6 +7,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from .. import audit
 from ..tasks.progress import Progress
 from . import gitutil
 from .core import Target, _object_size
@@ -156,6 +157,15 @@ class Restores(Versions):
                     with contextlib.suppress(DvcError):
                         gitutil.add(git_top, [target.dvcfile])
                 self.journal.append(JournalEntry.restore(target.rel, md5, current, run_id))
+                audit.record(
+                    audit.RESTORE,
+                    target.rel,
+                    root=self.settings,
+                    md5=md5,
+                    previous_md5=current,
+                    pulled=pulled,
+                    mlflow_run=run_id,
+                )
                 done.append(
                     PathRestore(
                         path=target.rel, md5=md5, previous_md5=current, restored=True,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .. import gitfacts
+from .. import audit, gitfacts
 from ..errors import MlopsError, disk_full_is_clear
 from ..tasks.progress import Progress
 from . import gitutil
@@ -175,6 +175,21 @@ class Snapshots(DataCore):
                 result.pushed = False
                 result.push_error = exc.message
                 result.remote = remote or project.config.default_remote
+        for r in done:
+            audit.record(
+                audit.SNAPSHOT,
+                r.path,
+                root=self.settings,
+                md5=r.md5,
+                previous_md5=r.previous_md5,
+                changed=r.changed,
+                size=r.size,
+                nfiles=r.nfiles,
+                message=message,
+                git_commit=commit_sha,
+                pushed=result.pushed,
+                remote=result.remote,
+            )
         return result
 
     def _snapshot_one(

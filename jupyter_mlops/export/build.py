@@ -116,9 +116,12 @@ def build_image(
     on_progress: Progress | None = None,
     client: Any = None,
     no_cache: bool = False,
+    audit_root: Any = None,
 ) -> BuildResult:
     """Build the job folder's image (tag: ``NAME:latest`` unless given), push it when asked;
-    record it in ``build.json``. :class:`BuildFailed` names the failing step."""
+    record it in ``build.json`` and in the audit trail of ``audit_root`` (settings or a
+    project folder; default: the job's project). :class:`BuildFailed` names the failing
+    step."""
     job = load_job(job_dir)
     folder = job.folder
     if not (folder / "Dockerfile").is_file():
@@ -167,6 +170,9 @@ def build_image(
     if push:
         result.pushed = _push(client, tag, report, log_path)
     (folder / BUILD_RECORD).write_text(json.dumps(asdict(result), indent=2) + "\n", "utf-8")
+    from ..audit.jobs import record_build
+
+    record_build(folder, job.file, result, audit_root)
     report(BuildEvent("done", text=f"built {tag}", result=asdict(result)))
     return result
 

@@ -59,6 +59,7 @@ PASSED_ENVIRONMENT = (
     settings_mod.ENV_TRACKING_URI,
     settings_mod.ENV_ARTIFACT_LOCATION,
     "JUPYTER_MLOPS_EXIT_FLUSH",
+    "JUPYTER_MLOPS_AUDIT_USER",
 )
 #: Paths inside the container (not on the host).
 _PARAMS_DIR_IN_CONTAINER = "/tmp"  # noqa: S108

@@ -85,6 +85,7 @@ def export_notebook(
     target_options: dict[str, Any] | None = None,
     on_warning: Callable[[str], None] | None = None,
     project_root: str | Path | None = None,
+    audit_root: Any = None,
 ) -> Path:
     """Write the job folder of a notebook and return its path.
 
@@ -96,7 +97,8 @@ def export_notebook(
     secret left out, an import no distribution provides) go to ``on_warning``.
     ``project_root`` (the server's root; default: the git work tree, else the current
     folder) is what the job names its notebook and folder relative to: no absolute path of
-    this machine goes into the job.
+    this machine goes into the job. The export is recorded in the audit trail of
+    ``audit_root`` (settings or a project folder; default: the project root).
     """
     plugins = [load_target(t, **(target_options or {})) for t in dict.fromkeys(targets)]
     if base_image is not None:
@@ -160,6 +162,9 @@ def export_notebook(
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    from ..audit.jobs import record_export
+
+    record_export(destination, project, audit_root)
     report = on_warning or _warn
     for message in warnings:
         report(message)

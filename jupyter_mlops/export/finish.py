@@ -90,6 +90,9 @@ def finishers() -> list[tuple[str, Finisher]]:
     from .notify import notify_outcome
 
     found.append(("notification", notify_outcome))  # last: it reports the final exit code
+    from ..audit.jobs import finish as audit_outcome
+
+    found.append(("audit", audit_outcome))  # records the final exit code too
     return found
 
 

@@ -255,8 +255,11 @@ def _tracked(
     )
     if outcome is not None:
         outcome.run_key = tracker.key
+    from ..models.notebook import models_used
+
     try:
-        with tracker:
+        # The model versions the notebook loads (jupyter_mlops.load_model) are tagged too.
+        with tracker, models_used(tracker):
             try:
                 # The runs of tracked cells name this run as their parent, by its key.
                 with _environment({ENV_PARENT_KEY: tracker.key}):
@@ -429,6 +432,11 @@ def _main(args: argparse.Namespace, outcome: JobOutcome) -> int:
         print(f"{PROG}: error: {outcome.message}", file=sys.stderr)
         return EXIT_INVALID
     outcome.parameters = values
+    from ..audit.jobs import run_started
+
+    unrecorded = run_started(job.folder, job.file, values)
+    if unrecorded:
+        outcome.warnings.append(unrecorded)
     with _sigterm_interrupts() as terminated:
         started = False
         try:

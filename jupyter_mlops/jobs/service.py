@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
 
-from .. import paths
+from .. import audit, paths
 from ..api.models import ErrorBody
 from ..errors import InvalidInput, NotFound
 from ..export.build import BuildEvent, build_image, engine, read_build
@@ -249,6 +249,7 @@ class JobsService:
             target_options=self.target_options,
             on_warning=warnings.append,
             project_root=self.root,
+            audit_root=self.settings,
         )
         info = self._info(folder, warnings)
         assert info is not None
@@ -263,7 +264,14 @@ class JobsService:
     def build(
         self, folder: Path, client: Any, request: BuildRequest, report: Callable[[BuildEvent], None]
     ) -> JobBuild:
-        result = build_image(folder, request.tag, request.push, on_progress=report, client=client)
+        result = build_image(
+            folder,
+            request.tag,
+            request.push,
+            on_progress=report,
+            client=client,
+            audit_root=self.settings,
+        )
         built = _build_model(read_build(folder))
         assert built is not None, result
         return built
@@ -308,7 +316,12 @@ class JobsService:
             "parameters": values,
             "owner": None,
         }
-        env = {**os.environ, **self.settings.kernel_environment(), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.settings.kernel_environment(),
+            "PYTHONUNBUFFERED": "1",
+            audit.ENV_USER: audit.current_user(),  # who the run's audit entries name
+        }
         watcher = [sys.executable, "-m", WATCHER, str(record), "--", *command]
         with log.open("wb") as sink:
             process = subprocess.Popen(
