@@ -34,6 +34,7 @@ import { lineagePlugin } from './lineage/plugin';
 import { modelsPlugin } from './models/plugin';
 import { DeploymentsClient } from './api/deployments';
 import { MonitoringClient } from './api/monitoring';
+import { showDeployDialog } from './components/DeployDialog';
 import type { MonitoredKind } from './api/monitoring';
 import {
   DeploymentsWidget,
@@ -115,7 +116,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       openMonitoring: (kind, name) =>
         void app.commands.execute(CommandIDs.openMonitoring, { kind, name }),
       openDeployments: () =>
-        void app.commands.execute(CommandIDs.openDeployments)
+        void app.commands.execute(CommandIDs.openDeployments),
+      openDeploy: job =>
+        void showDeployDialog({
+          client: new DeploymentsClient(app.serviceManager.serverSettings),
+          tasks: client,
+          job,
+          trans,
+          onDeployed: () =>
+            void app.commands.execute(CommandIDs.openDeployments)
+        })
     });
     const tabs = new WidgetTracker({ namespace: 'jupyter-mlops-runs' });
 

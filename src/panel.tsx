@@ -45,6 +45,8 @@ export interface IPanelHandlers {
   openMonitoring?: (kind: 'job' | 'deployment', name: string) => void;
   /** Open the deployments tab. */
   openDeployments?: () => void;
+  /** Deploy a job (the Deploy dialog). */
+  openDeploy?: (job: JobInfo) => void;
 }
 
 /**
@@ -142,6 +144,7 @@ export class MlopsPanel extends SidePanel {
                 : undefined
             }
             onDeployments={handlers.openDeployments}
+            onDeploy={handlers.openDeploy}
           />
         )}
       </UseSignal>

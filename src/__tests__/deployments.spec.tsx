@@ -9,6 +9,9 @@ import {
 } from '../api/deployments';
 import { MonitoringClient, MonitoringHistory } from '../api/monitoring';
 import { MlopsApiError } from '../api/request';
+import { MlopsClient } from '../api/client';
+import type { JobInfo, TaskRecord } from '../api/types';
+import { DeployForm } from '../components/DeployDialog';
 import { DeploymentsView } from '../components/DeploymentsView';
 import { MonitoringView } from '../components/MonitoringView';
 import { ACTIVE_INTERVAL, DeploymentsModel } from '../deployments/model';
@@ -443,6 +446,162 @@ describe('MonitoringView', () => {
       'GET monitoring/jobs/train?limit=200',
       'GET monitoring/jobs/train?metrics=drift_share&limit=200'
     ]);
+    view.unmount();
+  });
+});
+
+function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    task_id: 'd'.repeat(32),
+    kind: 'deploy',
+    state: 'running',
+    phase: 'waiting for the engine to parse the DAG',
+    done: 0,
+    total: 0,
+    unit: '',
+    started: 1,
+    finished: null,
+    request: {},
+    result: null,
+    error: null,
+    log: [],
+    cancellable: true,
+    ...overrides
+  };
+}
+
+describe('DeployForm', () => {
+  const job = {
+    name: 'train',
+    path: 'pipelines/train',
+    parameters: {}
+  } as unknown as JobInfo;
+
+  function fill(host: HTMLElement, id: string, value: string) {
+    const input = host.querySelector<HTMLInputElement>(`#${id}`)!;
+    const setter = Object.getOwnPropertyDescriptor(
+      HTMLInputElement.prototype,
+      'value'
+    )!.set!;
+    act(() => {
+      setter.call(input, value);
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+  }
+
+  it('deploys with the options typed and follows the task to its end', async () => {
+    const sent: unknown[] = [];
+    let looks = 0;
+    const asked = serve({
+      'POST deployments': body => {
+        sent.push(body);
+        return { status: 202, body: { task: task() } };
+      },
+      [`GET tasks/${'d'.repeat(32)}`]: () => {
+        looks++;
+        return {
+          body: looks < 2 ? task() : task({ state: 'done', phase: 'deployed' })
+        };
+      }
+    });
+    let deployed = 0;
+    const view = mount(
+      <DeployForm
+        client={new DeploymentsClient(settings)}
+        tasks={new MlopsClient(settings)}
+        job={job}
+        trans={trans}
+        onDeployed={() => deployed++}
+        interval={1}
+      />
+    );
+    fill(view.host, 'jp-mlops-deploy-schedule', '@daily');
+    fill(view.host, 'jp-mlops-deploy-retries', '2');
+    fill(view.host, 'jp-mlops-deploy-timeout', '2h');
+    act(() =>
+      view.host.querySelector<HTMLButtonElement>('button[type=submit]')!.click()
+    );
+    for (let i = 0; i < 20 && !deployed; i++) {
+      await settle();
+    }
+    expect(sent).toEqual([
+      {
+        job: 'pipelines/train',
+        engine: 'airflow',
+        paused: true,
+        options: { schedule: '@daily', retries: 2, timeout: '2h' }
+      }
+    ]);
+    expect(deployed).toBe(1);
+    expect(asked.filter(a => a.startsWith('GET tasks/')).length).toBe(2);
+    expect(view.host.textContent).toContain('Deployed.');
+    view.unmount();
+  });
+
+  it('shows a refused option beside its field, and a failed task as an error', async () => {
+    let answer: Answer = {
+      status: 400,
+      body: {
+        message: "options.schedule: '@sometimes' is not a cron line",
+        code: 'invalid_body',
+        fields: [
+          {
+            field: 'options.schedule',
+            message: "'@sometimes' is not a cron line"
+          }
+        ]
+      }
+    };
+    serve({
+      'POST deployments': () => answer,
+      [`GET tasks/${'d'.repeat(32)}`]: () => ({
+        body: task({
+          state: 'failed',
+          error: {
+            message: 'The DAG has import errors: No module named docker',
+            code: 'dag_import_errors'
+          }
+        })
+      })
+    });
+    const view = mount(
+      <DeployForm
+        client={new DeploymentsClient(settings)}
+        tasks={new MlopsClient(settings)}
+        job={job}
+        trans={trans}
+        onDeployed={() => undefined}
+        interval={1}
+      />
+    );
+    fill(view.host, 'jp-mlops-deploy-schedule', '@sometimes');
+    const submit = () =>
+      act(() =>
+        view.host
+          .querySelector<HTMLButtonElement>('button[type=submit]')!
+          .click()
+      );
+    submit();
+    await settle();
+    const schedule = view.host.querySelector('#jp-mlops-deploy-schedule')!;
+    expect(schedule.getAttribute('aria-invalid')).toBe('true');
+    expect(
+      view.host.querySelector('#jp-mlops-deploy-schedule-error')!.textContent
+    ).toBe("'@sometimes' is not a cron line");
+    expect(view.host.querySelector('[role=alert]')).toBeNull();
+
+    answer = { status: 202, body: { task: task() } };
+    fill(view.host, 'jp-mlops-deploy-schedule', '@daily');
+    submit();
+    for (let i = 0; i < 20 && !view.host.querySelector('[role=alert]'); i++) {
+      await settle();
+    }
+    expect(view.host.querySelector('[role=alert]')!.textContent).toContain(
+      'import errors'
+    );
+    expect(
+      view.host.querySelector('#jp-mlops-deploy-schedule-error')
+    ).toBeNull();
     view.unmount();
   });
 });

@@ -32,6 +32,8 @@ interface IJobsViewProps {
   openFolder: (path: string) => void;
   /** Open a job's monitoring charts (its runs over time). */
   onMonitor?: (job: JobInfo) => void;
+  /** Deploy a job onto an engine. */
+  onDeploy?: (job: JobInfo) => void;
   /** Open the deployments tab. */
   onDeployments?: () => void;
 }
@@ -43,6 +45,7 @@ function JobCard(props: {
   openPath: (path: string) => void;
   openFolder: (path: string) => void;
   onMonitor?: (job: JobInfo) => void;
+  onDeploy?: (job: JobInfo) => void;
 }): JSX.Element {
   const { job, trans } = props;
   const build = job.build;
@@ -76,6 +79,16 @@ function JobCard(props: {
             <runIcon.react tag="span" className="jp-mlops-export-icon" />
             {trans.__('Run')}
           </Button>
+          {props.onDeploy && (
+            <Button
+              minimal
+              small
+              title={trans.__('Deploy %1 onto Airflow', job.name)}
+              onClick={() => props.onDeploy!(job)}
+            >
+              {trans.__('Deploy')}
+            </Button>
+          )}
           {props.onMonitor && (
             <Button
               minimal
@@ -220,6 +233,7 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
               openPath={props.openPath}
               openFolder={props.openFolder}
               onMonitor={props.onMonitor}
+              onDeploy={props.onDeploy}
             />
           ))}
         </ul>
