@@ -403,3 +403,48 @@ def test_data_pushed_reads_the_data_journal(git_dvc_repo, tmp_path, mlflow_serve
     intended = card.split("## Intended use", 1)[1].split("\n## ", 1)[0]
     assert "### Churn" in intended
     assert "Predicts which customers leave." in intended
+
+
+# -- a job records the version it resolved ------------------------------------------------------
+@pytest.mark.slow
+def test_a_job_tags_its_run_with_the_model_version_it_loaded(
+    git_dvc_repo, clean_env, mlflow_server, registry
+):
+    import nbformat
+    from mlflow import MlflowClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    name, good = registry["name"], registry["good"]
+    client = MlflowClient(mlflow_server.uri)
+    client.set_registered_model_alias(name, "production", good)
+    project = git_dvc_repo
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell("rows = 2", metadata={"tags": ["parameters"]}),
+                new_code_cell("%load_ext jupyter_mlops"),
+                # Not a tracked cell: the job's own run records the version.
+                new_code_cell(
+                    f"model = jupyter_mlops.load_model('{name}@production')\n"
+                    "print(model.predict([[5.1, 3.5, 1.4, 0.2]] * rows))"
+                ),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        project / "score.ipynb",
+    )
+    python = [sys.executable, "-m", "jupyter_mlops"]
+    env = clean_env({"JUPYTER_MLOPS_TRACKING_URI": mlflow_server.uri})
+    done = subprocess.run(
+        [*python, "export", str(project / "score.ipynb"), "--target=docker"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [*python, "run", str(project / "pipelines" / "score")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    experiment = client.get_experiment_by_name("score")
+    [run] = client.search_runs([experiment.experiment_id], "tags.`jupyter_mlops.source` = 'job'")
+    assert run.data.tags["jupyter_mlops.model_used." + name] == good

@@ -255,8 +255,11 @@ def _tracked(
     )
     if outcome is not None:
         outcome.run_key = tracker.key
+    from ..models.notebook import models_used
+
     try:
-        with tracker:
+        # The model versions the notebook loads (jupyter_mlops.load_model) are tagged too.
+        with tracker, models_used(tracker):
             try:
                 # The runs of tracked cells name this run as their parent, by its key.
                 with _environment({ENV_PARENT_KEY: tracker.key}):

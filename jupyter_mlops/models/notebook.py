@@ -9,7 +9,13 @@ run (``Tracker._start_fluent_run``), started when the cell starts.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, MlopsError, ServiceUnavailable
@@ -35,6 +41,9 @@ FLAVOURS = {
 }
 #: The run tag naming the version a cell or job loaded: ``jupyter_mlops.model_used.NAME``.
 USED_TAG_PREFIX = "jupyter_mlops.model_used."
+#: In a job's kernel: the file ``load_model`` notes the versions it resolved in, which the
+#: job's runner turns into tags of the job's run (:func:`models_used`).
+ENV_MODELS_USED = "JUPYTER_MLOPS_MODELS_USED"
 
 
 def flavour_of(model: Any) -> str:
@@ -122,7 +131,38 @@ def load_model(ref: str, **kwargs: Any) -> Any:
     tracker = session.active
     if tracker is not None:
         tracker.set_tags(**{USED_TAG_PREFIX + name: version})
+    noted = os.environ.get(ENV_MODELS_USED)
+    if noted:
+        with contextlib.suppress(OSError), open(noted, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"name": name, "version": version}) + "\n")
     return model
+
+
+@contextlib.contextmanager
+def models_used(tracker: Any) -> Iterator[None]:
+    """In a job's runner, around the notebook's execution: the versions its kernel loaded
+    with :func:`load_model` become tags of the job's run (``tracker``)."""
+    with tempfile.TemporaryDirectory(prefix="mlops-models-") as folder:
+        path = Path(folder) / "used.jsonl"
+        previous = os.environ.get(ENV_MODELS_USED)
+        os.environ[ENV_MODELS_USED] = str(path)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(ENV_MODELS_USED, None)
+            else:
+                os.environ[ENV_MODELS_USED] = previous
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError:
+                lines = []  # the notebook loaded no model
+            for line in lines:
+                try:
+                    used = json.loads(line)
+                    tracker.set_tags(**{USED_TAG_PREFIX + str(used["name"]): str(used["version"])})
+                except (ValueError, KeyError, TypeError):
+                    continue
 
 
 def _audit(tracker: Any, name: str, version: str | None, info: Any) -> None:
