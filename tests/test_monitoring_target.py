@@ -11,12 +11,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 import yaml
 from conftest import subprocess_env
 from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
 
 from jupyter_mlops.errors import InvalidInput
 from jupyter_mlops.monitoring import rules
@@ -310,3 +312,65 @@ def test_a_pushgateway_option_that_is_not_a_url_is_refused(
     assert "--pushgateway: '" in done.stderr
     assert message in done.stderr
     assert "hunter2" not in done.stderr
+
+
+# -- from JupyterLab: the server's export, its settings ------------------------------------
+@pytest.fixture
+def jp_server_config() -> Config:
+    """The server with the extension, the monitoring target's settings and a Pushgateway."""
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"jupyter_mlops": True}},
+            "MlopsApp": {"pushgateway": "http://pushgateway.example.com:9091"},
+            "MonitoringTarget": {"alert_metrics": ["accuracy<0.75"], "drift_threshold": 0.2},
+        }
+    )
+
+
+async def test_the_servers_export_uses_the_targets_settings(
+    fetch_json: Any, jp_root_dir: Path, mlops_app: Any
+) -> None:
+    _notebook(jp_root_dir)
+    status, job = await fetch_json(
+        "jobs", "export", method="POST", request_timeout=120,
+        body=json.dumps({
+            "notebook": "scored.ipynb",
+            "targets": ["monitoring", "kubernetes"],
+            "deployment": {"schedule": "@hourly", "pushgateway": "http://pg:9091"},
+        }),
+    )  # fmt: skip
+    assert status == 200, job
+    folder = jp_root_dir / job["path"]
+    text = (folder / "monitoring" / "alerts.rules.yml").read_text()
+    assert 'name="accuracy"} < 0.75' in text
+    assert 'drift_share{job="scored"} > 0.2' in text
+    assert "> 7200" in text  # twice an hour
+    assert "http://pg:9091" in (folder / "kubernetes" / "job.yaml").read_text()
+    # Jobs run from JupyterLab get the server's Pushgateway.
+    environment = mlops_app.settings_resolved.kernel_environment()
+    assert environment["JUPYTER_MLOPS_PUSHGATEWAY"] == "http://pushgateway.example.com:9091"
+
+    status, answer = await fetch_json(
+        "jobs", "export", method="POST", request_timeout=120,
+        body=json.dumps({
+            "notebook": "scored.ipynb",
+            "targets": ["kubernetes"],
+            "deployment": {"pushgateway": "http://ops:hunter2@pg:9091"},
+        }),
+    )  # fmt: skip
+    assert status == 400, answer
+    assert "it holds credentials" in json.dumps(answer)
+    assert "hunter2" not in json.dumps(answer)
+
+
+def test_the_environment_names_the_pushgateway_before_the_setting(tmp_path: Path) -> None:
+    from jupyter_mlops import settings
+
+    configured = settings.resolve(tmp_path, pushgateway="http://a:9091", environ={})
+    assert configured.kernel_environment()["JUPYTER_MLOPS_PUSHGATEWAY"] == "http://a:9091"
+    given = {"JUPYTER_MLOPS_PUSHGATEWAY": "http://b:9091"}
+    assert settings.resolve(tmp_path, pushgateway="http://a:9091", environ=given).pushgateway == (
+        "http://b:9091"
+    )
+    unset = settings.resolve(tmp_path, environ={})
+    assert "JUPYTER_MLOPS_PUSHGATEWAY" not in unset.kernel_environment()
