@@ -106,6 +106,7 @@ class _Builder:
         self.parents: dict[str, str] = {}  # a run's node -> its parent run's node
         self.aliases: dict[str, list[str]] = {}  # 'NAME/VERSION' -> its aliases
         self.versions: set[tuple[str, str]] = set()  # the model versions in the graph
+        self.read_versions: set[str] = set()  # 'NAME/VERSION' read with its aliases
 
     # -- the graph ----------------------------------------------------------------------------
     def node(
@@ -140,6 +141,7 @@ class _Builder:
             root = _run_id(run)
         elif query.model is not None:
             version = self._version(query.model, str(query.version))
+            self.read_versions.add(f"{version.name}/{version.version}")
             root = self.model_version(version)
             if version.run_id:
                 found = self._runs_by_id([version.run_id])
@@ -249,8 +251,10 @@ class _Builder:
         if runs:
             listed = ", ".join(f"'{i}'" for i in sorted(runs))
             versions = list(self.client.search_model_versions(f"run_id IN ({listed})"))
-            # A search leaves out the aliases: one read per registered model has them.
-            for name in sorted({v.name for v in versions}):
+            # A search leaves out the aliases: one read per registered model has them
+            # (not needed when the only version is the one read by name, aliases and all).
+            unknown = {f"{v.name}/{v.version}" for v in versions} - self.read_versions
+            for name in sorted({key.rsplit("/", 1)[0] for key in unknown}):
                 model = self.client.get_registered_model(name)
                 for alias, number in (model.aliases or {}).items():
                     self.aliases.setdefault(f"{name}/{number}", []).append(alias)
