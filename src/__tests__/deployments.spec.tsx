@@ -56,6 +56,10 @@ function deployment(overrides: Partial<IDeployment> = {}): IDeployment {
     job: 'pipelines/train',
     engine: 'airflow',
     url: 'http://127.0.0.1:8080',
+    dag_id: 'train-daily',
+    image: 'train:latest',
+    deployed_at: '2026-12-06T04:00:00+00:00',
+    deployed_by: 'me',
     schedule: '@daily',
     paused: false,
     latest_runs: [run()],
@@ -495,7 +499,7 @@ describe('DeployForm', () => {
     const asked = serve({
       'POST deployments': body => {
         sent.push(body);
-        return { status: 202, body: { task: task() } };
+        return { status: 202, body: task() };
       },
       [`GET tasks/${'d'.repeat(32)}`]: () => {
         looks++;
@@ -590,7 +594,7 @@ describe('DeployForm', () => {
     ).toBe("'@sometimes' is not a cron line");
     expect(view.host.querySelector('[role=alert]')).toBeNull();
 
-    answer = { status: 202, body: { task: task() } };
+    answer = { status: 202, body: task() };
     fill(view.host, 'jp-mlops-deploy-schedule', '@daily');
     submit();
     for (let i = 0; i < 20 && !view.host.querySelector('[role=alert]'); i++) {

@@ -7,69 +7,22 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI } from './request';
+import type { components } from './schema';
 import type { TaskRecord } from './types';
 
-/** A run's state on its engine. */
-export type DeploymentRunState =
-  'queued' | 'running' | 'success' | 'failed' | 'unknown';
+type Schemas = components['schemas'];
 
 /** One run of a deployment on its engine. */
-export interface IDeploymentRun {
-  run_id: string;
-  state: DeploymentRunState;
-  /** ISO 8601. */
-  start?: string | null;
-  end?: string | null;
-  /** Seconds. */
-  duration?: number | null;
-  try_number?: number | null;
-  parameters?: Record<string, unknown>;
-  mlflow_run_id?: string | null;
-  /** The output notebook, where known. */
-  output?: string | null;
-  /** The notebook cell that failed: `[N] its first line`. */
-  failed_cell?: string | null;
-  error?: string | null;
-}
-
-/** A job deployed onto an engine. */
-export interface IDeployment {
-  name: string;
-  /** The job folder (relative to the server's root when inside it). */
-  job: string;
-  engine: string;
-  url: string;
-  schedule?: string | null;
-  paused: boolean;
-  image?: string;
-  image_digest?: string | null;
-  parameters?: Record<string, unknown>;
-  options?: Record<string, unknown>;
-  deployed_by?: string;
-  deployed_at?: string;
-  /** Newest first, up to 5 (in the list). */
-  latest_runs?: IDeploymentRun[];
-  /** Every run (one deployment's answer). */
-  runs?: IDeploymentRun[];
-}
-
-export interface IEngineError {
-  engine: string;
-  url: string;
-  message: string;
-}
-
-export interface IDeploymentList {
-  deployments: IDeployment[];
-  engine_errors: IEngineError[];
-}
-
-export interface IDeployRequest {
-  job: string;
-  engine: 'airflow';
-  paused: boolean;
-  options: Record<string, unknown>;
-}
+export type IDeploymentRun = Schemas['DeploymentRun'];
+/** A run's state on its engine. */
+export type DeploymentRunState = IDeploymentRun['state'];
+/** A deployment with its latest runs (the list) or all its runs (one deployment). */
+export type IDeployment = Schemas['DeploymentWithRuns'];
+/** What pause and resume answer: the deployment as recorded. */
+export type IDeploymentInfo = Schemas['DeploymentInfo'];
+export type IEngineError = Schemas['EngineError'];
+export type IDeploymentList = Schemas['DeploymentList'];
+export type IDeployRequest = Schemas['DeployRequest'];
 
 function path(name: string, ...rest: string[]): string {
   return ['deployments', name, ...rest].map(encodeURIComponent).join('/');
@@ -90,8 +43,8 @@ export class DeploymentsClient {
   }
 
   /** Deploy a job: a task (`deploy`) the task model follows to its end. */
-  deploy(request: IDeployRequest): Promise<{ task: TaskRecord }> {
-    return requestAPI<{ task: TaskRecord }>(
+  deploy(request: IDeployRequest): Promise<TaskRecord> {
+    return requestAPI<TaskRecord>(
       'deployments',
       { method: 'POST', body: JSON.stringify(request) },
       this.serverSettings
@@ -106,16 +59,16 @@ export class DeploymentsClient {
     );
   }
 
-  pause(name: string): Promise<IDeployment> {
-    return requestAPI<IDeployment>(
+  pause(name: string): Promise<IDeploymentInfo> {
+    return requestAPI<IDeploymentInfo>(
       path(name, 'pause'),
       { method: 'POST' },
       this.serverSettings
     );
   }
 
-  resume(name: string): Promise<IDeployment> {
-    return requestAPI<IDeployment>(
+  resume(name: string): Promise<IDeploymentInfo> {
+    return requestAPI<IDeploymentInfo>(
       path(name, 'resume'),
       { method: 'POST' },
       this.serverSettings

@@ -23,7 +23,7 @@ export async function deploy(
   onProgress: (task: TaskRecord) => void,
   interval?: number
 ): Promise<TaskRecord> {
-  const { task } = await client.deploy(request);
+  const task = await client.deploy(request);
   onProgress(task);
   const model = new TaskModel<TaskRecord>({
     task,
