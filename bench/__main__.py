@@ -19,6 +19,7 @@ SUITES = {
     "data": "bench.bench_data",
     "monitoring": "bench.bench_monitoring",
     "lineage": "bench.bench_lineage",
+    "deploy": "bench.bench_deploy",
     "audit": "bench.bench_audit",
 }
 
