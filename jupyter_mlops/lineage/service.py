@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -293,7 +294,7 @@ class _Builder:
                 "status": run.info.status,
                 "experiment": str(run.info.experiment_id),
                 "source": tags.get(SOURCE_TAG),
-                "started": str(run.info.start_time or ""),
+                "started": _when(run.info.start_time),
                 "engine run": tags.get(ENGINE_RUN_TAG),
             },
             LineageLink(view="run", target=run.info.run_id),
@@ -505,6 +506,13 @@ def _run_id(run: Run) -> str:
 
 def _is_job_run(run: Run) -> bool:
     return run.data.tags.get(SOURCE_TAG) == "job"
+
+
+def _when(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as UTC ISO 8601, to the second."""
+    if not ms:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds")
 
 
 def _quoted(text: str) -> str:
