@@ -190,6 +190,15 @@ def test_filters_newest_first(tmp_path: Path) -> None:
     assert [e.seq for e in service.entries(path, until=since)] == [6, 5, 4, 3, 2, 1]
 
 
+def test_entries_longer_than_a_read_chunk_are_read_back(tmp_path: Path) -> None:
+    written = [
+        audit.record(audit.BUILD, f"s{i}", root=tmp_path, pad="y" * i * 1500) for i in range(20)
+    ]
+    assert [e.seq for e in service.entries(_trail(tmp_path))] == list(range(20, 0, -1))
+    assert next(service.entries(_trail(tmp_path))) == written[-1]
+    assert audit.record(audit.BUILD, "next", root=tmp_path).prev == written[-1].hash
+
+
 def _append_many(root: str, worker: int, count: int) -> None:
     for i in range(count):
         audit.record(audit.JOB_RUN_END, f"w{worker}", root=root, i=i, pad="x" * (i * 37 % 900))
