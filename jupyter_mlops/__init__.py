@@ -85,3 +85,12 @@ def load_model(ref: str, **kwargs: Any) -> Any:
     from .models.notebook import load_model as _load_model
 
     return _load_model(ref, **kwargs)
+
+
+def drift(reference: Any, current: Any, *, threshold: float = 0.5) -> Any:
+    """Compare ``current`` data with ``reference`` (``"run:<id>"``, ``"path@version"``, a
+    path or a DataFrame) for drift; inside a tracked cell the result is logged into its run.
+    See :mod:`jupyter_mlops.drift` (the ``drift`` extra: Evidently)."""
+    from .drift.check import drift as _drift
+
+    return _drift(reference, current, threshold=threshold)

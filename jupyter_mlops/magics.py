@@ -238,6 +238,29 @@ class MlopsMagics(Magics):
         except MlopsError as exc:
             raise UsageError(f"%snapshot: {exc.message}") from None
 
+    @magic_arguments()
+    @argument("reference", metavar="REFERENCE", help="run:<id>, path@version, a path or a name.")
+    @argument("current", metavar="CURRENT", help="A path, path@version or a DataFrame's name.")
+    @argument("--threshold", type=float, default=0.5, help="Share of drifted columns (0-1).")
+    @line_magic
+    def drift(self, line: str) -> Any:
+        """Check data for drift against a reference (by default give ``run:<id>``: the DVC
+        version the training run read); inside ``%%track`` it logs into the run. A name
+        of a DataFrame in the notebook stands for that frame."""
+        args = _parse(self.drift, line)
+        from .drift import drift
+        from .errors import MlopsError
+
+        ns = self.shell.user_ns if self.shell is not None else {}
+        given = [
+            ns[name] if name.isidentifier() and name in ns else name
+            for name in (args.reference, args.current)
+        ]
+        try:
+            return drift(given[0], given[1], threshold=args.threshold)
+        except MlopsError as exc:
+            raise UsageError(f"%drift: {exc.message}") from None
+
 
 def _parse(magic: Any, line: str) -> Any:
     """A magic's options, split as a shell splits words: quotes group and go away

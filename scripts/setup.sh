@@ -61,7 +61,7 @@ if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ] || [ "$ROOT/pack
   # `jupyter labextension develop` leaves install.json in the linked build folder, which
   # the wheel would then carry twice.
   rm -f "$ROOT/jupyter_mlops/labextension/install.json"
-  pip_install -e "$ROOT[dev]"
+  pip_install -e "$ROOT[dev,drift]"
   touch "$STAMP"
 fi
 

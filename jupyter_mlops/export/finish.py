@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: The state of a finished job, by its exit code (see the entrypoint's docstring).
-STATES = {0: "succeeded", 2: "invalid", 3: "failed", 4: "no-data", 130: "killed", 143: "killed"}
+STATES = {
+    0: "succeeded",
+    2: "invalid",
+    3: "failed",
+    4: "no-data",
+    5: "drifted",
+    130: "killed",
+    143: "killed",
+}
 
 
 @dataclass
@@ -84,6 +92,9 @@ Finisher = Callable[[JobOutcome], None]
 def finishers() -> list[tuple[str, Finisher]]:
     """The finishers, in the order they run. Imported here, lazily, one by one."""
     found: list[tuple[str, Finisher]] = []
+    from .driftgate import gate_drift
+
+    found.append(("drift gate", gate_drift))  # first: it may set the exit code and drift share
     from ..monitoring.push import push_outcome
 
     found.append(("pushgateway", push_outcome))

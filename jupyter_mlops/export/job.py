@@ -20,6 +20,8 @@ runs locally is what runs in the cluster. In order:
 
 Exit codes: 0 done, 2 invalid parameters or job folder, 3 the notebook failed (the message
 names the cell), 4 the pinned data could not be fetched (a remote down: worth retrying),
+5 the notebook's drift check found the data drifted, with ``--fail-on-drift`` (see
+``export/driftgate.py``; ``--retrain-deployment NAME`` then triggers that deployment),
 130/143 interrupted or terminated (the run is KILLED).
 """
 
@@ -31,6 +33,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +44,7 @@ from .. import settings as settings_mod
 from ..errors import InvalidInput, MlopsError
 from ..tracking.jobrun import ENV_PARENT_KEY, JobContext
 from .datapins import DataUnavailable, ensure_pinned_data
+from .driftgate import ENV_DRIFT_FILE, ENV_FAIL_ON_DRIFT, ENV_RETRAIN_DEPLOYMENT
 from .finish import JobOutcome, finish
 from .jobfile import JOB_FILE, InvalidJobFile, JobFile
 from .parameters import (
@@ -395,6 +399,19 @@ def parser() -> argparse.ArgumentParser:
         help="Parameter values as one JSON object (after --params-file, before -p).",
     )
     parser.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        default=None,
+        help="End with exit code 5 when a drift check in the notebook found the data drifted "
+        f"(also {ENV_FAIL_ON_DRIFT}=1).",
+    )
+    parser.add_argument(
+        "--retrain-deployment",
+        metavar="NAME",
+        help="With --fail-on-drift: trigger this (training) deployment when the data drifted "
+        f"(also {ENV_RETRAIN_DEPLOYMENT}).",
+    )
+    parser.add_argument(
         "--metrics",
         metavar="FILE",
         help="After a successful run, write the metrics the notebook recorded "
@@ -409,9 +426,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     warm_up()  # the push at the end then costs the job a few milliseconds
     outcome = JobOutcome(job=Path(args.job_dir).resolve().name, folder=args.job_dir, exit_code=0)
-    outcome.exit_code = _main(args, outcome)
-    outcome.ended = time.time()
-    return finish(outcome, PROG)
+    # The kernel's drift checks leave their results in a file the drift gate reads.
+    with tempfile.TemporaryDirectory(prefix="mlops-drift-") as scratch:
+        gate = {ENV_DRIFT_FILE: os.path.join(scratch, "drift.jsonl")}
+        if args.fail_on_drift:
+            gate[ENV_FAIL_ON_DRIFT] = "1"
+        if args.retrain_deployment:
+            gate[ENV_RETRAIN_DEPLOYMENT] = args.retrain_deployment
+        with _environment(gate):
+            outcome.exit_code = _main(args, outcome)
+            outcome.ended = time.time()
+            return finish(outcome, PROG)
 
 
 def _main(args: argparse.Namespace, outcome: JobOutcome) -> int:
