@@ -33,6 +33,10 @@ ENV_FAIL_ON_DRIFT = "JUPYTER_MLOPS_FAIL_ON_DRIFT"
 ENV_RETRAIN_DEPLOYMENT = "JUPYTER_MLOPS_RETRAIN_DEPLOYMENT"
 #: The training job's parameter that receives the current data version, if it has one.
 DATA_VERSION_PARAMETER = "data_version"
+#: Named, not written in the call: the job image's runtime (``export/runtime.py``) follows
+#: literal ``import_module`` calls, and the deployments slice (a server's concern) stays out
+#: of the image; a job run on the machine that deployed it has it.
+DEPLOYMENTS_MODULE = "jupyter_mlops.deployments.service"
 
 
 def checks(path: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
@@ -87,7 +91,7 @@ def gate_drift(outcome: JobOutcome) -> None:
 def _retrain(name: str, data_version: str | None) -> str:
     """Trigger deployment ``name``; one line saying what happened (kept as a warning)."""
     try:
-        service_mod = importlib.import_module("jupyter_mlops.deployments.service")
+        service_mod = importlib.import_module(DEPLOYMENTS_MODULE)
         settings_mod = importlib.import_module("jupyter_mlops.settings")
     except ImportError:
         return f"retraining: deployment {name} not triggered (no deployments slice here)"
