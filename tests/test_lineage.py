@@ -7,10 +7,13 @@ job run -> output; through the service and through the server's route."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +23,14 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlops import settings as settings_mod
+from jupyter_mlops.deployments.models import DeploymentInfo
 from jupyter_mlops.errors import NotFound
 from jupyter_mlops.experiments.service import TrackingService
+from jupyter_mlops.export.build import BuildResult
+from jupyter_mlops.export.deploy import BUILD_RECORD
 from jupyter_mlops.lineage.models import LineageGraph, LineageQuery
 from jupyter_mlops.lineage.service import LineageService
+from jupyter_mlops.statefiles import write_json
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +64,17 @@ def _git(project: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def export_and_run(project: Path, name: str, cells: list[str], uri: str, clean_env: Any) -> Any:
-    """Export notebook ``name`` (its cells after a parameters cell) and run the job:
-    the job's run and its tracked cell's run once both have ended, and its output."""
+def export_and_run(
+    project: Path,
+    name: str,
+    cells: list[str],
+    uri: str,
+    clean_env: Any,
+    before_run: Callable[[Path], dict[str, str]] = lambda job: {},
+) -> Any:
+    """Export notebook ``name`` (its cells after a parameters cell) and run the job (with
+    the environment ``before_run(job folder)`` gives): the job's run and its tracked
+    cell's run once both have ended, and its output."""
     nbformat.write(
         new_notebook(
             cells=[
@@ -81,7 +96,7 @@ def export_and_run(project: Path, name: str, cells: list[str], uri: str, clean_e
     job = project / "pipelines" / name
     done = subprocess.run(
         [*python, "run", str(job), "-p", "lr", "0.5"],
-        env=clean_env({"JUPYTER_MLOPS_TRACKING_URI": uri}),
+        env=clean_env({"JUPYTER_MLOPS_TRACKING_URI": uri, **before_run(job)}),
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -123,8 +138,35 @@ def job_ran(project: Path, uri: str, clean_env: Any) -> dict[str, Any]:
     assert version.run_id == cell_run.info.run_id
     client.set_registered_model_alias(name, "champion", version.version)
     scorer = f"{name}-score"
+    image_id = "sha256:" + "ab" * 32
+
+    def built_and_deployed(job: Path) -> dict[str, str]:
+        """What ``jupyter mlops build`` and a deployment record (the deployments slice's
+        model) say of the scoring job, and the environment its DAG gives the job."""
+        built = BuildResult(
+            image=f"{scorer}:latest", image_id=image_id, size=1, seconds=1.0, steps=3
+        )
+        (job / BUILD_RECORD).write_text(json.dumps(asdict(built)))
+        record = DeploymentInfo(
+            name=f"{scorer}-daily",
+            job=job.relative_to(project).as_posix(),
+            engine="airflow",
+            url="http://127.0.0.1:8080",
+            dag_id=f"{scorer}-daily",
+            image=f"{scorer}:latest",
+            image_digest=image_id,
+            deployed_by="tests",
+            deployed_at="2026-12-06T06:00:00+00:00",
+        )
+        write_json(project / ".mlops" / "deployments" / f"{scorer}-daily.json", record.model_dump())
+        return {
+            "JUPYTER_MLOPS_DEPLOYMENT": f"{scorer}-daily",
+            "JUPYTER_MLOPS_IMAGE_DIGEST": image_id,
+            "JUPYTER_MLOPS_ENGINE_RUN_ID": "manual__2026-12-06",
+        }
+
     score_job_run, score_run, score_output = export_and_run(
-        project, scorer, [load, SCORE], uri, clean_env
+        project, scorer, [load, SCORE], uri, clean_env, built_and_deployed
     )
     assert score_run.data.tags[f"jupyter_mlops.model_used.{name}"] == str(version.version)
     md5 = str(yaml.safe_load((project / "data.csv.dvc").read_text())["outs"][0]["md5"])
@@ -139,6 +181,8 @@ def job_ran(project: Path, uri: str, clean_env: Any) -> dict[str, Any]:
         "score_job_run": score_job_run.info.run_id,
         "score_run": score_run.info.run_id,
         "score_output": score_output,
+        "image": f"image:{image_id}",
+        "deployment": f"deployment:{scorer}-daily",
     }
 
 
@@ -168,7 +212,9 @@ def check_joined(graph: LineageGraph | dict[str, Any], facts: dict[str, Any]) ->
         # The second job loaded the version: its runs and output hang from it.
         (version, "loaded by", f"run:{facts['score_run']}"),
         (f"run:{facts['score_job_run']}", "ran cell", f"run:{facts['score_run']}"),
-        (f"job:pipelines/{name}-score", "ran", f"run:{facts['score_job_run']}"),
+        (f"job:pipelines/{name}-score", "built as", facts["image"]),
+        (facts["image"], "deployed as", facts["deployment"]),
+        (facts["deployment"], "ran", f"run:{facts['score_job_run']}"),
         (f"run:{facts['score_job_run']}", "wrote", f"output:{facts['score_output']}"),
     }
     assert expected <= found, expected - found
