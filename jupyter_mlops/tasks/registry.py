@@ -45,6 +45,8 @@ LEFT_BEHIND = {
     "build": "no image was tagged for this build (an image is tagged only once built)",
     "job-run": "the job's process may have been stopped with it; its log and any output "
     "written so far are kept",
+    "deploy": "the DAG file may be in the engine's DAG folder with no deployment recorded: "
+    "deploy again, or remove it from there",
 }
 
 Work = Callable[[Progress], BaseModel | None]
