@@ -88,7 +88,7 @@ def _list(args: argparse.Namespace) -> int:
         state = "paused" if d.paused else "active"
         print(f"{d.name:<24} {d.engine:<8} {state:<7} {schedule:<14} last: {shown}  ({d.job})")
     for error in answer.engine_errors:
-        print(f"{PROG}: warning: {error.engine} at {error.url}: {error.message}", file=sys.stderr)
+        print(f"{PROG}: warning: {error.message}", file=sys.stderr)
     return 0
 
 
