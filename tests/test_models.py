@@ -110,7 +110,9 @@ def test_gate_says_why_and_promotion_needs_every_condition(service, registry):
     assert change.gate is not None
     assert change.gate.passed
     assert not change.forced
-    assert service.show(name).aliases == {"champion": good}
+    shown = service.show(name)
+    assert shown.aliases == {"champion": good}
+    assert {v.version: v.aliases for v in shown.versions}[good] == ["champion"]
     record = json.loads(service.version(name, good).tags["jupyter_mlops.alias.champion"])
     assert record["action"] == "promote"
     assert record["who"] == "tester"

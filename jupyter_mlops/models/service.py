@@ -112,8 +112,12 @@ class ModelsService(mlflow_store.Store):
         with mlflow_store.mlflow_errors():
             model = self._model(name)
             versions = self.client().search_model_versions(f"name = '{_quote(name)}'")
+        summary = _summary(model)
         summaries = sorted((_version_summary(v) for v in versions), key=lambda v: -int(v.version))
-        return ModelDetail(**_summary(model).model_dump(), versions=summaries)
+        for version in summaries:
+            # A search's versions do not carry their aliases: the model has them all.
+            version.aliases = sorted(a for a, v in summary.aliases.items() if v == version.version)
+        return ModelDetail(**summary.model_dump(), versions=summaries)
 
     def version(self, name: str, version: str) -> VersionDetail:
         with mlflow_store.mlflow_errors():
