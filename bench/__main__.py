@@ -21,6 +21,7 @@ SUITES = {
     "lineage": "bench.bench_lineage",
     "deploy": "bench.bench_deploy",
     "audit": "bench.bench_audit",
+    "drift": "bench.bench_drift",
 }
 
 
