@@ -339,6 +339,21 @@ def test_the_embedded_store_receives_the_run_of_a_container(small_project: Path)
     assert found.data.params == {"rounds": "3"}
     assert found.data.tags["jupyter_mlops.job.output"] == str(output)
 
+    # The audit trail: the build with its image digest, then the run's start and end,
+    # written from inside the container through the mounted state folder; one chain.
+    from jupyter_mlops.audit import service as audit_service
+
+    trail = small_project / ".mlops" / "audit.jsonl"
+    entries = list(audit_service.entries(trail))  # newest first
+    built = next(e for e in entries if e.kind == "build")
+    assert built.what["image_digest"] == read_build(job)["image_id"]
+    start = next(e for e in entries if e.kind == "job-run-start")
+    end = next(e for e in entries if e.kind == "job-run-end")
+    assert start.what["parameters"] == {"rounds": 3}
+    assert start.what["image_digest"] == built.what["image_digest"]
+    assert (end.what["state"], end.what["start_seq"]) == ("succeeded", start.seq)
+    assert audit_service.verify(trail).intact
+
 
 def test_a_failed_build_names_its_step_and_keeps_the_log(
     small_project: Path, tmp_path: Path
