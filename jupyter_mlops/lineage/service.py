@@ -19,17 +19,33 @@ output notebook is found by one search on the end of its path.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidInput, NotFound
+from ..errors import NotFound
 from ..mlflow_store import Store, mlflow_errors
 from ..settings import Settings
 from ..statefiles import records
+from .facts import (
+    COMMIT_TAG,
+    DEPLOYMENT_TAG,
+    DIGEST_TAG,
+    ENGINE_RUN_TAG,
+    JOB_TAG,
+    MODEL_USED_PREFIX,
+    NOTEBOOK_TAG,
+    OUTPUT_TAG,
+    PARENT_TAG,
+    SOURCE_TAG,
+    data_versions,
+    is_job_run,
+    nonempty,
+    quoted,
+    run_node_id,
+    when,
+)
 from .models import LineageEdge, LineageGraph, LineageLink, LineageNode, LineageQuery, NodeKind
 
 if TYPE_CHECKING:
@@ -45,19 +61,6 @@ JOB_RUN_SEARCH = 100
 JOB_RUNS_PER_JOB = 10
 #: Where the deployments slice keeps its records, in the state folder.
 DEPLOYMENTS_DIR = "deployments"
-
-NOTEBOOK_TAG = "jupyter_mlops.notebook"
-SOURCE_TAG = "jupyter_mlops.source"
-DATA_TAG = "jupyter_mlops.data"
-JOB_TAG = "jupyter_mlops.job"
-OUTPUT_TAG = "jupyter_mlops.job.output"
-DIGEST_TAG = "jupyter_mlops.image.digest"
-DEPLOYMENT_TAG = "jupyter_mlops.deployment"
-ENGINE_RUN_TAG = "jupyter_mlops.engine_run_id"
-PARENT_TAG = "mlflow.parentRunId"
-COMMIT_TAG = "mlflow.source.git.commit"
-#: ``jupyter_mlops.model_used.NAME`` = the version a run loaded (``models/notebook.py``).
-MODEL_USED_PREFIX = "jupyter_mlops.model_used."
 
 
 class LineageService:
@@ -139,7 +142,7 @@ class _Builder:
         if query.run is not None:
             run = self._run(query.run)
             seeds.append(run)
-            root = _run_id(run)
+            root = run_node_id(run)
         elif query.model is not None:
             version = self._version(query.model, str(query.version))
             self.read_versions.add(f"{version.name}/{version.version}")
@@ -187,7 +190,7 @@ class _Builder:
         if wanted is None:
             raise NotFound(f"'{given}' is not a notebook below the server's root folder.")
         # The tag holds the path the job wrote (absolute, maybe the host's): its end.
-        name = _quoted("%" + PurePosixPath(wanted).name)
+        name = quoted("%" + PurePosixPath(wanted).name)
         for run in self.client.search_runs(
             self._experiment_ids(),
             filter_string=f"tags.`{SOURCE_TAG}` = 'job' AND tags.`{OUTPUT_TAG}` LIKE {name}",
@@ -225,7 +228,7 @@ class _Builder:
         return list(
             self.client.search_runs(
                 self._experiment_ids(),
-                filter_string=f"tags.`{SOURCE_TAG}` = 'job' AND tags.`{JOB_TAG}` = {_quoted(name)}",
+                filter_string=f"tags.`{SOURCE_TAG}` = 'job' AND tags.`{JOB_TAG}` = {quoted(name)}",
                 max_results=JOB_RUNS_PER_JOB + 1,
                 order_by=["attributes.start_time DESC"],
             )
@@ -239,7 +242,7 @@ class _Builder:
         for run in self._runs_by_id(p for p in parents if p):
             runs[run.info.run_id] = run
         for run in list(runs.values()):
-            if _is_job_run(run):
+            if is_job_run(run):
                 for child in self.client.search_runs(
                     [run.info.experiment_id],
                     filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}'",
@@ -261,7 +264,7 @@ class _Builder:
                     self.aliases.setdefault(f"{name}/{number}", []).append(alias)
             for version in versions:
                 self.edge(
-                    _run_id(runs[version.run_id]), self.model_version(version), "registered as"
+                    run_node_id(runs[version.run_id]), self.model_version(version), "registered as"
                 )
         # The runs that loaded these versions (``jupyter_mlops.load_model`` records it), and
         # the job runs they ran in: one search per version.
@@ -271,7 +274,7 @@ class _Builder:
                 continue
             for run in self.client.search_runs(
                 self._experiment_ids(),
-                filter_string=f"tags.`{MODEL_USED_PREFIX}{name}` = {_quoted(number)}",
+                filter_string=f"tags.`{MODEL_USED_PREFIX}{name}` = {quoted(number)}",
                 max_results=JOB_RUNS_PER_JOB,
                 order_by=["attributes.start_time DESC"],
             ):
@@ -285,16 +288,16 @@ class _Builder:
 
     def run(self, run: Run) -> str:
         tags = run.data.tags
-        job_run = _is_job_run(run)
+        job_run = is_job_run(run)
         node = self.node(
-            _run_id(run),
+            run_node_id(run),
             "job_run" if job_run else "run",
             run.info.run_name or run.info.run_id[:8],
             {
                 "status": run.info.status,
                 "experiment": str(run.info.experiment_id),
                 "source": tags.get(SOURCE_TAG),
-                "started": _when(run.info.start_time),
+                "started": when(run.info.start_time),
                 "engine run": tags.get(ENGINE_RUN_TAG),
             },
             LineageLink(view="run", target=run.info.run_id),
@@ -305,7 +308,7 @@ class _Builder:
             if key.startswith(MODEL_USED_PREFIX) and value:
                 used = self.model_version_ref(key[len(MODEL_USED_PREFIX) :], value)
                 self.edge(used, node, "loaded by")
-        for path, md5 in _data_versions(tags):
+        for path, md5 in data_versions(tags):
             self.edge(self.data(path, md5), node, "read by")
         commit = tags.get(COMMIT_TAG)
         if commit:
@@ -384,7 +387,7 @@ class _Builder:
     # -- jobs, images, deployments, job runs ----------------------------------------------
     def jobs_of(self, runs: list[Run]) -> None:
         notebooks = {
-            self.s.relative(r.data.tags.get(NOTEBOOK_TAG)) for r in runs if not _is_job_run(r)
+            self.s.relative(r.data.tags.get(NOTEBOOK_TAG)) for r in runs if not is_job_run(r)
         }
         names = {r.data.tags.get(JOB_TAG) for r in runs} - {None}
         related = [
@@ -416,7 +419,7 @@ class _Builder:
                 if job.build.pushed and "@" in job.build.pushed:
                     images[job.build.pushed.rsplit("@", 1)[1]] = image
         deployments = self.deployments(related, images)
-        found: list[Run] = [r for r in runs if _is_job_run(r)]
+        found: list[Run] = [r for r in runs if is_job_run(r)]
         for name in sorted(by_name):
             newest = self.job_runs(name)
             self.truncated |= len(newest) > JOB_RUNS_PER_JOB
@@ -477,18 +480,18 @@ class _Builder:
                 job_node = folders.get(self.s.relative(job) or job) or names.get(job)
             if job_node is None:
                 continue
-            digest = _text(record.get("digest")) or _text(record.get("image_digest"))
-            image = _text(record.get("image"))
+            digest = nonempty(record.get("digest")) or nonempty(record.get("image_digest"))
+            image = nonempty(record.get("image"))
             node = self.node(
                 f"deployment:{name}",
                 "deployment",
                 name,
                 {
-                    "engine": _text(record.get("engine")),
-                    "schedule": _text(record.get("schedule")),
+                    "engine": nonempty(record.get("engine")),
+                    "schedule": nonempty(record.get("schedule")),
                     "image": image,
                     "digest": digest,
-                    "url": _text(record.get("url")),
+                    "url": nonempty(record.get("url")),
                 },
                 LineageLink(view="deployment", target=name),
             )
@@ -498,51 +501,3 @@ class _Builder:
             self.edge(source or job_node, node, "deployed as")
             found.add(node)
         return found
-
-
-def _run_id(run: Run) -> str:
-    return f"run:{run.info.run_id}"
-
-
-def _is_job_run(run: Run) -> bool:
-    return run.data.tags.get(SOURCE_TAG) == "job"
-
-
-def _when(ms: int | None) -> str | None:
-    """Milliseconds since the epoch as UTC ISO 8601, to the second."""
-    if not ms:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds")
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a string literal of MLflow's search filters (which have no escapes)."""
-    if "'" not in text:
-        return f"'{text}'"
-    if '"' not in text:
-        return f'"{text}"'
-    raise InvalidInput("A name holding both ' and \" cannot be searched for.")
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _data_versions(tags: dict[str, str]) -> list[tuple[str, str]]:
-    """(project-relative path, version) of the data a run read: the ``jupyter_mlops.data``
-    map's DVC versions, else the ``jupyter_mlops.data.<P>`` tags (the map may be cut)."""
-    found: dict[str, str] = {}
-    try:
-        recorded = json.loads(tags.get(DATA_TAG) or "{}")
-    except ValueError:
-        recorded = {}
-    if isinstance(recorded, dict):
-        for key, value in recorded.items():
-            if isinstance(value, dict) and value.get("hash"):
-                found[str(value.get("path") or key)] = str(value["hash"])
-    if not found:
-        prefix = DATA_TAG + "."
-        for key, value in tags.items():
-            if key.startswith(prefix) and value and key[len(prefix) :] != "error":
-                found[key[len(prefix) :]] = value
-    return sorted(found.items())
