@@ -144,6 +144,20 @@ def test_the_gate_sets_the_share_and_exits_5_only_when_asked(
     assert outcome.exit_code == 0
 
 
+def test_a_deployment_sets_the_gate_in_the_jobs_environment() -> None:
+    from jupyter_mlops.errors import InvalidInput
+    from jupyter_mlops.export.deploy import deployment
+
+    env = deployment(fail_on_drift=True, retrain_deployment="train-nightly").environment()
+    assert env["JUPYTER_MLOPS_FAIL_ON_DRIFT"] == "1"
+    assert env["JUPYTER_MLOPS_RETRAIN_DEPLOYMENT"] == "train-nightly"
+    assert "JUPYTER_MLOPS_FAIL_ON_DRIFT" not in deployment().environment()
+    with pytest.raises(InvalidInput, match="needs --fail-on-drift"):
+        deployment(retrain_deployment="train-nightly")
+    with pytest.raises(InvalidInput, match="not a deployment name"):
+        deployment(fail_on_drift=True, retrain_deployment="Train $(rm)")
+
+
 # -- a real git + DVC project and a tracked run --------------------------------------------------
 @pytest.fixture
 def project(git_dvc_repo: Path, mlflow_server, monkeypatch: pytest.MonkeyPatch):

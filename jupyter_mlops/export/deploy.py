@@ -160,6 +160,26 @@ class Deployment(BaseModel):
         f"(the job's {ENV_PUSHGATEWAY}); no credentials in it.",
     )
 
+    fail_on_drift: bool | None = Field(
+        default=None,
+        description="A run whose notebook's drift check found the data drifted ends with exit "
+        "code 5 (the job's JUPYTER_MLOPS_FAIL_ON_DRIFT).",
+    )
+    retrain_deployment: str | None = Field(
+        default=None,
+        description="With fail_on_drift: the training deployment a drifted run triggers "
+        "where the deployments slice is at hand (the job's JUPYTER_MLOPS_RETRAIN_DEPLOYMENT).",
+    )
+
+    @field_validator("retrain_deployment")
+    @classmethod
+    def _retrain_deployment(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not _DEPLOYMENT_NAME.fullmatch(value):
+            raise ValueError(f"'{escape.one_line(value)[:80]}' is not a deployment name")
+        if value is not None and not info.data.get("fail_on_drift"):
+            raise ValueError("needs --fail-on-drift (it triggers on a drifted run)")
+        return value
+
     @field_validator("pushgateway")
     @classmethod
     def _pushgateway(cls, value: str | None) -> str | None:
@@ -386,6 +406,10 @@ class Deployment(BaseModel):
         found = self.notify_environment()
         if self.pushgateway:
             found[ENV_PUSHGATEWAY] = self.pushgateway
+        if self.fail_on_drift:
+            found["JUPYTER_MLOPS_FAIL_ON_DRIFT"] = "1"
+        if self.retrain_deployment:
+            found["JUPYTER_MLOPS_RETRAIN_DEPLOYMENT"] = self.retrain_deployment
         return found
 
     @property
@@ -401,6 +425,10 @@ class Deployment(BaseModel):
         if self.gpu:
             found["nvidia.com/gpu"] = str(self.gpu)
         return {k: v for k, v in found.items() if v}
+
+
+#: A deployment's name, as the deployments slice accepts it (its ``NAME_PATTERN``).
+_DEPLOYMENT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def deployment(**options: Any) -> Deployment:
@@ -501,6 +529,18 @@ def add_deployment_options(group: Any) -> None:
         help="Notify when a run failed (default) or after every run.",
     )
     group.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        default=None,
+        help="A run whose notebook found its data drifted (jupyter_mlops.drift) ends with "
+        "exit code 5.",
+    )
+    group.add_argument(
+        "--retrain-deployment",
+        metavar="NAME",
+        help="With --fail-on-drift: trigger this training deployment on a drifted run.",
+    )
+    group.add_argument(
         "--pushgateway",
         metavar="URL",
         help="Each run pushes its outcome and metrics to this Prometheus Pushgateway "
@@ -529,6 +569,8 @@ def deployment_values(args: Any) -> dict[str, Any]:
         "notify_secret": args.notify_secret,
         "notify_on": args.notify_on,
         "pushgateway": args.pushgateway,
+        "fail_on_drift": getattr(args, "fail_on_drift", None),
+        "retrain_deployment": getattr(args, "retrain_deployment", None),
     }
 
 

@@ -1430,6 +1430,12 @@ export interface components {
        */
       env_from_secrets?: string[];
       /**
+       * Fail On Drift
+       * @description A run whose notebook's drift check found the data drifted ends with exit code 5 (the job's JUPYTER_MLOPS_FAIL_ON_DRIFT).
+       * @default null
+       */
+      fail_on_drift?: boolean | null;
+      /**
        * Gpu
        * @description Number of NVIDIA GPUs (nvidia.com/gpu).
        * @default null
@@ -1483,6 +1489,12 @@ export interface components {
        * @default null
        */
       pushgateway?: string | null;
+      /**
+       * Retrain Deployment
+       * @description With fail_on_drift: the training deployment a drifted run triggers where the deployments slice is at hand (the job's JUPYTER_MLOPS_RETRAIN_DEPLOYMENT).
+       * @default null
+       */
+      retrain_deployment?: string | null;
       /**
        * Retries
        * @description Retries of a failed run (not of invalid parameters or a notebook that raised, where the engine can tell). Default: the target's setting.
