@@ -13,6 +13,7 @@ import type {
 import { shortCommit } from '../format';
 import { Chart } from './Chart';
 import { RunDataRestore } from './DataView';
+import { DRIFT_COLUMNS, DRIFT_REPORT, DriftReport } from './DriftReport';
 import { ErrorCard } from './ErrorCard';
 import { durationText } from './RunsView';
 import { ActionLink } from './ActionLink';
@@ -438,6 +439,17 @@ export function RunDetailsView(props: IRunDetailsProps): JSX.Element {
         <h3>{trans.__('Tags')}</h3>
         <KeyValues values={details.all_tags} />
       </section>
+      {artifacts.includes(DRIFT_COLUMNS) && (
+        <section>
+          <h3>{trans.__('Drift')}</h3>
+          <DriftReport
+            client={client}
+            runId={runId}
+            hasReport={artifacts.includes(DRIFT_REPORT)}
+            trans={trans}
+          />
+        </section>
+      )}
       {artifacts.some(p => TEXT_ARTIFACT.test(p)) && (
         <section>
           <h3>{trans.__('Text artifacts')}</h3>
