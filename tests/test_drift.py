@@ -104,6 +104,22 @@ def test_a_threshold_outside_0_to_1_is_refused(threshold: object) -> None:
         drift(made(1), made(2), threshold=threshold)  # type: ignore[arg-type]
 
 
+def test_the_drift_magic(tmp_path: Path) -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "jupyter_mlops")
+    made(1).to_csv(tmp_path / "ref.csv", index=False)
+    shell.user_ns["batch"] = made(2, shift=1.5)
+    result = shell.run_line_magic("drift", f"{tmp_path / 'ref.csv'} batch --threshold 0.3")
+    assert result.drifted_columns == ["amount"]
+    assert result.threshold == 0.3
+    shell.user_ns["narrow"] = made(2).drop(columns="city")
+    with pytest.raises(UsageError, match="%drift: The columns differ"):
+        shell.run_line_magic("drift", f"{tmp_path / 'ref.csv'} narrow")
+
+
 # -- the gate ------------------------------------------------------------------------------------
 def _outcome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *checks: dict) -> JobOutcome:
     file = tmp_path / "drift.jsonl"
