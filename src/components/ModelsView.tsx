@@ -171,8 +171,10 @@ export function CardPane(props: {
   version: string;
   trans: TranslationBundle;
   render: MarkdownRenderer;
+  /** Called once the card is written (and logged on the version). */
+  onWritten?: () => void;
 }): JSX.Element {
-  const { client, name, version, trans, render } = props;
+  const { client, name, version, trans, render, onWritten } = props;
   const request = useRequest(
     () => client.card(name, version),
     [client, name, version]
@@ -183,6 +185,14 @@ export function CardPane(props: {
       render(host.current, request.value);
     }
   }, [render, request.value]);
+  const written = request.value !== null;
+  React.useEffect(() => {
+    if (written) {
+      onWritten?.();
+    }
+    // Once per card: a new callback (each render of the parent) is not a new card.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [written]);
   const href = React.useMemo(
     () =>
       request.value === null
@@ -413,6 +423,7 @@ export function ModelsView(props: {
                 version={action.version}
                 trans={trans}
                 render={render}
+                onWritten={() => setChanges(count => count + 1)}
               />
             )}
           </>
