@@ -213,9 +213,7 @@ class KubernetesTarget(cluster.ScheduledPodTarget):
         digest = cluster.image_digest(image)
         if digest:
             env.append(client.V1EnvVar(name=ENV_IMAGE_DIGEST, value=digest))
-        env += [
-            client.V1EnvVar(name=k, value=v) for k, v in deployment.environment().items()
-        ]
+        env += [client.V1EnvVar(name=k, value=v) for k, v in deployment.environment().items()]
         resources = deployment.resources()
         return client.V1Container(
             name=cluster.CONTAINER,
