@@ -450,3 +450,20 @@ def test_a_job_tags_its_run_with_the_model_version_it_loaded(
     experiment = client.get_experiment_by_name("score")
     [run] = client.search_runs([experiment.experiment_id], "tags.`jupyter_mlops.source` = 'job'")
     assert run.data.tags["jupyter_mlops.model_used." + name] == good
+
+
+def test_the_drift_checks_own_verdict_fails_the_gate_below_its_maximum_share():
+    """jupyter_mlops.drift() logs drift_share and its verdict (threshold of its own); a
+    run whose check said "drifted" does not pass the gate because the share is small."""
+    from jupyter_mlops.models.gate import Candidate, GateConfig, evaluate
+
+    def drift_result(tags: dict[str, str], share: float) -> tuple[str, str]:
+        candidate = Candidate("1", {}, tags, {"drift_share": share})
+        [condition] = evaluate(GateConfig(conditions=("drift",)), "champion", candidate)
+        return condition.result, condition.reason
+
+    assert drift_result({"jupyter_mlops.drift": "ok"}, 0.2)[0] == "passed"
+    result, reason = drift_result({"jupyter_mlops.drift": "drifted"}, 0.2)
+    assert result == "failed"
+    assert "drifted" in reason
+    assert drift_result({"jupyter_mlops.drift": "ok"}, 0.8)[0] == "failed"

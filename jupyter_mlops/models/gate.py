@@ -47,7 +47,7 @@ DRIFT_TAGS = ("jupyter_mlops.drift", "drift")
 DRIFT_SHARE = ("jupyter_mlops.drift_share", "drift_share")
 #: A drift tag says whether the check passed, or whether drift was found ("true").
 _PASSING = {"passed", "pass", "ok", "no_drift", "none", "false"}
-_FAILING = {"failed", "fail", "drift", "detected", "true"}
+_FAILING = {"failed", "fail", "drift", "drifted", "detected", "true"}
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,12 @@ def _drift(config: GateConfig, c: Candidate) -> tuple[ConditionResult, str]:
     if (missing := _no_run(c)) is not None:
         return missing
     tags, metrics = c.run_tags or {}, c.run_metrics or {}
+    # The check's own verdict (its threshold, jupyter_mlops.drift = "drifted") fails the
+    # gate even when the share is below the gate's maximum.
+    for key in DRIFT_TAGS:
+        value = tags.get(key)
+        if value is not None and value.strip().lower() in _FAILING:
+            return "failed", f"The run's drift check failed ({key} = {value})."
     share: float | None = None
     for key in DRIFT_SHARE:
         raw = metrics.get(key, tags.get(key))
