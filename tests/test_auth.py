@@ -115,10 +115,12 @@ def _expected(op: dict) -> set[int]:
     """200 for an operation that needs nothing; else any status it documents but 403.
     An operation whose optional parameters are one-of-several (``lineage?run=|model=``)
     documents 400 for none given."""
+    parameters = op.get("parameters", [])
+    one_of_several = bool(parameters) and "400" in op["responses"]
     needs_nothing = (
-        not any(p["required"] for p in op.get("parameters", []))
+        not any(p["required"] for p in parameters)
         and "requestBody" not in op
-        and "400" not in op["responses"]
+        and not one_of_several
     )
     if needs_nothing:
         return {200}
