@@ -48,6 +48,7 @@ from pydantic import ValidationError
 
 from jupyter_mlops.errors import InvalidInput, MlopsError
 from jupyter_mlops.export import cluster
+from jupyter_mlops.export.airflow import DOCKER_JOB_OPERATOR, POD_JOB_OPERATOR
 from jupyter_mlops.export.exporter import export_notebook
 from jupyter_mlops.export.parameters import (
     InvalidParameters,
@@ -743,6 +744,9 @@ def check_argo(exported: Exported, case: Case) -> None:
 
 # -- Airflow ------------------------------------------------------------------------------------
 _OPERATORS = {"KubernetesPodOperator": "kubernetes", "DockerOperator": "docker"}
+_OPERATOR_CLASSES = {
+    ast.unparse(ast.parse(source)) for source in (DOCKER_JOB_OPERATOR, POD_JOB_OPERATOR)
+}
 #: The operators' template_ext (Airflow reads a templated string ending so as a file).
 _TEMPLATE_EXT = {"kubernetes": (), "docker": (".sh", ".bash", ".env")}
 
@@ -769,9 +773,10 @@ def data_expression(node: ast.expr) -> bool:
     return False
 
 
-def dag_parts(source: str) -> tuple[dict[str, ast.expr], ast.Call]:
-    """Check the DAG module holds only imports, constants and one DAG running one
-    operator; its constants (name -> expression) and the operator's call."""
+def dag_parts(source: str) -> tuple[dict[str, ast.expr], ast.Call, str]:
+    """Check the DAG module holds only imports, constants, our operator class and one DAG
+    running it; its constants (name -> expression), the operator's call and its flavour
+    (``kubernetes`` or ``docker``)."""
     tree = ast.parse(source)
     body = list(tree.body)
     first = body.pop(0)
@@ -779,6 +784,7 @@ def dag_parts(source: str) -> tuple[dict[str, ast.expr], ast.Call]:
     assert isinstance(first.value, ast.Constant)
     constants: dict[str, ast.expr] = {}
     dags = []
+    bases: list[str] = []
     for node in body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             continue
@@ -796,6 +802,12 @@ def dag_parts(source: str) -> tuple[dict[str, ast.expr], ast.Call]:
             assert data_expression(node.value), ast.dump(node)
             constants[target.id] = node.value
             continue
+        if isinstance(node, ast.ClassDef):
+            # The operator subclass (retries that cannot help are not made): our fixed
+            # code, the same whatever the job's values.
+            assert ast.unparse(node) in _OPERATOR_CLASSES, ast.unparse(node)
+            bases.append(ast.unparse(node.bases[0]))
+            continue
         assert isinstance(node, ast.With), ast.dump(node)
         dags.append(node)
     (dag,) = dags
@@ -808,8 +820,10 @@ def dag_parts(source: str) -> tuple[dict[str, ast.expr], ast.Call]:
     assert isinstance(statement.value, ast.Call)
     call = statement.value
     assert isinstance(call.func, ast.Name)
-    assert call.func.id in _OPERATORS
-    return constants, call
+    assert call.func.id == "JobOperator"
+    (base,) = bases
+    assert base in _OPERATORS
+    return constants, call, _OPERATORS[base]
 
 
 def literal(node: ast.expr) -> Any:
@@ -841,8 +855,8 @@ def check_airflow(exported: Exported, case: Case) -> None:
     schema = read_schema(exported.job)
     defaults = {p.name: p.default for p in schema}
     for file, flavour in expected_files.items():
-        constants, call = dag_parts((folder / file).read_text(encoding="utf-8"))
-        assert _OPERATORS[call.func.id] == flavour  # type: ignore[attr-defined]
+        constants, _call, operator_flavour = dag_parts((folder / file).read_text(encoding="utf-8"))
+        assert operator_flavour == flavour
         dag_id = exported.name if flavour == "kubernetes" else f"{exported.name}-docker"
         assert literal(constants["DAG_ID"]) == dag_id
         assert literal(constants["NOTEBOOK"]) == exported.source_path

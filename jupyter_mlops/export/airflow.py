@@ -208,7 +208,7 @@ class AirflowTarget(ExportTarget):
                 "from kubernetes.client import models as k8s",
             ],
             constants=constants,
-            operator=_POD_OPERATOR,
+            operator=POD_JOB_OPERATOR,
             options=options,
         )
 
@@ -284,7 +284,7 @@ class AirflowTarget(ExportTarget):
             title="Docker (DockerOperator), for single-host setups",
             imports=imports,
             constants=constants,
-            operator=_DOCKER_OPERATOR,
+            operator=DOCKER_JOB_OPERATOR,
             options=options,
         )
 
@@ -465,7 +465,9 @@ _FINAL = (
     "the job exited with code {code}: "
     "invalid parameters or a failing notebook, which a retry cannot fix"
 )
-_DOCKER_OPERATOR = f'''
+#: The operator classes a DAG file defines: fixed code, the same in every job's DAG (no
+#: value of the job's in them; the tests check it).
+DOCKER_JOB_OPERATOR = f'''
 class JobOperator(DockerOperator):
     """DockerOperator that fails the task at once, without retries, when the job's exit
     code says a retry cannot help (FINAL_EXIT_CODES)."""
@@ -481,7 +483,7 @@ class JobOperator(DockerOperator):
                 raise AirflowFailException(f"{_FINAL}") from exc
             raise
 '''
-_POD_OPERATOR = f'''
+POD_JOB_OPERATOR = f'''
 class JobOperator(KubernetesPodOperator):
     """KubernetesPodOperator that fails the task at once, without retries, when the job's
     exit code says a retry cannot help (FINAL_EXIT_CODES)."""
