@@ -443,7 +443,7 @@ def _tracking_uri(given: Any, settings: Settings) -> str | None:
     if uri is None:
         return None
     parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"tracking_uri: '{uri}' is not an http(s) MLflow tracking server")
     if parts.username or parts.password or "token" in parts.query.lower():
         raise InvalidInput(

@@ -23,8 +23,9 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from ..redact import base_url
 from .finish import JobOutcome
 
 ENV_NOTIFY_URL = "JUPYTER_MLOPS_NOTIFY_URL"
@@ -142,11 +143,8 @@ def run_link(outcome: JobOutcome, environ: Mapping[str, str]) -> str | None:
     if not outcome.run_id:
         return None
     uri = environ.get("MLFLOW_TRACKING_URI") or environ.get("JUPYTER_MLOPS_TRACKING_URI") or ""
-    parts = urlsplit(uri)
-    if parts.scheme in ("http", "https") and parts.hostname:
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-        base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-        return f"{base}/#/runs/{outcome.run_id}"
+    if uri.startswith(("http://", "https://")) and urlsplit(uri).hostname:
+        return f"{base_url(uri)}/#/runs/{outcome.run_id}"
     return f"run {outcome.run_id}"
 
 
