@@ -18,6 +18,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlops import settings as settings_mod
 from jupyter_mlops.experiments.service import TrackingService
+from jupyter_mlops.export.metrics import recorded
 from jupyter_mlops.runs.models import RunsQuery
 from jupyter_mlops.runs.service import RunsService
 
@@ -149,6 +150,9 @@ def test_tracked_cells_in_a_job_are_children_of_its_run(
     assert "application/vnd.jupyter.widget-view+json" not in cards[0]["data"]
     assert "HTML(value=" not in output.read_text()
     assert cards[0]["data"]["text/plain"] == "run 'fit': FINISHED (experiment train)"
+    # The tracked cell's final metrics are the job's metrics (its --metrics file, its
+    # Pushgateway push, its notifications), without our own bookkeeping ones.
+    assert recorded(json.loads(output.read_text())) == {"rows": 3, "score": 1.5}
 
 
 def test_a_job_run_from_a_shell_is_recorded_in_its_projects_store(

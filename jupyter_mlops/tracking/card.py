@@ -8,6 +8,7 @@ a link to the run in the MLflow UI when a tracking server is used.
 from __future__ import annotations
 
 import html
+import math
 import os
 from typing import Any
 from urllib.parse import quote
@@ -43,6 +44,15 @@ def panel_run_url(run_id: str | None) -> str | None:
     return f"{base.rstrip('/')}/lab?mlops-run={quote(run_id)}"
 
 
+def final_metrics(record: RunRecord) -> dict[str, float]:
+    """The last value of each metric the run logged, but our own bookkeeping ones."""
+    latest: dict[str, float] = {}
+    for name, value, _ts, _step in record.metrics:
+        if not name.startswith(jobrun.OWN_METRIC_PREFIX):
+            latest[name] = value
+    return latest
+
+
 def render(record: RunRecord, outcome: Outcome | None, static: bool = False) -> str:
     """The card's HTML. Every value from the run is escaped. ``static``: a card nobody
     will update (a job's output notebook) says nothing of the delivery in progress."""
@@ -62,10 +72,7 @@ def render(record: RunRecord, outcome: Outcome | None, static: bool = False) -> 
         )
     else:
         delivery = e(outcome.state)
-    latest: dict[str, float] = {}
-    for name, value, _ts, _step in record.metrics:
-        if not name.startswith("jupyter_mlops."):
-            latest[name] = value
+    latest = final_metrics(record)
     params = list(record.params.items())[:MAX_ITEMS]
     metrics = list(latest.items())[:MAX_ITEMS]
     label = "<tr><td style='opacity:.7;padding-right:8px'>{}</td><td>{}</td></tr>"
@@ -143,6 +150,15 @@ class RunCard:
         }
         if self.widget is not None:
             data = {**self.widget._repr_mimebundle_(), **data}
+        else:
+            # A job's cell: its final metrics travel in the output notebook as those of
+            # ``export.metrics.record`` do, for the job's --metrics file, its Pushgateway
+            # push and its notifications.
+            from ..export.metrics import MIME_TYPE
+
+            finite = {k: v for k, v in final_metrics(self.record).items() if math.isfinite(v)}
+            if finite:
+                data[MIME_TYPE] = finite
         display(data, raw=True)
 
     def update(self, outcome: Outcome | None = None) -> None:
