@@ -26,9 +26,11 @@ PARAMETERS = """\
 greeting = "hello"  # what to say
 times: int = 2  # how often
 fail = False  # fail on purpose
+pause = 0.0  # seconds to sleep, for a run to cancel
 """
 BODY = 'print("RESULT", greeting * times)'
 FAILING = 'if fail:\n    raise ValueError("failed on purpose")'
+SLEEPING = "import time\ntime.sleep(pause)"
 
 
 def mlops(
@@ -50,7 +52,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Path:  # n
     exported and built."""
     folder = tmp_path_factory.mktemp("deploy-project")
     (folder / ".mlops").mkdir()
-    notebook(folder / "small.ipynb", [(PARAMETERS, "parameters"), BODY, FAILING])
+    notebook(folder / "small.ipynb", [(PARAMETERS, "parameters"), BODY, FAILING, SLEEPING])
     certs = MACHINE_CA_CERTS if any(MACHINE_CA_CERTS.glob("*.crt")) else None
     env = {"JUPYTER_MLOPS_CA_CERTS": str(certs)} if certs else {}
     done = mlops("export", "small.ipynb", cwd=folder, env=env)
@@ -92,6 +94,19 @@ def deployed(
     yield "small"
     for name in ("small", "small-cron"):
         mlops("undeploy", name, cwd=project, env=client_env)
+    for container in job_containers(client_env):  # a failed test's run, left running
+        container.stop(timeout=5)
+
+
+def job_containers(env: dict[str, str]) -> list[Any]:
+    """The running containers of the job's image."""
+    import docker
+
+    client = docker.DockerClient(base_url=env["DOCKER_HOST"])
+    return [
+        c for c in client.containers.list()
+        if str(c.attrs.get("Config", {}).get("Image", "")).split("/")[-1] == "small:latest"
+    ]  # fmt: skip
 
 
 def runs_of(project: Path, env: dict[str, str], name: str) -> list[dict[str, Any]]:
@@ -113,7 +128,7 @@ def test_deployment_is_recorded_and_its_dag_parsed(
     assert record["dag_id"] == "small"
     assert record["image"] == "small:latest"
     assert record["image_digest"].startswith("sha256:")
-    assert record["parameters"] == {"greeting": "hello", "times": 2, "fail": False}
+    assert record["parameters"] == {"greeting": "hello", "times": 2, "fail": False, "pause": 0.0}
     assert record["deployed_by"]
     assert record["deployed_at"]
     assert not any("password" in k.lower() or "token" in k.lower() for k in record["options"])
@@ -188,6 +203,32 @@ def test_a_schedule_runs_without_trigger_and_pause_stops_it(
     assert len(runs_of(project, client_env, "small-cron")) == count
     listed = json.loads(mlops("deployments", "--json", cwd=project, env=client_env).stdout)
     assert next(d for d in listed["deployments"] if d["name"] == "small-cron")["paused"]
+
+
+def test_a_running_run_is_cancelled_and_its_container_stopped(
+    project: Path, deployed: str, client_env: dict[str, str]
+) -> None:
+    """`cancel` ends a run whose notebook is still running: Airflow marks it failed and
+    its DockerOperator stops the job's container."""
+    started = mlops("trigger", "small", "-p", "pause", "600", cwd=project, env=client_env)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    deadline = time.monotonic() + 240
+    while not job_containers(client_env):  # the notebook is running in its container
+        assert time.monotonic() < deadline, runs_of(project, client_env, "small")[:1]
+        time.sleep(2)
+    done = mlops("cancel", "small", run_id, cwd=project, env=client_env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{run_id} failed"
+    deadline = time.monotonic() + 120
+    while job_containers(client_env):
+        assert time.monotonic() < deadline, "the job's container still runs after cancel"
+        time.sleep(2)
+    run = next(r for r in runs_of(project, client_env, "small") if r["run_id"] == run_id)
+    assert run["state"] == "failed", run
+    again = mlops("cancel", "small", run_id, cwd=project, env=client_env)
+    assert again.returncode != 0
+    assert "has ended" in again.stderr
 
 
 # -- bad input: one clear line, nothing half-deployed ----------------------------------------
