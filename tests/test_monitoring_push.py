@@ -132,9 +132,11 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_job(job: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The job's entrypoint, started in the job folder (its runs go to MLflow's default
+    store there, not into the checkout)."""
     return subprocess.run(
         [sys.executable, "-m", "jupyter_mlops.job", str(job), *args],
-        env=subprocess_env(env), capture_output=True, text=True, timeout=300,
+        env=subprocess_env(env), cwd=job, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
 
