@@ -293,6 +293,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     let deploymentsWidget: DeploymentsWidget | null = null;
+    // The panel's refresh interval (seconds), from the settings once they are read.
+    let refreshInterval = 30;
     app.commands.addCommand(CommandIDs.openDeployments, {
       label: trans.__('MLOps Deployments'),
       caption: trans.__(
@@ -315,6 +317,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
               jobs: () => client.jobs().then(list => list.jobs)
             }
           );
+          deploymentsWidget.model.configure(refreshInterval);
           labShell.add(deploymentsWidget, 'main');
         }
         labShell.activateById(deploymentsWidget.id);
@@ -347,7 +350,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           kind,
           name,
           trans,
-          runId => void app.commands.execute(CommandIDs.openRun, { runId })
+          runId => void app.commands.execute(CommandIDs.openRun, { runId }),
+          refreshInterval
         );
         void tabs.add(widget);
         labShell.add(widget, 'main');
@@ -407,11 +411,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings) => {
-        panel.jobs.configure(
-          settings.get('refreshInterval').composite as number
-        );
+        refreshInterval = settings.get('refreshInterval').composite as number;
+        panel.jobs.configure(refreshInterval);
+        if (deploymentsWidget && !deploymentsWidget.isDisposed) {
+          deploymentsWidget.model.configure(refreshInterval);
+        }
         void model.configure({
-          refreshInterval: settings.get('refreshInterval').composite as number,
+          refreshInterval,
           maxExperiments: settings.get('maxExperiments').composite as number,
           includeDeleted: settings.get('showDeletedExperiments')
             .composite as boolean

@@ -452,6 +452,30 @@ describe('MonitoringView', () => {
     ]);
     view.unmount();
   });
+
+  it('reads the runs again at the refresh interval, and stops once closed', async () => {
+    const asked = serve({
+      'GET monitoring/deployments/nightly?limit=200': () => ({ body: HISTORY })
+    });
+    const view = mount(
+      <MonitoringView
+        client={new MonitoringClient(settings)}
+        kind="deployment"
+        name="nightly"
+        trans={trans}
+        openRun={() => undefined}
+        refreshInterval={0.05}
+      />
+    );
+    await settle();
+    await new Promise(resolve => setTimeout(resolve, 180));
+    await settle();
+    const count = asked.length;
+    expect(count).toBeGreaterThanOrEqual(3);
+    view.unmount();
+    await new Promise(resolve => setTimeout(resolve, 150));
+    expect(asked.length).toBe(count);
+  });
 });
 
 function task(overrides: Partial<TaskRecord> = {}): TaskRecord {

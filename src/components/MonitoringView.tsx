@@ -31,6 +31,8 @@ interface IMonitoringViewProps {
   name: string;
   trans: TranslationBundle;
   openRun: (runId: string) => void;
+  /** Seconds between automatic refreshes while the page is visible; 0: on demand. */
+  refreshInterval?: number;
 }
 
 function Summary(props: {
@@ -115,6 +117,19 @@ export function MonitoringView(props: IMonitoringViewProps): JSX.Element {
   // null: the server's choice (every metric the runs have).
   const [chosen, setChosen] = React.useState<string[] | null>(null);
   const [version, setVersion] = React.useState(0);
+  const { refreshInterval = 0 } = props;
+  React.useEffect(() => {
+    if (refreshInterval <= 0) {
+      return;
+    }
+    // New runs come in while the tab is open (a schedule, a deployment's retry).
+    const timer = window.setInterval(() => {
+      if (document.visibilityState !== 'hidden') {
+        setVersion(v => v + 1);
+      }
+    }, refreshInterval * 1000);
+    return () => window.clearInterval(timer);
+  }, [refreshInterval]);
   const history = useRequest(
     () =>
       client.history(kind, name, {

@@ -59,7 +59,8 @@ export function createMonitoringWidget(
   kind: MonitoredKind,
   name: string,
   trans: TranslationBundle,
-  openRun: (runId: string) => void
+  openRun: (runId: string) => void,
+  refreshInterval = 0
 ): MainAreaWidget<ReactWidget> {
   const content = ReactWidget.create(
     <MonitoringView
@@ -68,6 +69,7 @@ export function createMonitoringWidget(
       name={name}
       trans={trans}
       openRun={openRun}
+      refreshInterval={refreshInterval}
     />
   );
   content.addClass('jp-mlops-MonitoringWidget');
