@@ -144,7 +144,7 @@ class RunCard:
         that cannot show widgets (nbconvert, a notebook opened without its kernel)."""
         from IPython.display import display
 
-        data = {
+        data: dict[str, Any] = {
             "text/html": render(self.record, self.outcome, static=self.widget is None),
             "text/plain": summary(self.record),
         }
