@@ -80,6 +80,36 @@ def subprocess_env(extra: Mapping[str, str | None] | None = None) -> dict[str, s
     return env
 
 
+def exported_job(folder: Path, name: str, cells: Sequence[tuple[str, list[str]]]) -> Path:
+    """A notebook of ``cells`` (source, tags) written to ``folder/NAME.ipynb`` and exported
+    with the CLI; its job folder."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nbformat.write(
+        new_notebook(
+            cells=[new_code_cell(src, metadata={"tags": tags}) for src, tags in cells],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        folder / f"{name}.ipynb",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "export", str(folder / f"{name}.ipynb")],
+        env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return folder / "pipelines" / name
+
+
+def run_entrypoint(job: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The job's entrypoint (``python -m jupyter_mlops.job``), started in the job folder
+    (runs without a configured store go to MLflow's default there, not into the checkout)."""
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops.job", str(job), *args],
+        env=subprocess_env(env), cwd=job, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
 def stop_process_group(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     """Stop a process started with ``start_new_session=True`` and everything it spawned:
     SIGTERM to its process group, then SIGKILL if it does not exit in time."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -20,10 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-from conftest import free_port, start_process, stop_process_group, subprocess_env
-from nbformat.v4 import new_code_cell, new_notebook
+from conftest import (
+    exported_job,
+    free_port,
+    run_entrypoint,
+    start_process,
+    stop_process_group,
+    subprocess_env,
+)
 
 from jupyter_mlops.export.finish import JobOutcome
 from jupyter_mlops.monitoring import push
@@ -115,29 +118,7 @@ NOTEBOOK = [
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An exported job that records two metrics and fails when told to."""
-    folder = tmp_path_factory.mktemp("project")
-    nbformat.write(
-        new_notebook(
-            cells=[new_code_cell(src, metadata={"tags": tags}) for src, tags in NOTEBOOK],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        ),
-        folder / "scored.ipynb",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops", "export", str(folder / "scored.ipynb")],
-        env=subprocess_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return folder / "pipelines" / "scored"
-
-
-def run_job(job: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The job's entrypoint, started in the job folder (its runs go to MLflow's default
-    store there, not into the checkout)."""
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.job", str(job), *args],
-        env=subprocess_env(env), cwd=job, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    return exported_job(tmp_path_factory.mktemp("project"), "scored", NOTEBOOK)
 
 
 def value(result: list[dict[str, Any]]) -> float:
@@ -153,7 +134,7 @@ def test_a_run_pushes_and_a_failure_keeps_the_last_success(job: Path, stack: Sta
         "JUPYTER_MLOPS_IMAGE_DIGEST": "sha256:" + "ab" * 32,
     }
     started = time.time()
-    done = run_job(job, **env)
+    done = run_entrypoint(job, **env)
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr, done.stderr
     where = '{job="scored", deployment="nightly"}'
@@ -172,7 +153,7 @@ def test_a_run_pushes_and_a_failure_keeps_the_last_success(job: Path, stack: Sta
     assert started < last_success < time.time()
 
     # A failing run with other parameters: success 0, its own metric, the last success kept.
-    done = run_job(job, "-p", "fail", "true", "-p", "accuracy", "0.5", **env)
+    done = run_entrypoint(job, "-p", "fail", "true", "-p", "accuracy", "0.5", **env)
     assert done.returncode == 3, done.stderr
     failed = stack.until(
         f"jupyter_mlops_job_success{where}", lambda r: len(r) == 1 and value(r) == 0
@@ -191,7 +172,7 @@ def test_a_run_pushes_and_a_failure_keeps_the_last_success(job: Path, stack: Sta
 
 @needs_prometheus
 def test_runs_without_a_deployment_are_a_group_of_their_own(job: Path, stack: Stack) -> None:
-    done = run_job(job, JUPYTER_MLOPS_PUSHGATEWAY=stack.pushgateway)
+    done = run_entrypoint(job, JUPYTER_MLOPS_PUSHGATEWAY=stack.pushgateway)
     assert done.returncode == 0, done.stderr
     # The Pushgateway holds the group job="scored" with an empty deployment beside "nightly".
     with urllib.request.urlopen(f"{stack.pushgateway}/api/v1/metrics", timeout=10) as answer:
@@ -207,7 +188,7 @@ def test_a_pushgateway_that_is_down_leaves_the_job_succeeding_with_a_warning(
 ) -> None:
     uri = embedded_uri(tmp_path)
     down = f"http://127.0.0.1:{free_port()}"
-    done = run_job(
+    done = run_entrypoint(
         job,
         JUPYTER_MLOPS_PUSHGATEWAY=down,
         JUPYTER_MLOPS_TRACKING_URI=uri,
@@ -229,7 +210,7 @@ def test_a_pushgateway_that_is_down_leaves_the_job_succeeding_with_a_warning(
 
 
 def test_a_pushgateway_url_that_is_not_one_is_a_warning_not_a_failure(job: Path) -> None:
-    done = run_job(job, JUPYTER_MLOPS_PUSHGATEWAY="ftp://metrics.example.com")
+    done = run_entrypoint(job, JUPYTER_MLOPS_PUSHGATEWAY="ftp://metrics.example.com")
     assert done.returncode == 0, done.stderr
     assert "'ftp' is not http or https" in done.stderr
 

@@ -15,10 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-from conftest import free_port, subprocess_env
-from nbformat.v4 import new_code_cell, new_notebook
+from conftest import exported_job, free_port, run_entrypoint, subprocess_env
 
 from jupyter_mlops.export import notify
 from jupyter_mlops.export.finish import JobOutcome, finish
@@ -72,34 +70,14 @@ NOTEBOOK = [
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An exported job that fails in its third cell when told to."""
-    folder = tmp_path_factory.mktemp("project")
-    nbformat.write(
-        new_notebook(
-            cells=[new_code_cell(src, metadata={"tags": tags}) for src, tags in NOTEBOOK],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        ),
-        folder / "nightly.ipynb",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops", "export", str(folder / "nightly.ipynb")],
-        env=subprocess_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return folder / "pipelines" / "nightly"
-
-
-def run_job(job: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.job", str(job), *args],
-        env=subprocess_env(env), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    return exported_job(tmp_path_factory.mktemp("project"), "nightly", NOTEBOOK)
 
 
 def test_a_failing_job_notifies_with_its_cell_error_and_parameters(
     job: Path, receiver: Receiver
 ) -> None:
     # The URL comes from the variable the deployment named (--notify-from-env ALERTS_URL).
-    done = run_job(
+    done = run_entrypoint(
         job, "-p", "fail", "true", "-p", "rate", "0.25",
         JUPYTER_MLOPS_NOTIFY_ENV="ALERTS_URL", ALERTS_URL=receiver.url,
         JUPYTER_MLOPS_DEPLOYMENT="nightly-prod", JUPYTER_MLOPS_ENGINE_RUN_ID="manual__2026",
@@ -122,11 +100,13 @@ def test_a_failing_job_notifies_with_its_cell_error_and_parameters(
 
 
 def test_a_successful_job_notifies_only_when_asked(job: Path, receiver: Receiver) -> None:
-    done = run_job(job, JUPYTER_MLOPS_NOTIFY_URL=receiver.url)
+    done = run_entrypoint(job, JUPYTER_MLOPS_NOTIFY_URL=receiver.url)
     assert done.returncode == 0, done.stderr
     assert receiver.received == []
 
-    done = run_job(job, JUPYTER_MLOPS_NOTIFY_URL=receiver.url, JUPYTER_MLOPS_NOTIFY_ON="always")
+    done = run_entrypoint(
+        job, JUPYTER_MLOPS_NOTIFY_URL=receiver.url, JUPYTER_MLOPS_NOTIFY_ON="always"
+    )
     assert done.returncode == 0, done.stderr
     assert [m["type"] for m in receiver.received] == ["success"]
     assert receiver.received[0]["title"] == "jupyter-mlops job nightly succeeded"
@@ -137,7 +117,7 @@ def test_invalid_parameters_notify_too(job: Path, receiver: Receiver, tmp_path: 
     secret = tmp_path / "alerts" / "url"
     secret.parent.mkdir()
     secret.write_text(receiver.url + "\n")
-    done = run_job(job, "-p", "rate", "fast", JUPYTER_MLOPS_NOTIFY_FILE=str(secret))
+    done = run_entrypoint(job, "-p", "rate", "fast", JUPYTER_MLOPS_NOTIFY_FILE=str(secret))
     assert done.returncode == 2, done.stderr
     (sent,) = receiver.received
     assert sent["title"] == "jupyter-mlops job nightly invalid (exit code 2)"
@@ -147,7 +127,7 @@ def test_invalid_parameters_notify_too(job: Path, receiver: Receiver, tmp_path: 
 
 def test_a_receiver_that_is_down_does_not_fail_the_job(job: Path) -> None:
     down = f"json://127.0.0.1:{free_port()}/hook"
-    done = run_job(job, JUPYTER_MLOPS_NOTIFY_URL=down, JUPYTER_MLOPS_NOTIFY_ON="always")
+    done = run_entrypoint(job, JUPYTER_MLOPS_NOTIFY_URL=down, JUPYTER_MLOPS_NOTIFY_ON="always")
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "warning" in line]
     assert warnings == [
@@ -155,7 +135,7 @@ def test_a_receiver_that_is_down_does_not_fail_the_job(job: Path) -> None:
         "notification (json://) could not be delivered"
     ], done.stderr
     # A failed run keeps its own exit code.
-    done = run_job(job, "-p", "fail", "true", JUPYTER_MLOPS_NOTIFY_URL=down)
+    done = run_entrypoint(job, "-p", "fail", "true", JUPYTER_MLOPS_NOTIFY_URL=down)
     assert done.returncode == 3, done.stderr
     assert "notification failed" in done.stderr
 
