@@ -231,6 +231,34 @@ def test_a_running_run_is_cancelled_and_its_container_stopped(
     assert "has ended" in again.stderr
 
 
+def test_runs_of_every_deployment_come_whatever_the_page_size(
+    project: Path,
+    deployed: str,
+    airflow: Airflow,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The latest runs of all deployments come from one request when they fit in a page;
+    with pages of two runs, 'small''s newer runs do not hide 'small-cron''s."""
+    from jupyter_mlops.deployments import airflow as engine_module
+    from jupyter_mlops.deployments.service import DeploymentsService
+    from jupyter_mlops.settings import resolve
+
+    for key, value in airflow.client_env().items():
+        monkeypatch.setenv(key, value)
+    service = DeploymentsService(resolve(project))
+
+    def latest() -> dict[str, list[str]]:
+        answer = service.list_deployments()
+        assert answer.engine_errors == []
+        return {d.name: [r.run_id for r in d.latest_runs] for d in answer.deployments}
+
+    whole = latest()
+    assert whole["small-cron"], whole
+    assert len(whole["small"]) >= 3, whole
+    monkeypatch.setattr(engine_module.AirflowEngine, "page_limit", 2)
+    assert latest() == whole
+
+
 # -- bad input: one clear line, nothing half-deployed ----------------------------------------
 def test_bad_input_is_one_line_and_leaves_nothing(
     project: Path,

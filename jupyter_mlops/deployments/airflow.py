@@ -71,6 +71,8 @@ class AirflowEngine(Engine):
         300.0, help="Seconds deploy waits for Airflow to parse the DAG file."
     ).tag(config=True)
     poll_interval = Float(1.0, help="Seconds between looks while waiting.").tag(config=True)
+    #: Runs asked for in one request (Airflow's own maximum page is 100 by default).
+    page_limit = PAGE_LIMIT
 
     def __init__(self, url: str | None = None, dags_folder: str | None = None, **kwargs: Any):
         super().__init__(url=url, dags_folder=dags_folder, **kwargs)
@@ -302,20 +304,40 @@ class AirflowEngine(Engine):
         if not deployments:
             return {}
         by_dag = {d.dag_id: d.name for d in deployments}
-        answer = self._api(
-            "POST",
-            "/dags/~/dagRuns/list",
-            json={
-                "dag_ids": sorted(by_dag),
-                "order_by": "-run_after",
-                "page_limit": min(PAGE_LIMIT, limit * len(by_dag)),
-            },
-        )
         found: dict[str, list[DeploymentRun]] = {d.name: [] for d in deployments}
-        for raw in answer.get("dag_runs", []):
-            name = by_dag.get(raw.get("dag_id"))
-            if name is not None and len(found[name]) < limit:
+        seen: set[tuple[str, str]] = set()
+        # One request for every deployment, newest runs first; usually the page holds them
+        # all. When it is full, a deployment that runs often may have crowded out another's
+        # runs: those that have their `limit` are left out and the rest asked again (or,
+        # when none has, the next page), so each deployment shows its own latest runs.
+        pending, offset = set(by_dag), 0
+        while pending:
+            page = self.page_limit
+            answer = self._api(
+                "POST",
+                "/dags/~/dagRuns/list",
+                json={
+                    "dag_ids": sorted(pending),
+                    "order_by": "-run_after",
+                    "page_limit": page,
+                    "page_offset": offset,
+                },
+            )
+            raws = answer.get("dag_runs", [])
+            for raw in raws:
+                dag_id, run_id = str(raw.get("dag_id")), str(raw.get("dag_run_id"))
+                name = by_dag.get(dag_id)
+                if name is None or (dag_id, run_id) in seen or len(found[name]) >= limit:
+                    continue
+                seen.add((dag_id, run_id))
                 found[name].append(_run(raw))
+            if len(raws) < page:
+                break
+            served = {dag for dag in pending if len(found[by_dag[dag]]) >= limit}
+            if served:
+                pending, offset = pending - served, 0
+            else:
+                offset += page
         return found
 
     def tries(self, deployment: DeploymentInfo) -> dict[str, int]:
