@@ -259,6 +259,64 @@ def test_runs_of_every_deployment_come_whatever_the_page_size(
     assert latest() == whole
 
 
+def test_a_failed_run_notifies_through_the_secret_the_dag_mounts(
+    project: Path,
+    deployed: str,
+    airflow: Airflow,  # noqa: F811
+    mlflow_server: MlflowServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """``--notify-secret alerts``: the Docker DAG mounts the host's secrets folder (the
+    server's ``c.AirflowTarget.docker_secrets_dir``), the job reads the URL there and posts
+    the failure, its cell and error, to a webhook on loopback; the URL is in no file."""
+    from test_notify import Receiver
+    from traitlets.config import Config
+
+    from jupyter_mlops.deployments.service import DeploymentsService
+    from jupyter_mlops.settings import resolve
+
+    for key, value in {**airflow.client_env(), "DOCKER_HOST": os.environ["DOCKER_HOST"]}.items():
+        monkeypatch.setenv(key, value)
+    receiver = Receiver()
+    try:
+        secrets = tmp_path / "secrets"
+        (secrets / "alerts").mkdir(parents=True)
+        (secrets / "alerts" / "url").write_text(receiver.url)
+        config = Config()
+        config.AirflowTarget.docker_secrets_dir = str(secrets)
+        service = DeploymentsService(resolve(project), engine_config=config)
+        options = {
+            "notify_secret": "alerts",
+            "retries": 0,
+            "network_mode": "host",
+            "tracking_uri": mlflow_server.uri,
+        }
+        prepared = service.prepare(project / "pipelines" / "small", name="alerted", options=options)
+        service.deploy(prepared)
+        try:
+            run = service.trigger("alerted", {"fail": True})
+            ended = service.wait("alerted", run.run_id, timeout=300, interval=0.5)
+            assert ended.state == "failed", ended
+            deadline = time.monotonic() + 30
+            while not receiver.received:
+                assert time.monotonic() < deadline, "no notification"
+                time.sleep(0.5)
+            (message,) = receiver.received
+            assert message["type"] == "failure", message
+            text = json.dumps(message)
+            assert "small" in text
+            assert "[4]" in text
+            assert "failed on purpose" in text
+            dag = (airflow.dags_folder / "jupyter_mlops_alerted.py").read_text()
+            assert receiver.url not in dag
+            assert str(secrets) in dag
+        finally:
+            service.undeploy("alerted")
+    finally:
+        receiver.close()
+
+
 # -- bad input: one clear line, nothing half-deployed ----------------------------------------
 def test_bad_input_is_one_line_and_leaves_nothing(
     project: Path,
