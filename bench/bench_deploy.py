@@ -5,6 +5,9 @@ as the CLI sees it, through Airflow 3 standalone: SQLite, LocalExecutor, the sch
 settings of ``tests/airflow_fixture.FAST_SCHEDULER``, printed) against ``jupyter mlops run
 --in-container`` (the baseline), alternated, ``REPEATS`` each, medians. Goal: at most 1.5x.
 
+``BENCH_DEPLOY_WORK`` (seconds, default 0) makes the job's notebook work that long (a
+sleep), to show how Airflow's fixed cost weighs against jobs of a given length.
+
 Needs the Airflow environment (``.venv-airflow``) and a container engine (Podman through
 ``scripts/containers.sh``); the job's image is built first (cached after the first time).
 """
@@ -27,6 +30,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = int(os.environ.get("BENCH_DEPLOY_REPEATS", "3"))
+WORK = float(os.environ.get("BENCH_DEPLOY_WORK", "0"))
 CA_CERTS = Path("/usr/local/share/ca-certificates")
 
 
@@ -76,8 +80,11 @@ def _measure(folder: Path, airflow: Any, env: dict[str, str], fixture: Any) -> d
     (project / ".mlops").mkdir(parents=True)
     document = new_notebook(
         cells=[
-            new_code_cell("times = 2  # how often", metadata={"tags": ["parameters"]}),
-            new_code_cell("print('RESULT', 'hello' * times)"),
+            new_code_cell(
+                "times = 2  # how often\nwork = 0.0  # seconds of work",
+                metadata={"tags": ["parameters"]},
+            ),
+            new_code_cell("import time\ntime.sleep(work)\nprint('RESULT', 'hello' * times)"),
         ],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
     )
@@ -99,6 +106,9 @@ def _measure(folder: Path, airflow: Any, env: dict[str, str], fixture: Any) -> d
                     "-p",
                     "times",
                     "3",
+                    "-p",
+                    "work",
+                    str(WORK),
                     cwd=project,
                     env=env,
                 )
@@ -110,6 +120,9 @@ def _measure(folder: Path, airflow: Any, env: dict[str, str], fixture: Any) -> d
                     "-p",
                     "times",
                     "3",
+                    "-p",
+                    "work",
+                    str(WORK),
                     "--wait",
                     "--interval",
                     "0.5",
@@ -121,6 +134,7 @@ def _measure(folder: Path, airflow: Any, env: dict[str, str], fixture: Any) -> d
     in_container = statistics.median(container_runs)
     print("scheduler settings: " + " ".join(f"{k}={v}" for k, v in fixture.FAST_SCHEDULER.items()))
     return {
+        "job's work (BENCH_DEPLOY_WORK) s": WORK,
         "deploy (write, parse, unpause) s": deploy,
         "run --in-container (baseline) median s": in_container,
         "trigger --wait through Airflow median s": through_airflow,
