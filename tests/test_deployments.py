@@ -98,6 +98,17 @@ def deployed(
         container.stop(timeout=5)
 
 
+@pytest.fixture
+def airflow_env(
+    airflow: Airflow,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """This process finds Airflow and the container engine as a server would (the
+    environment), for tests that call the deployments service or the routes."""
+    for key, value in {**airflow.client_env(), "DOCKER_HOST": os.environ["DOCKER_HOST"]}.items():
+        monkeypatch.setenv(key, value)
+
+
 def job_containers(env: dict[str, str]) -> list[Any]:
     """The running containers of the job's image."""
     import docker
@@ -232,10 +243,7 @@ def test_a_running_run_is_cancelled_and_its_container_stopped(
 
 
 def test_runs_of_every_deployment_come_whatever_the_page_size(
-    project: Path,
-    deployed: str,
-    airflow: Airflow,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    project: Path, deployed: str, airflow_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The latest runs of all deployments come from one request when they fit in a page;
     with pages of two runs, 'small''s newer runs do not hide 'small-cron''s."""
@@ -243,8 +251,6 @@ def test_runs_of_every_deployment_come_whatever_the_page_size(
     from jupyter_mlops.deployments.service import DeploymentsService
     from jupyter_mlops.settings import resolve
 
-    for key, value in airflow.client_env().items():
-        monkeypatch.setenv(key, value)
     service = DeploymentsService(resolve(project))
 
     def latest() -> dict[str, list[str]]:
@@ -263,8 +269,8 @@ def test_a_failed_run_notifies_through_the_secret_the_dag_mounts(
     project: Path,
     deployed: str,
     airflow: Airflow,  # noqa: F811
+    airflow_env: None,
     mlflow_server: MlflowServer,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     """``--notify-secret alerts``: the Docker DAG mounts the host's secrets folder (the
@@ -276,8 +282,6 @@ def test_a_failed_run_notifies_through_the_secret_the_dag_mounts(
     from jupyter_mlops.deployments.service import DeploymentsService
     from jupyter_mlops.settings import resolve
 
-    for key, value in {**airflow.client_env(), "DOCKER_HOST": os.environ["DOCKER_HOST"]}.items():
-        monkeypatch.setenv(key, value)
     receiver = Receiver()
     try:
         secrets = tmp_path / "secrets"
@@ -352,6 +356,7 @@ def test_a_dag_with_import_errors_is_taken_back(
     project: Path,
     deployed: str,
     airflow: Airflow,  # noqa: F811
+    airflow_env: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A DAG file Airflow cannot import (here: one importing a provider that is not
@@ -360,10 +365,6 @@ def test_a_dag_with_import_errors_is_taken_back(
     from jupyter_mlops.deployments.service import DeploymentsService
     from jupyter_mlops.errors import InvalidInput
     from jupyter_mlops.settings import resolve
-
-    for key, value in airflow.client_env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DOCKER_HOST", os.environ["DOCKER_HOST"])
 
     class Broken(engine_module.AirflowEngine):
         def render(self, spec: Any, dag_id: str) -> str:
@@ -387,11 +388,9 @@ def jp_root_dir(project: Path) -> Path:
 async def test_routes(
     fetch_json: Any,
     deployed: str,
-    airflow: Airflow,  # noqa: F811
+    airflow_env: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in airflow.client_env().items():
-        monkeypatch.setenv(key, value)
     status, body = await fetch_json("deployments")
     assert status == 200, body
     assert {d["name"] for d in body["deployments"]} == {"small", "small-cron"}

@@ -773,9 +773,9 @@ def data_expression(node: ast.expr) -> bool:
     return False
 
 
-def dag_parts(source: str) -> tuple[dict[str, ast.expr], ast.Call, str]:
+def dag_parts(source: str) -> tuple[dict[str, ast.expr], str]:
     """Check the DAG module holds only imports, constants, our operator class and one DAG
-    running it; its constants (name -> expression), the operator's call and its flavour
+    running it; its constants (name -> expression) and the operator's flavour
     (``kubernetes`` or ``docker``)."""
     tree = ast.parse(source)
     body = list(tree.body)
@@ -823,7 +823,7 @@ def dag_parts(source: str) -> tuple[dict[str, ast.expr], ast.Call, str]:
     assert call.func.id == "JobOperator"
     (base,) = bases
     assert base in _OPERATORS
-    return constants, call, _OPERATORS[base]
+    return constants, _OPERATORS[base]
 
 
 def literal(node: ast.expr) -> Any:
@@ -855,7 +855,7 @@ def check_airflow(exported: Exported, case: Case) -> None:
     schema = read_schema(exported.job)
     defaults = {p.name: p.default for p in schema}
     for file, flavour in expected_files.items():
-        constants, _call, operator_flavour = dag_parts((folder / file).read_text(encoding="utf-8"))
+        constants, operator_flavour = dag_parts((folder / file).read_text(encoding="utf-8"))
         assert operator_flavour == flavour
         dag_id = exported.name if flavour == "kubernetes" else f"{exported.name}-docker"
         assert literal(constants["DAG_ID"]) == dag_id

@@ -310,9 +310,8 @@ class AirflowEngine(Engine):
         # all. When it is full, a deployment that runs often may have crowded out another's
         # runs: those that have their `limit` are left out and the rest asked again (or,
         # when none has, the next page), so each deployment shows its own latest runs.
-        pending, offset = set(by_dag), 0
+        pending, offset, page = set(by_dag), 0, self.page_limit
         while pending:
-            page = self.page_limit
             answer = self._api(
                 "POST",
                 "/dags/~/dagRuns/list",
