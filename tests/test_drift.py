@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import subprocess_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mlops import settings as settings_mod
@@ -24,7 +26,14 @@ from jupyter_mlops.export.finish import JobOutcome
 
 pytest.importorskip("evidently")
 
-from jupyter_mlops.drift import DriftInputError, DriftUnavailable, check, drift, sources
+from jupyter_mlops.drift import (
+    DriftInputError,
+    DriftUnavailable,
+    check,
+    drift,
+    sources,
+    stattests,
+)
 
 pytestmark = pytest.mark.slow
 ROWS = 800
@@ -80,6 +89,118 @@ def test_a_path_and_a_path_of_the_current_batch(tmp_path: Path) -> None:
     assert result.drifted_columns == ["city"]
 
 
+def large(seed: int, shift: float = 0.0, tilt: bool = False, rows: int = 3000) -> pd.DataFrame:
+    """Over 1,000 rows, where Evidently tests with Wasserstein and Jensen-Shannon distances:
+    numbers with many values (some missing or infinite), numbers with four values,
+    categories and booleans."""
+    rng = np.random.default_rng(seed)
+    amount = rng.normal(10 + shift, 2, rows)
+    amount[rng.choice(rows, 40, replace=False)] = np.nan
+    amount[:3] = [np.inf, -np.inf, np.inf]
+    shares = [0.7, 0.1, 0.1, 0.1] if tilt else [0.25, 0.25, 0.25, 0.25]
+    return pd.DataFrame(
+        {
+            "amount": amount,
+            "age": rng.integers(18, 90, rows),
+            "rating": rng.choice([1, 2, 3, 4], rows, p=shares),
+            "city": rng.choice(["oslo", "lima", "pune", "kyiv"], rows, p=shares),
+            "member": rng.random(rows) < (0.8 if tilt else 0.5),
+        }
+    )
+
+
+def _evidently_preset(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[dict, float]:
+    """Each column's (test, score, drifted) and the drifted share, from Evidently's own data
+    drift preset with its own choice of tests."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(
+        numerical_columns=["amount", "age", "rating"], categorical_columns=["city", "member"]
+    )
+    snapshot = Report([DataDriftPreset()], include_tests=True).run(
+        Dataset.from_pandas(current, data_definition=definition),
+        Dataset.from_pandas(reference, data_definition=definition),
+    )
+    columns, share = {}, -1.0
+    for metric in snapshot.dict()["metrics"]:
+        config = metric["config"]
+        if config["type"].endswith(":ValueDrift"):
+            columns[config["column"]] = (config["method"], float(metric["value"]))
+        elif config["type"].endswith(":DriftedColumnsCount"):
+            share = metric["value"]["share"]
+    return columns, share
+
+
+# Evidently's own mean of a column with infinities warns.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("shifted", [False, True])
+def test_large_data_gets_evidentlys_own_tests_and_scores(shifted: bool) -> None:
+    reference = large(1)
+    current = large(2, shift=1.0, tilt=True) if shifted else large(2)
+    expected, share = _evidently_preset(reference, current)
+    result = drift(reference, current)
+    assert {name: c.test for name, c in result.columns.items()} == {
+        name: test for name, (test, _score) in expected.items()
+    }
+    assert result.columns["amount"].test == "Wasserstein distance (normed)"
+    assert result.columns["rating"].test == "Jensen-Shannon distance"  # four values
+    for name, (_test, score) in expected.items():
+        assert result.columns[name].score == pytest.approx(score, rel=1e-9, abs=1e-12), name
+    assert result.share == share
+    assert result.drifted_columns == (["amount", "rating", "city", "member"] if shifted else [])
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
+values = st.one_of(
+    st.lists(finite, min_size=2, max_size=60),
+    st.lists(st.integers(-3, 3).map(float), min_size=2, max_size=60),  # ties
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(reference=values, current=values)
+def test_the_kept_reference_wasserstein_is_evidentlys(reference: list, current: list) -> None:
+    from evidently.legacy.calculations.stattests.wasserstein_distance_norm import (
+        _wasserstein_distance_norm,
+    )
+
+    ref, cur = pd.Series(reference, name="x"), pd.Series(current, name="x")
+    expected, drifted = _wasserstein_distance_norm(ref, cur, None, 0.1)
+    kept = {"x": stattests.ReferenceColumn.of(ref, True)}
+    for active in ({}, kept):  # made on the spot, and kept from the profile
+        with stattests.report(active):
+            score, verdict = stattests._wasserstein(ref, cur, None, 0.1)
+        assert score == pytest.approx(float(expected), rel=1e-9, abs=1e-9)
+        assert verdict == bool(drifted) or abs(float(expected) - 0.1) < 1e-9
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    reference=st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), min_size=1, max_size=60),
+    current=st.lists(st.sampled_from(["a", "b", "c", "f"]), min_size=1, max_size=60),
+)
+def test_the_kept_reference_jensen_shannon_is_evidentlys(reference: list, current: list) -> None:
+    from evidently.legacy.calculations.stattests.jensenshannon import _jensenshannon
+
+    ref, cur = pd.Series(reference, name="x"), pd.Series(current, name="x")
+    expected, drifted = _jensenshannon(ref, cur, None, 0.1)
+    with stattests.report({"x": stattests.ReferenceColumn.of(ref, False)}):
+        score, verdict = stattests._jensen_shannon(ref, cur, None, 0.1)
+    assert score == pytest.approx(float(expected), rel=1e-9, abs=1e-12)
+    assert verdict == bool(drifted) or abs(float(expected) - 0.1) < 1e-9
+
+
+def test_a_kept_reference_column_that_does_not_fit_is_not_used() -> None:
+    """Evidently passing other values than the profile was made from (another column of
+    the same name, say) gets a test on what it passed."""
+    kept = {"x": stattests.ReferenceColumn.of(pd.Series(np.arange(2000.0), name="x"), True)}
+    ref = pd.Series(np.zeros(10), name="x")
+    with stattests.report(kept):
+        score, _ = stattests._wasserstein(ref, pd.Series(np.ones(10), name="x"), None, 0.1)
+    assert score == pytest.approx(1 / 0.001)  # distance 1 over the floor of the deviation
+
+
 @pytest.mark.parametrize(
     ("reference", "current", "message"),
     [
@@ -88,6 +209,9 @@ def test_a_path_and_a_path_of_the_current_batch(tmp_path: Path) -> None:
         (made(1), made(2).iloc[:0], "The current data (a DataFrame (0 rows)) is empty"),
         (made(1).iloc[:0], made(2), "The reference data"),
         (made(1), made(2).assign(age="x"), "Column age is numerical in the reference"),
+        (made(1), made(2).assign(amount=np.nan), "Column amount has no values in the current"),
+        (made(1).assign(city=None), made(2), "Column city has no values in the reference"),
+        (made(1).assign(amount=np.inf), made(2), "amount has no values in the reference (all"),
         (42, made(2), "not int"),
         ("no/such/file.csv", made(2), "does not exist"),
     ],
