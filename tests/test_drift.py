@@ -149,6 +149,15 @@ def test_large_data_gets_evidentlys_own_tests_and_scores(shifted: bool) -> None:
         assert result.columns[name].score == pytest.approx(score, rel=1e-9, abs=1e-12), name
     assert result.share == share
     assert result.drifted_columns == (["amount", "rating", "city", "member"] if shifted else [])
+    # One page: every column's drift, and one test per column in its Tests tab.
+    html = result.report_html
+    for name in expected:
+        assert f"Drift in column '{name}'" in html
+        assert f"Value Drift for column {name}" in html
+    # One summary over them all: passed and failed counted across the columns.
+    passed, failed = (1, 4) if shifted else (5, 0)
+    assert f'{{"value": "{passed}", "label": "SUCCESS"}}' in html
+    assert f'{{"value": "{failed}", "label": "FAIL"}}' in html
 
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
@@ -169,7 +178,7 @@ def test_the_kept_reference_wasserstein_is_evidentlys(reference: list, current: 
     expected, drifted = _wasserstein_distance_norm(ref, cur, None, 0.1)
     kept = {"x": stattests.ReferenceColumn.of(ref, True)}
     for active in ({}, kept):  # made on the spot, and kept from the profile
-        with stattests.report(active):
+        with stattests.kept(active):
             score, verdict = stattests._wasserstein(ref, cur, None, 0.1)
         assert score == pytest.approx(float(expected), rel=1e-9, abs=1e-9)
         assert verdict == bool(drifted) or abs(float(expected) - 0.1) < 1e-9
@@ -185,7 +194,7 @@ def test_the_kept_reference_jensen_shannon_is_evidentlys(reference: list, curren
 
     ref, cur = pd.Series(reference, name="x"), pd.Series(current, name="x")
     expected, drifted = _jensenshannon(ref, cur, None, 0.1)
-    with stattests.report({"x": stattests.ReferenceColumn.of(ref, False)}):
+    with stattests.kept({"x": stattests.ReferenceColumn.of(ref, False)}):
         score, verdict = stattests._jensen_shannon(ref, cur, None, 0.1)
     assert score == pytest.approx(float(expected), rel=1e-9, abs=1e-12)
     assert verdict == bool(drifted) or abs(float(expected) - 0.1) < 1e-9
@@ -196,7 +205,7 @@ def test_a_kept_reference_column_that_does_not_fit_is_not_used() -> None:
     the same name, say) gets a test on what it passed."""
     kept = {"x": stattests.ReferenceColumn.of(pd.Series(np.arange(2000.0), name="x"), True)}
     ref = pd.Series(np.zeros(10), name="x")
-    with stattests.report(kept):
+    with stattests.kept(kept):
         score, _ = stattests._wasserstein(ref, pd.Series(np.ones(10), name="x"), None, 0.1)
     assert score == pytest.approx(1 / 0.001)  # distance 1 over the floor of the deviation
 

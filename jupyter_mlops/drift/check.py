@@ -8,16 +8,17 @@ so a numeric code column is never guessed categorical in one batch and numerical
 next. On large data the two tests are Evidently's, computed with the reference's half kept
 (see :mod:`.stattests`).
 
-The report holds one ``ValueDrift`` per column, the metrics Evidently's data drift preset is
-made of. The preset itself is not used: on top of them it computes every column's drift
-twice more (once to count the drifted columns, once for its summary table), each time with
-everything but the test itself done again for reference and current. At a million rows that
-is two thirds of its time. The share is the same count the preset's ``DriftedColumnsCount``
-makes: drifted columns over columns, drifted at or above the threshold.
+The report holds one ``ValueDrift`` per column (see :mod:`.report`), the metrics
+Evidently's data drift preset is made of. The preset itself is not used: on top of them it
+computes every column's drift twice more (once to count the drifted columns, once for its
+summary table), each time with everything but the test itself done again for reference and
+current. At a million rows that is two thirds of its time. The share is the same count the
+preset's ``DriftedColumnsCount`` makes: drifted columns over columns, drifted at or above
+the threshold.
 
-Evidently's profile of a reference version (its ``Dataset``, and each column's part of the
-tests) is kept in this process beside the frame, keyed by the version's md5 and the columns
-compared.
+Evidently's profile of a reference version (its ``Dataset`` of each column, and each
+column's part of the tests) is kept in this process beside the frame, keyed by the
+version's md5 and the columns compared.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import stattests
+from . import report, stattests
 from .errors import DriftInputError, NeedsEvidently
 from .sources import MEMORY_ENTRIES, Source, load
 
@@ -202,20 +203,14 @@ def _run(
     ref: Source, cur: Source, numerical: list[str], categorical: list[str], threshold: float
 ) -> DriftResult:
     try:
-        from evidently import DataDefinition, Dataset, Report
-        from evidently.metrics import ValueDrift
+        import evidently  # noqa: F401
     except ImportError as exc:
         raise NeedsEvidently(
             f"Drift checks need Evidently: pip install 'jupyter-mlops[drift]' ({exc})."
         ) from None
-    definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
     columns = numerical + categorical
-    ref_set, ref_columns = _profile(ref, numerical, categorical, definition, Dataset)
-    cur_set = Dataset.from_pandas(_only(cur.frame, columns), data_definition=definition)
-    methods = stattests.choose(ref_columns, cur.frame, numerical)
-    metrics = [ValueDrift(column=name, method=methods.get(name)) for name in columns]
-    with stattests.report(ref_columns):
-        snapshot = Report(metrics, include_tests=True).run(cur_set, ref_set)
+    reference, kept = _profile(ref, numerical, categorical)
+    snapshot = report.run(reference, kept, cur.frame, numerical, categorical)
     configs = {m["id"]: m.get("config", {}) for m in snapshot.dict().get("metrics", [])}
     found: dict[str, ColumnDrift] = {}
     for metric_id, value in snapshot.metric_results.items():
@@ -247,10 +242,8 @@ def _run(
     )
 
 
-def _profile(
-    ref: Source, numerical: list[str], categorical: list[str], definition: Any, dataset: Any
-) -> Any:
-    """Evidently's Dataset of the reference and its columns for the tests (see
+def _profile(ref: Source, numerical: list[str], categorical: list[str]) -> Any:
+    """Evidently's datasets of the reference's columns, and what the tests keep of them (see
     :mod:`.stattests`), kept for a DVC version."""
     key = None if ref.key is None else (ref.key, tuple(numerical), tuple(categorical))
     if key is not None and key in _profiles:
@@ -259,7 +252,7 @@ def _profile(
         return _profiles[key]
     stats["profiles"] += 1
     made = (
-        dataset.from_pandas(_only(ref.frame, numerical + categorical), data_definition=definition),
+        report.datasets(ref.frame, numerical, categorical),
         stattests.reference_columns(ref.frame, numerical, categorical),
     )
     if key is not None:
@@ -267,12 +260,6 @@ def _profile(
         while len(_profiles) > MEMORY_ENTRIES:
             _profiles.popitem(last=False)
     return made
-
-
-def _only(frame: Any, columns: list[str]) -> Any:
-    """The frame with just these columns (Evidently copies it anyway: no copy of our own
-    when it has no others)."""
-    return frame if list(frame.columns) == columns else frame[columns]
 
 
 def forget() -> None:

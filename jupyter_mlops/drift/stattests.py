@@ -10,7 +10,7 @@ distinct values it has) never changes.
 
 These are the same two tests, under Evidently's display names and default thresholds,
 registered through its own extension point (``StatTest`` and ``register_stattest``) and
-named per column in Evidently's ``ValueDrift`` metrics. They compute from a
+named per column in Evidently's ``ValueDrift`` metrics (see :mod:`.report`). They compute from a
 :class:`ReferenceColumn` made once per reference version (kept with the profile, see
 :mod:`.check`); :func:`choose` gives each column the test Evidently's own rule would give it.
 Their scores equal Evidently's own functions' to rounding; ``tests/test_drift.py`` checks
@@ -103,8 +103,8 @@ def display_name(test: str) -> str:
 
 
 @contextlib.contextmanager
-def report(columns: dict[str, ReferenceColumn]) -> Iterator[None]:
-    """Run an Evidently report inside this so the tests find the reference's columns."""
+def kept(columns: dict[str, ReferenceColumn]) -> Iterator[None]:
+    """Run Evidently's reports inside this so the tests find the reference's columns."""
     token = _active.set(columns)
     try:
         yield
@@ -128,7 +128,7 @@ def _clean(series: Any) -> Any:
 
 
 def _reference(series: Any, numerical: bool) -> ReferenceColumn:
-    """The reference column of the running report; made here when there is none, or when
+    """The reference column kept for the running report; made here when there is none, or when
     Evidently passes other values than it was made from."""
     column = (_active.get() or {}).get(str(series.name))
     if column is None or column.size != len(series):
