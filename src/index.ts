@@ -5,7 +5,13 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IToolbarWidgetRegistry,
+  WidgetTracker,
+  createToolbarFactory,
+  setToolbar
+} from '@jupyterlab/apputils';
 import { PageConfig, PathExt, URLExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ILauncher } from '@jupyterlab/launcher';
@@ -59,6 +65,8 @@ export namespace CommandIDs {
 const RUN_URL = /[?&]mlops-run=([A-Za-z0-9_-]+)/;
 
 const PLUGIN_ID = 'jupyter-mlops:plugin';
+/** The sidebar's toolbar, as `jupyter.lab.toolbars` in the settings names it. */
+const PANEL_TOOLBAR = 'MLOpsPanel';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -75,7 +83,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     IDocumentManager,
     IRouter,
     ILauncher,
-    IStateDB
+    IStateDB,
+    IToolbarWidgetRegistry
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -88,7 +97,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     docManager: IDocumentManager | null,
     router: IRouter | null,
     launcher: ILauncher | null,
-    state: IStateDB | null
+    state: IStateDB | null,
+    toolbarRegistry: IToolbarWidgetRegistry | null
   ) => {
     const translator_ = translator ?? nullTranslator;
     const trans = translator_.load('jupyter_mlops');
@@ -166,6 +176,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     notebooks?.widgetAdded.connect((_, notebook) =>
       followRenames(notebook.sessionContext)
     );
+    // The sidebar's toolbar: its buttons are declared in schema/plugin.json, so users
+    // can move, hide or add to them in the settings like any JupyterLab toolbar.
+    if (toolbarRegistry && settingRegistry) {
+      setToolbar(
+        panel,
+        createToolbarFactory(
+          toolbarRegistry,
+          settingRegistry,
+          PANEL_TOOLBAR,
+          PLUGIN_ID,
+          translator_
+        )
+      );
+    }
     labShell.add(panel, 'left', { rank: 600, type: 'MLOps' });
     if (restorer) {
       restorer.add(panel, PANEL_ID);

@@ -1,11 +1,5 @@
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
-import {
-  ReactWidget,
-  SidePanel,
-  ToolbarButton,
-  UseSignal,
-  refreshIcon
-} from '@jupyterlab/ui-components';
+import { ReactWidget, SidePanel, UseSignal } from '@jupyterlab/ui-components';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
@@ -70,14 +64,6 @@ export class MlopsPanel extends SidePanel {
       ReactWidget.create(
         <h2 className="jp-mlops-Title">{trans.__('MLOps')}</h2>
       )
-    );
-    this.toolbar.addItem(
-      'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        tooltip: trans.__('Refresh status and experiments'),
-        onClick: () => void Promise.all([model.refresh(), this.jobs.refresh()])
-      })
     );
     this.addWidget(section(model, trans, trans.__('Status'), 'status'));
     this.addWidget(

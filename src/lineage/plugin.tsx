@@ -1,7 +1,7 @@
 /**
  * The lineage graph and the audit trail's timeline: their commands (`mlops:show-lineage`,
- * `mlops:open-audit`), a "Lineage" button on every run details tab and an "Audit trail"
- * button on the MLOps sidebar's toolbar.
+ * `mlops:open-audit`) and a "Lineage" button on every run details tab; the MLOps sidebar's
+ * toolbar has an "Audit trail" button (declared in `schema/plugin.json`).
  */
 import {
   ILabShell,
@@ -15,7 +15,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { ReactWidget, SidePanel, UseSignal } from '@jupyterlab/ui-components';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 import type { Widget } from '@lumino/widgets';
 
@@ -23,7 +23,6 @@ import { LineageClient, LineageNode, LineageRoot } from '../api/lineage';
 import { AuditModel } from '../audit/model';
 import { AuditView } from '../components/AuditView';
 import { mlopsIcon } from '../icons';
-import { PANEL_ID } from '../panel';
 import { createLineageWidget, lineageWidgetId } from './widget';
 
 export namespace LineageCommandIDs {
@@ -178,23 +177,6 @@ export const lineagePlugin: JupyterFrontEndPlugin<void> = {
       }
     };
     labShell.currentChanged.connect(addRunButton);
-
-    // The sidebar's "Audit trail" button.
-    void app.restored.then(() => {
-      const panel = Array.from(labShell.widgets('left')).find(
-        w => w.id === PANEL_ID
-      );
-      if (panel instanceof SidePanel) {
-        panel.toolbar.addItem(
-          'mlops-audit',
-          new CommandToolbarButton({
-            commands: app.commands,
-            id: LineageCommandIDs.openAudit,
-            label: trans.__('Audit trail')
-          })
-        );
-      }
-    });
 
     if (palette) {
       const category = trans.__('MLOps');

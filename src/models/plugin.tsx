@@ -1,28 +1,23 @@
 /**
  * The Models view: registered models, their versions and aliases, promotion through the
  * project's gate, model cards. Commands `mlops:open-models` and `mlops:open-model`
- * (`{name, version?}`, which the lineage graph's model nodes open), a "Models" button on
- * the MLOps sidebar's toolbar.
+ * (`{name, version?}`, which the lineage graph's model nodes open); the MLOps sidebar's
+ * toolbar has a "Models" button for the first (declared in `schema/plugin.json`).
  */
 import {
   ILabShell,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import {
-  CommandToolbarButton,
-  ICommandPalette,
-  MainAreaWidget
-} from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { ReactWidget, SidePanel } from '@jupyterlab/ui-components';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { ModelsClient } from '../api/models';
 import { MarkdownRenderer, ModelsView } from '../components/ModelsView';
 import { mlopsIcon } from '../icons';
-import { PANEL_ID } from '../panel';
 
 export namespace ModelsCommandIDs {
   export const openModels = 'mlops:open-models';
@@ -132,22 +127,6 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
         const name = typeof args.name === 'string' ? args.name : '';
         const version = args.version ? String(args.version) : undefined;
         open(name ? { name, version } : undefined);
-      }
-    });
-
-    void app.restored.then(() => {
-      const panel = Array.from(labShell.widgets('left')).find(
-        w => w.id === PANEL_ID
-      );
-      if (panel instanceof SidePanel) {
-        panel.toolbar.addItem(
-          'mlops-models',
-          new CommandToolbarButton({
-            commands: app.commands,
-            id: ModelsCommandIDs.openModels,
-            label: trans.__('Models')
-          })
-        );
       }
     });
 

@@ -1,4 +1,4 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, galata, test } from '@jupyterlab/galata';
 
 const SCREENSHOTS = 'screenshots';
 
@@ -109,5 +109,44 @@ test.describe('MLOps panel', () => {
     );
     await page.notebook.runCell(2);
     await expect(row).toContainText('changed since', { timeout: 45000 });
+  });
+});
+
+test.describe('MLOps sidebar toolbar', () => {
+  test('has the buttons its settings declare', async ({ page }) => {
+    const panel = await openPanel(page);
+    const toolbar = panel.locator('.jp-SidePanel-toolbar');
+    await expect(toolbar.getByRole('button', { name: 'Models' })).toBeVisible();
+    await expect(
+      toolbar.getByRole('button', { name: 'Audit trail' })
+    ).toBeVisible();
+    const refresh = toolbar.locator(
+      '[title="Reload the tracking status, experiments and runs"]'
+    );
+    await expect(refresh).toBeVisible();
+    await refresh.click();
+    await expect(panel.getByTestId('mlops-status-tracking')).toContainText(
+      'embedded store'
+    );
+  });
+});
+
+test.describe('MLOps sidebar toolbar, customized in the settings', () => {
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'jupyter-mlops:plugin': {
+        toolbar: [{ name: 'mlops-audit', disabled: true }]
+      }
+    }
+  });
+
+  test('leaves out a button the user disabled', async ({ page }) => {
+    const panel = await openPanel(page);
+    const toolbar = panel.locator('.jp-SidePanel-toolbar');
+    await expect(toolbar.getByRole('button', { name: 'Models' })).toBeVisible();
+    await expect(
+      toolbar.getByRole('button', { name: 'Audit trail' })
+    ).toHaveCount(0);
   });
 });
