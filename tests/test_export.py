@@ -490,7 +490,9 @@ def test_targets_are_plugins(project: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert found["docker"] == "jupyter_mlops.export.docker:DockerTarget"
     assert isinstance(load_target("docker"), docker.DockerTarget)
     # Registered for this test only: other tests list the targets installed.
-    monkeypatch.setattr(targets_module, "_registered", dict(targets_module._registered))
+    monkeypatch.setattr(
+        targets_module.TARGETS, "registered", dict(targets_module.TARGETS.registered)
+    )
 
     @register
     class Manifest(ExportTarget):

@@ -151,15 +151,16 @@ class NomadTarget(ExportTarget):
 def plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     """A plugin target registered through :func:`targets.register`, and a broken plugin: an
     entry point whose module is not installed."""
-    monkeypatch.setattr(targets_module, "_registered", dict(targets_module._registered))
+    targets = targets_module.TARGETS
+    monkeypatch.setattr(targets, "registered", dict(targets.registered))
     targets_module.register(NomadTarget)
-    installed = targets_module._entry_points()
+    installed = targets.entry_points()
     broken = EntryPoint(
         name="broken-test",
         value="jupyter_mlops_no_such_plugin:Target",
         group=targets_module.GROUP,
     )
-    monkeypatch.setattr(targets_module, "_entry_points", lambda: {**installed, broken.name: broken})
+    monkeypatch.setattr(targets, "entry_points", lambda: {**installed, broken.name: broken})
 
 
 async def test_targets_lists_the_built_in_ones(fetch_json: Any) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from traitlets.config import Configurable
 
-from ..errors import InvalidInput, MlopsError
+from ..errors import MlopsError
 from ..export.job import Job
+from ..plugins import Plugins
 from .models import DeploymentInfo, DeploymentRun
 
 #: The entry-point group of engines (``name = "module:EngineClass"``).
@@ -111,43 +111,11 @@ class Engine(Configurable):
         raise NotImplementedError
 
 
-_registered: dict[str, type[Engine]] = {}
-
-
-def register(engine: type[Engine]) -> type[Engine]:
-    """Make an engine available without an entry point (tests); wins over one."""
-    if not engine.name:
-        raise ValueError(f"{engine.__name__} has no name")
-    _registered[engine.name] = engine
-    return engine
-
-
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
-
-
-def known_engines() -> list[str]:
-    return sorted({*_entry_points(), *_registered})
-
-
-def engine_class(name: str) -> type[Engine]:
-    """The class of the engine called ``name``: a registered one, else its entry point's."""
-    cls: Any = _registered.get(name)
-    if cls is None:
-        found = _entry_points().get(name)
-        if found is None:
-            known = ", ".join(known_engines()) or "none (is jupyter-mlops installed?)"
-            raise InvalidInput(f"unknown engine '{name}'; known engines: {known}")
-        try:
-            cls = found.load()
-        except Exception as exc:
-            raise EngineUnavailable(
-                f"engine '{name}' ({found.value}) cannot be loaded: {exc}; is the package "
-                "that provides it installed in full?"
-            ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, Engine)):
-        raise EngineUnavailable(f"engine '{name}' is {cls!r}, not an Engine subclass")
-    return cls
+ENGINES: Plugins[Engine] = Plugins(GROUP, Engine, "engine", "engines", EngineUnavailable)
+#: Make an engine available without an entry point (tests); it wins over one.
+register = ENGINES.register
+known_engines = ENGINES.known
+engine_class = ENGINES.get
 
 
 def load_engine(

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from traitlets.config import Configurable
 
-from ..errors import InvalidInput, MlopsError
+from ..errors import MlopsError
+from ..plugins import Plugins
 from .deploy import BUILD_RECORD, Deployment
 
 if TYPE_CHECKING:
@@ -193,24 +193,18 @@ class ExportTarget(Configurable):
         return ""
 
 
-_registered: dict[str, type[ExportTarget]] = {}
+def _unavailable(message: str) -> MlopsError:
+    return MlopsError(message, code="target_unavailable")
 
 
-def register(target: type[ExportTarget]) -> type[ExportTarget]:
-    """Make a target available in this process without an entry point (tests, notebooks);
-    usable as a class decorator. It wins over an entry point of the same name."""
-    if not target.name:
-        raise ValueError(f"{target.__name__} has no name")
-    _registered[target.name] = target
-    return target
-
-
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
-
-
-def known_targets() -> list[str]:
-    return sorted({*_entry_points(), *_registered})
+TARGETS: Plugins[ExportTarget] = Plugins(
+    GROUP, ExportTarget, "export target", "targets", _unavailable
+)
+#: Make a target available in this process without an entry point (tests, notebooks);
+#: usable as a class decorator. It wins over an entry point of the same name.
+register = TARGETS.register
+known_targets = TARGETS.known
+target_class = TARGETS.get
 
 
 @dataclass(frozen=True)
@@ -241,27 +235,3 @@ def describe_targets() -> list[TargetInfo]:
 def load_target(name: str, **kwargs: Any) -> ExportTarget:
     """The target called ``name``, made with ``kwargs`` (``parent=``, ``config=``)."""
     return target_class(name)(**kwargs)
-
-
-def target_class(name: str) -> type[ExportTarget]:
-    """The class of the target called ``name``: a registered one, else its entry point's."""
-    cls: Any = _registered.get(name)
-    if cls is None:
-        found = _entry_points().get(name)
-        if found is None:
-            known = ", ".join(known_targets()) or "none (is jupyter-mlops installed?)"
-            raise InvalidInput(f"unknown export target '{name}'; known targets: {known}")
-        try:
-            cls = found.load()
-        except Exception as exc:
-            raise MlopsError(
-                f"export target '{name}' ({found.value}) cannot be loaded: {exc}; "
-                "is the package that provides it installed in full?",
-                code="target_unavailable",
-            ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, ExportTarget)):
-        raise MlopsError(
-            f"export target '{name}' is {cls!r}, not an ExportTarget subclass",
-            code="target_unavailable",
-        )
-    return cls
