@@ -8,6 +8,7 @@ import {
 import {
   ICommandPalette,
   IToolbarWidgetRegistry,
+  MainAreaWidget,
   WidgetTracker,
   createToolbarFactory,
   setToolbar
@@ -44,6 +45,7 @@ import { showDeployDialog } from './components/DeployDialog';
 import type { MonitoredKind } from './api/monitoring';
 import {
   DeploymentsWidget,
+  MonitoringContent,
   createMonitoringWidget,
   monitoringWidgetId
 } from './deployments/widgets';
@@ -440,6 +442,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (deploymentsWidget && !deploymentsWidget.isDisposed) {
           deploymentsWidget.model.configure(refreshInterval);
         }
+        tabs.forEach(tab => {
+          if (tab instanceof MainAreaWidget) {
+            const content = tab.content;
+            if (content instanceof MonitoringContent) {
+              content.refreshInterval = refreshInterval;
+            }
+          }
+        });
         void model.configure({
           refreshInterval,
           maxExperiments: settings.get('maxExperiments').composite as number,

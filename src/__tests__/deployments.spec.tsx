@@ -1,5 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
+import { MessageLoop } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import {
@@ -15,6 +17,7 @@ import { DeployForm } from '../components/DeployDialog';
 import { DeploymentsView } from '../components/DeploymentsView';
 import { MonitoringView } from '../components/MonitoringView';
 import { ACTIVE_INTERVAL, DeploymentsModel } from '../deployments/model';
+import { createMonitoringWidget } from '../deployments/widgets';
 import { runForm, serverErrors } from '../export/runForm';
 import { monitoringSeries } from '../monitoring/series';
 import { act, mount, settle } from './react';
@@ -475,6 +478,43 @@ describe('MonitoringView', () => {
     view.unmount();
     await new Promise(resolve => setTimeout(resolve, 150));
     expect(asked.length).toBe(count);
+  });
+
+  it('in an open tab, follows a change of the refresh interval in the settings', async () => {
+    const asked = serve({
+      'GET monitoring/jobs/train?limit=200': () => ({ body: HISTORY })
+    });
+    const tab = createMonitoringWidget(
+      new MonitoringClient(settings),
+      'job',
+      'train',
+      trans,
+      () => undefined,
+      0
+    );
+    await act(async () => Widget.attach(tab, document.body));
+    await settle();
+    await act(() => new Promise(resolve => setTimeout(resolve, 150)));
+    await settle();
+    expect(asked.length).toBe(1); // 0: read once, then only on demand
+
+    await act(async () => {
+      tab.content.refreshInterval = 0.05;
+      MessageLoop.flush();
+    });
+    await act(() => new Promise(resolve => setTimeout(resolve, 300)));
+    await settle();
+    const count = asked.length;
+    expect(count).toBeGreaterThanOrEqual(2); // read again without being asked
+
+    await act(async () => {
+      tab.content.refreshInterval = 0;
+      MessageLoop.flush();
+    });
+    const stopped = asked.length;
+    await act(() => new Promise(resolve => setTimeout(resolve, 150)));
+    expect(asked.length).toBe(stopped);
+    await act(async () => tab.dispose());
   });
 });
 

@@ -53,6 +53,41 @@ export function monitoringWidgetId(kind: MonitoredKind, name: string): string {
   return `jp-mlops-monitoring-${kind}-${name}`;
 }
 
+/** A job's or a deployment's runs over time: the view, at a refresh interval that follows
+ * the settings while the tab is open. */
+export class MonitoringContent extends ReactWidget {
+  constructor(
+    private readonly _props: Omit<
+      React.ComponentProps<typeof MonitoringView>,
+      'refreshInterval'
+    >,
+    private _refreshInterval: number
+  ) {
+    super();
+    this.addClass('jp-mlops-MonitoringWidget');
+  }
+
+  /** Seconds between two readings of the runs; 0 reads them only on demand. */
+  get refreshInterval(): number {
+    return this._refreshInterval;
+  }
+  set refreshInterval(seconds: number) {
+    if (seconds !== this._refreshInterval) {
+      this._refreshInterval = seconds;
+      this.update();
+    }
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <MonitoringView
+        {...this._props}
+        refreshInterval={this._refreshInterval}
+      />
+    );
+  }
+}
+
 /** A job's or a deployment's runs over time, in a tab of its own. */
 export function createMonitoringWidget(
   client: MonitoringClient,
@@ -61,18 +96,11 @@ export function createMonitoringWidget(
   trans: TranslationBundle,
   openRun: (runId: string) => void,
   refreshInterval = 0
-): MainAreaWidget<ReactWidget> {
-  const content = ReactWidget.create(
-    <MonitoringView
-      client={client}
-      kind={kind}
-      name={name}
-      trans={trans}
-      openRun={openRun}
-      refreshInterval={refreshInterval}
-    />
+): MainAreaWidget<MonitoringContent> {
+  const content = new MonitoringContent(
+    { client, kind, name, trans, openRun },
+    refreshInterval
   );
-  content.addClass('jp-mlops-MonitoringWidget');
   const widget = new MainAreaWidget({ content });
   widget.id = monitoringWidgetId(kind, name);
   widget.title.label = trans.__('Monitor: %1', name);
