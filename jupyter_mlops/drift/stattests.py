@@ -72,7 +72,9 @@ _active: contextvars.ContextVar[dict[str, ReferenceColumn] | None] = contextvars
 )
 
 
-def reference_columns(frame: Any, numerical: list[str], categorical: list[str]) -> dict:
+def reference_columns(
+    frame: Any, numerical: list[str], categorical: list[str]
+) -> dict[str, ReferenceColumn]:
     """Each column's :class:`ReferenceColumn`, for a reference frame."""
     made = {name: ReferenceColumn.of(frame[name], True) for name in numerical}
     made.update({name: ReferenceColumn.of(frame[name], False) for name in categorical})
@@ -131,9 +133,11 @@ def _reference(series: Any, numerical: bool) -> ReferenceColumn:
     """The reference column kept for the running report; made here when there is none, or when
     Evidently passes other values than it was made from."""
     column = (_active.get() or {}).get(str(series.name))
-    if column is None or column.size != len(series):
-        return ReferenceColumn.of(series, numerical)
-    if (column.ordered if numerical else column.counts) is None:
+    if (
+        column is None
+        or column.size != len(series)
+        or (column.ordered if numerical else column.counts) is None
+    ):
         return ReferenceColumn.of(series, numerical)
     return column
 
@@ -166,7 +170,7 @@ def _jensen_shannon(reference: Any, current: Any, feature_type: Any, threshold: 
     from scipy.spatial import distance as scipy_distance
 
     column = _reference(reference, False)
-    counts = column.counts or {}  # made by _reference
+    counts = column.counts or {}
     now = {k: int(v) for k, v in current.value_counts().items()}
     keys = list(set(counts) | set(now))
     ours = np.array([counts.get(k, 0) / column.size for k in keys])
